@@ -1,0 +1,60 @@
+# The two commands of the README: `make serve` and `make test`.
+# Both set everything up on a fresh machine; later runs only redo what changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export UV_PYTHON_DOWNLOADS := never
+
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' 2>/dev/null)
+WEB_STAMP := src/hexa/web/index.html
+
+.PHONY: serve test install install-dev web chromium lint typecheck pytest bench clean
+
+serve: $(VENV)/.installed web
+	$(BIN)/hexa serve
+
+test: $(VENV)/.installed-dev web chromium lint typecheck pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip uv
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(UV) pip install -q --python $(BIN)/python -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(UV) pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+# The web UI is built into the package when its sources exist.
+web: $(if $(wildcard web/package.json),$(WEB_STAMP))
+
+$(WEB_STAMP): $(WEB_SOURCES)
+	cd web && npm ci --no-audit --no-fund && npm run build
+	touch $@
+
+# Browser tests use Debian's Chromium; a test tool's own browser download cannot work here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/open_latency.py
+
+clean:
+	rm -rf $(VENV) src/hexa/web web/node_modules .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from hexa.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""The one typed configuration object, read from `HEXA_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything Hexa can be told; passed explicitly, never read from a global."""
+
+    model_config = SettingsConfigDict(env_prefix="HEXA_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path(".hexa"), description="Where Hexa keeps its database, notebooks, logs and pid files."
+    )
+    host: str = Field("127.0.0.1", description="Address `hexa serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `hexa serve` listens on.")
+    token: SecretStr | None = Field(
+        None,
+        description="Token of the default user; random (and printed at start) when unset.",
+    )
+    model: str = Field(
+        "builtin",
+        description="Agent model: `builtin`, `openai:<model>`, `anthropic:<model>`, or "
+        "`openai-compatible:<model>` with `HEXA_OPENAI_BASE_URL`.",
+    )
+    openai_api_key: SecretStr | None = Field(None, description="Key for OpenAI models.")
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (Ollama, vLLM)."
+    )
+    anthropic_api_key: SecretStr | None = Field(None, description="Key for Anthropic models.")
+    model_timeout: float = Field(120.0, gt=0, description="Seconds one model request may take.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; SQLite in the data dir when unset."
+    )
+    max_notebooks_per_user: int = Field(5, ge=1, description="Open notebooks one user may have.")
+    max_processes: int = Field(10, ge=1, description="marimo processes running at once, in all.")
+    idle_timeout: float = Field(
+        7200.0, gt=0, description="Seconds without activity before a notebook is stopped."
+    )
+    start_timeout: float = Field(
+        60.0, gt=0, description="Seconds a notebook may take to start and open its session."
+    )
+    max_restarts: int = Field(
+        3, ge=0, description="Restarts of a crashed notebook before it is marked failed."
+    )
+    warm_pool_size: int = Field(
+        0, ge=0, description="marimo servers kept started ahead of need (see README)."
+    )
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
+    max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
+    approval_ttl: float = Field(3600.0, gt=0, description="Seconds an approval stays valid.")
+    run_wait: float = Field(
+        30.0, gt=0, description="Seconds a run tool waits before reporting 'still running'."
+    )
+    python: Path = Field(
+        Path(sys.executable), description="Python interpreter that runs `marimo edit`."
+    )
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return self.resolved_data_dir / "notebooks"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.resolved_data_dir / "run"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.resolved_data_dir / "logs"
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'hexa.db'}"
+
+    def ensure_token(self) -> str:
+        """The default user's token, made up once when none was configured."""
+        if self.token is None:
+            self.token = SecretStr(secrets.token_urlsafe(24))
+        return self.token.get_secret_value()
