@@ -1,0 +1,1 @@
+"""marimo processes: spawn, health, session, restart, idle cull, stop."""

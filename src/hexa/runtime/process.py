@@ -1,0 +1,214 @@
+"""One `marimo edit` server process, and the interface the supervisor sees it through.
+
+The supervisor never touches `subprocess` itself: it asks a `Spawner` for a
+`NotebookProcess`. `MarimoSpawner` makes real ones; tests pass fakes with failure modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hexa.runtime.groups import kill_group
+from hexa.runtime.pidfile import PidFile
+from hexa.runtime.ports import free_port
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """What is needed to run one notebook."""
+
+    notebook_id: str
+    owner: str
+    path: Path  # absolute path of the notebook's .py file
+
+    @property
+    def base_url(self) -> str:
+        return f"/nb/{self.notebook_id}"
+
+
+class NotebookProcess(Protocol):
+    """A running notebook server, as the supervisor needs to see it."""
+
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def url(self) -> str:
+        """Upstream URL including the base path, e.g. http://127.0.0.1:4321/nb/abc."""
+        ...
+
+    @property
+    def token(self) -> str: ...
+    async def wait(self) -> int:
+        """Wait for the process to exit; its exit code."""
+        ...
+
+    def returncode(self) -> int | None: ...
+    async def stop(self, timeout: float) -> None:
+        """SIGTERM the whole process group, wait up to `timeout`, then SIGKILL."""
+        ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+
+class Spawner(Protocol):
+    async def spawn(self, spec: NotebookSpec) -> NotebookProcess: ...
+
+
+class MarimoProcess:
+    """A real `marimo edit` process in its own process group."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        *,
+        port: int,
+        token: str,
+        spec: NotebookSpec,
+        log_path: Path,
+        pid_file: PidFile,
+    ) -> None:
+        self._proc = proc
+        self._port = port
+        self._token = token
+        self._spec = spec
+        self._log_path = log_path
+        self._pid_file = pid_file
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}{self._spec.base_url}"
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    async def wait(self) -> int:
+        return await self._proc.wait()
+
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        # The kernel and marimo's resource tracker share the server's process group, so
+        # the group (not just the pid) is what must go.
+        pgid = self._proc.pid
+        if kill_group(pgid, signal.SIGTERM):
+            try:
+                await asyncio.wait_for(self._proc.wait(), timeout)
+            except TimeoutError:
+                logger.warning("notebook %s ignored SIGTERM; killing", self._spec.notebook_id)
+            # Children may outlive the server after SIGTERM; the group goes either way.
+            kill_group(pgid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._proc.wait(), timeout)
+        self._pid_file.remove(self._spec.notebook_id)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            with self._log_path.open("rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 16384))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class MarimoSpawner:
+    """Starts `marimo edit` the verified way (research/marimo-api.md §1, §7)."""
+
+    def __init__(self, *, python: Path, home_root: Path, logs_dir: Path, pid_file: PidFile) -> None:
+        self._python = python
+        self._home_root = home_root
+        self._logs_dir = logs_dir
+        self._pid_file = pid_file
+
+    def environment(self, owner: str) -> dict[str, str]:
+        """HOME and XDG dirs point into Hexa's data dir: marimo writes config and caches
+        there, and one user's marimo settings must not leak into another's."""
+        home = self._home_root / owner
+        env = dict(os.environ)
+        env.update(
+            HOME=str(home),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_CACHE_HOME=str(home / ".cache"),
+            XDG_STATE_HOME=str(home / ".local" / "state"),
+            XDG_DATA_HOME=str(home / ".local" / "share"),
+            PYTHONUNBUFFERED="1",
+        )
+        # Hexa's own secrets never reach a notebook kernel.
+        for key in list(env):
+            if key.startswith("HEXA_") or key.endswith("_API_KEY"):
+                del env[key]
+        for sub in (".config", ".cache", ".local/state", ".local/share"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        return env
+
+    def command(self, spec: NotebookSpec, port: int) -> list[str]:
+        return [
+            str(self._python),
+            "-m",
+            "marimo",
+            "edit",
+            str(spec.path),
+            "--headless",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--base-url",
+            spec.base_url,
+            # The token arrives on stdin: never on a command line that `ps` shows.
+            "--token-password-file",
+            "-",
+            "--skip-update-check",
+            # Skew protection guards against a stale browser after a server restart; Hexa
+            # restarts servers on crash and the browser must keep working across that.
+            # marimo's own JupyterHub extension turns it off the same way.
+            "--no-skew-protection",
+        ]
+
+    async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
+        self._logs_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self._logs_dir / f"{spec.notebook_id}.log"
+        token = secrets.token_urlsafe(32)
+        port = free_port()
+        with log_path.open("ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command(spec, port),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                cwd=str(spec.path.parent),
+                env=self.environment(spec.owner),
+                start_new_session=True,
+            )
+        self._pid_file.write(spec.notebook_id, proc.pid)
+        assert proc.stdin is not None
+        proc.stdin.write(token.encode() + b"\n")
+        with contextlib.suppress(ConnectionError):
+            await proc.stdin.drain()
+        proc.stdin.close()
+        logger.info("started marimo for %s: pid %s port %s", spec.notebook_id, proc.pid, port)
+        return MarimoProcess(
+            proc, port=port, token=token, spec=spec, log_path=log_path, pid_file=self._pid_file
+        )
