@@ -1,0 +1,304 @@
+"""Supervisor logic against fake processes (fakes stand in for marimo: no subprocess here).
+
+Each fake is a failure mode in the manner of JupyterHub's SlowSpawner/BadSpawner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hexa.runtime.process import NotebookProcess, NotebookSpec
+from hexa.runtime.supervisor import (
+    CapacityError,
+    Limits,
+    NotebookState,
+    StartError,
+    Supervisor,
+)
+
+
+@dataclass
+class FakeProcess:
+    """A process whose readiness and death the test controls."""
+
+    name: str
+    ready_after: float | None = 0.0  # None: never becomes healthy
+    exit_at_once: int | None = None  # exits with this code before becoming healthy
+    stopped: bool = False
+    kernel_up: bool = True
+    _exited: asyncio.Event = field(default_factory=asyncio.Event)
+    _code: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    @property
+    def url(self) -> str:
+        return f"http://fake/{self.name}"
+
+    @property
+    def token(self) -> str:
+        return "t"
+
+    async def wait(self) -> int:
+        await self._exited.wait()
+        assert self._code is not None
+        return self._code
+
+    def returncode(self) -> int | None:
+        return self._code
+
+    def die(self, code: int = -9) -> None:
+        self._code = code
+        self._exited.set()
+
+    async def stop(self, timeout: float) -> None:
+        self.stopped = True
+        if self._code is None:
+            self.die(-15)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return f"log of {self.name}"
+
+
+class FakeSpawner:
+    """Hands out processes from a script of failure modes, then healthy ones."""
+
+    def __init__(self, script: list[dict[str, object]] | None = None) -> None:
+        self.script = list(script or [])
+        self.spawned: list[FakeProcess] = []
+
+    async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
+        options = self.script.pop(0) if self.script else {}
+        proc = FakeProcess(name=f"{spec.notebook_id}-{len(self.spawned)}", **options)  # type: ignore[arg-type]
+        if proc.exit_at_once is not None:
+            proc.die(proc.exit_at_once)
+        self.spawned.append(proc)
+        return proc
+
+
+class FakeConnector:
+    async def wait_healthy(self, process: NotebookProcess, timeout: float) -> None:
+        assert isinstance(process, FakeProcess)
+        async with asyncio.timeout(timeout):
+            if process.returncode() is not None:
+                raise RuntimeError("exited")
+            if process.ready_after is None:
+                await asyncio.Event().wait()
+            await asyncio.sleep(process.ready_after)
+
+    async def open_session(self, process: NotebookProcess, timeout: float) -> str:
+        return f"sess-{process.url.rsplit('/', 1)[-1]}"
+
+    def kernel_alive(self, process: NotebookProcess) -> bool:
+        assert isinstance(process, FakeProcess)
+        return process.kernel_up
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+FAST = Limits(
+    max_processes=3,
+    max_per_user=2,
+    start_timeout=0.3,
+    max_restarts=2,
+    idle_timeout=100.0,
+    backoff_base=0.01,
+    backoff_max=0.02,
+    watch_interval=0.01,
+)
+
+
+def spec(notebook_id: str, owner: str = "alice") -> NotebookSpec:
+    return NotebookSpec(notebook_id=notebook_id, owner=owner, path=Path(f"/nb/{notebook_id}.py"))
+
+
+def make(
+    script: list[dict[str, object]] | None = None, limits: Limits = FAST
+) -> tuple[Supervisor, FakeSpawner, Clock]:
+    spawner = FakeSpawner(script)
+    clock = Clock()
+    sup = Supervisor(spawner=spawner, connector=FakeConnector(), limits=limits, clock=clock)
+    return sup, spawner, clock
+
+
+async def wait_for_state(sup: Supervisor, notebook_id: str, state: NotebookState) -> None:
+    async with asyncio.timeout(3):
+        while (nb := sup.get(notebook_id)) is None or nb.state is not state:
+            await asyncio.sleep(0.005)
+
+
+async def test_start_gives_a_running_notebook_with_its_session() -> None:
+    sup, spawner, _ = make()
+    seen: list[NotebookState] = []
+    sup.on_state_change(lambda nb: seen.append(nb.state))
+    nb = await sup.ensure_running(spec("a"))
+    assert nb.state is NotebookState.RUNNING
+    assert nb.session_id == "sess-a-0"
+    assert seen == [NotebookState.STARTING, NotebookState.RUNNING]
+    await sup.shutdown()
+    assert spawner.spawned[0].stopped
+
+
+async def test_concurrent_opens_spawn_once() -> None:
+    sup, spawner, _ = make([{"ready_after": 0.05}])
+    first, second = await asyncio.gather(
+        sup.ensure_running(spec("a")), sup.ensure_running(spec("a"))
+    )
+    assert first is second
+    assert len(spawner.spawned) == 1
+    await sup.shutdown()
+
+
+async def test_slow_start_within_deadline_succeeds() -> None:
+    sup, _, _ = make([{"ready_after": 0.1}])
+    nb = await sup.ensure_running(spec("a"))
+    assert nb.state is NotebookState.RUNNING
+    await sup.shutdown()
+
+
+async def test_never_starting_fails_with_timeout_and_leaves_nothing_running() -> None:
+    sup, spawner, _ = make([{"ready_after": None}])
+    with pytest.raises(StartError, match=r"did not become ready within 0\.3s"):
+        await sup.ensure_running(spec("a"))
+    nb = sup.get("a")
+    assert nb is not None
+    assert nb.state is NotebookState.FAILED
+    assert spawner.spawned[0].stopped
+    assert "log of a-0" in (nb.reason or "")
+
+
+async def test_crash_at_once_reports_exit_code_and_log() -> None:
+    sup, _, _ = make([{"exit_at_once": 1}])
+    with pytest.raises(StartError) as info:
+        await sup.ensure_running(spec("a"))
+    assert "exited with code 1" in info.value.reason
+    assert "log of a-0" in info.value.reason
+
+
+async def test_crash_later_is_restarted_from_disk() -> None:
+    sup, spawner, _ = make()
+    await sup.ensure_running(spec("a"))
+    spawner.spawned[0].die(-9)
+    await wait_for_state(sup, "a", NotebookState.STARTING)
+    await wait_for_state(sup, "a", NotebookState.RUNNING)
+    assert len(spawner.spawned) == 2
+    nb = sup.get("a")
+    assert nb is not None
+    assert nb.process is spawner.spawned[1]
+    assert nb.session_id == "sess-a-1"
+    await sup.shutdown()
+
+
+async def test_dead_kernel_is_noticed_and_restarted() -> None:
+    sup, spawner, _ = make()
+    await sup.ensure_running(spec("a"))
+    spawner.spawned[0].kernel_up = False
+    await wait_for_state(sup, "a", NotebookState.STARTING)
+    await wait_for_state(sup, "a", NotebookState.RUNNING)
+    assert spawner.spawned[0].stopped, "the server with the dead kernel is stopped"
+    assert len(spawner.spawned) == 2
+    await sup.shutdown()
+
+
+async def test_repeated_crashes_end_in_failed_with_reason() -> None:
+    # First start works, then every restart crashes at once.
+    sup, spawner, _ = make([{}, {"exit_at_once": 3}, {"exit_at_once": 3}])
+    await sup.ensure_running(spec("a"))
+    spawner.spawned[0].die(-9)
+    await wait_for_state(sup, "a", NotebookState.FAILED)
+    nb = sup.get("a")
+    assert nb is not None
+    assert "stopped after 2 restarts" in (nb.reason or "")
+    assert "exited with code 3" in (nb.reason or "")
+    assert len(spawner.spawned) == 3
+    # The person's restart button starts it fresh.
+    nb = await sup.ensure_running(spec("a"))
+    assert nb.state is NotebookState.RUNNING
+    await sup.shutdown()
+
+
+async def test_per_user_cap_is_a_clear_error_not_a_hang() -> None:
+    sup, _, _ = make()
+    await sup.ensure_running(spec("a"))
+    await sup.ensure_running(spec("b"))
+    with pytest.raises(CapacityError) as info:
+        await asyncio.wait_for(sup.ensure_running(spec("c")), 1)
+    assert info.value.limit == "max_notebooks_per_user"
+    # Another user still gets in, up to the global cap.
+    await sup.ensure_running(spec("d", owner="bob"))
+    with pytest.raises(CapacityError) as info:
+        await sup.ensure_running(spec("e", owner="carol"))
+    assert info.value.limit == "max_processes"
+    # Closing one frees its slot.
+    assert await sup.stop("a")
+    await sup.ensure_running(spec("c"))
+    await sup.shutdown()
+
+
+async def test_concurrent_opens_cannot_exceed_the_cap() -> None:
+    sup, spawner, _ = make([{"ready_after": 0.05}] * 4)
+    results = await asyncio.gather(
+        *(sup.ensure_running(spec(f"n{i}")) for i in range(4)), return_exceptions=True
+    )
+    errors = [r for r in results if isinstance(r, CapacityError)]
+    assert len(errors) == 2
+    assert len(spawner.spawned) == 2
+    await sup.shutdown()
+
+
+async def test_idle_notebook_is_stopped_and_reopens_on_use() -> None:
+    sup, spawner, clock = make()
+    await sup.ensure_running(spec("a"))
+    await sup.ensure_running(spec("b"))
+    clock.now += 60
+    sup.touch("b")
+    clock.now += 50
+    assert await sup.cull_idle() == ["a"]
+    nb_a, nb_b = sup.get("a"), sup.get("b")
+    assert nb_a is not None
+    assert nb_b is not None
+    assert nb_a.state is NotebookState.STOPPED
+    assert nb_b.state is NotebookState.RUNNING
+    assert spawner.spawned[0].stopped
+    again = await sup.ensure_running(spec("a"))
+    assert again.state is NotebookState.RUNNING
+    assert len(spawner.spawned) == 3
+    await sup.shutdown()
+
+
+async def test_stop_during_restart_backoff_wins() -> None:
+    slow = Limits(**{**FAST.__dict__, "backoff_base": 0.3, "backoff_max": 0.3})
+    sup, spawner, _ = make(limits=slow)
+    await sup.ensure_running(spec("a"))
+    spawner.spawned[0].die(-9)
+    await wait_for_state(sup, "a", NotebookState.STARTING)
+    assert await sup.stop("a")
+    nb = sup.get("a")
+    assert nb is not None
+    assert nb.state is NotebookState.STOPPED
+    await asyncio.sleep(0.4)
+    assert len(spawner.spawned) == 1, "no restart after an explicit stop"
+    await sup.shutdown()
+
+
+async def test_shutdown_stops_everything_and_refuses_new_starts() -> None:
+    sup, spawner, _ = make()
+    await sup.start()
+    await sup.ensure_running(spec("a"))
+    await sup.ensure_running(spec("b", owner="bob"))
+    await sup.shutdown()
+    assert all(p.stopped for p in spawner.spawned)
+    with pytest.raises(StartError, match="shutting down"):
+        await sup.ensure_running(spec("c"))
