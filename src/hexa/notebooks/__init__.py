@@ -1,0 +1,1 @@
+"""Notebooks as a user sees them: files in their folder, opened, edited, closed."""
