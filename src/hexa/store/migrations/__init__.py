@@ -1,0 +1,1 @@
+"""Alembic migrations of the Hexa database, shipped inside the package and run at start."""

@@ -1,0 +1,267 @@
+"""The ORM tables. The schema is created by the migrations in `migrations/`, never `create_all`.
+
+There are deliberately no `relationship()`s: in async code a lazy load raises instead of
+doing IO, so repositories query explicitly and flush parents before children.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+NOTEBOOK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind the store accepts)."""
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so naive values read back are UTC by construction. Naive values
+    are refused on the way in: guessing their zone is how audit timestamps go wrong.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware times")
+        value = value.astimezone(UTC)
+        # SQLite compares timestamps as text, so every stored value must be naive UTC in one
+        # format; PostgreSQL's timestamptz (asyncpg) wants the aware value.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class NotebookStatus(enum.StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+
+
+class TurnStatus(enum.StrEnum):
+    RUNNING = "running"
+    WAITING_APPROVAL = "waiting_approval"
+    DONE = "done"
+    FAILED = "failed"
+    UNDONE = "undone"
+
+
+class ChatRole(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+    SYSTEM = "system"
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Decision(enum.StrEnum):
+    """How a tool call in the audit log came to run (or not)."""
+
+    AUTO = "auto"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # VARCHAR plus a CHECK, not a native enum type: adding a value later is then a plain
+    # batch migration on both SQLite and PostgreSQL.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so that later batch migrations on SQLite can refer to them.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # sha256 hex of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notebook(Base):
+    __tablename__ = "notebooks"
+    __table_args__ = (UniqueConstraint("owner_id", "path", name="uq_notebooks_owner_id_path"),)
+
+    # Chosen by the client and used in URLs (/nb/<id>/), hence the restricted alphabet.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Relative to the owner's notebook folder; resolving it safely is the caller's job.
+    path: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[NotebookStatus] = mapped_column(
+        _str_enum(NotebookStatus, "notebook_status"), default=NotebookStatus.STOPPED
+    )
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    @validates("id")
+    def _validate_id(self, key: str, value: str) -> str:
+        if not NOTEBOOK_ID_PATTERN.fullmatch(value):
+            raise ValueError(f"notebook id must be 1-64 characters of [A-Za-z0-9_-]: {value!r}")
+        return value
+
+
+class Turn(Base):
+    """One agent turn: a user's chat message and everything the agent did for it."""
+
+    __tablename__ = "turns"
+    __table_args__ = (Index("ix_turns_notebook_id_created_at", "notebook_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    notebook_id: Mapped[str] = mapped_column(ForeignKey("notebooks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    status: Mapped[TurnStatus] = mapped_column(
+        _str_enum(TurnStatus, "turn_status"), default=TurnStatus.RUNNING
+    )
+    # pydantic-ai's message history for this run (ModelMessagesTypeAdapter JSON).
+    messages_json: Mapped[str | None] = mapped_column(Text, default=None)
+    # The notebook's cells before the turn touched them, so the turn can be undone.
+    cells_before_json: Mapped[str | None] = mapped_column(Text, default=None)
+    reply: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ChatMessage(Base):
+    """One line of the conversation shown beside a notebook."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notebook_id: Mapped[str] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), index=True
+    )
+    turn_id: Mapped[str | None] = mapped_column(
+        ForeignKey("turns.id", ondelete="SET NULL"), index=True, default=None
+    )
+    role: Mapped[ChatRole] = mapped_column(_str_enum(ChatRole, "chat_role"))
+    content: Mapped[str] = mapped_column(Text)
+    # Tool call details (name, arguments, result) for the UI's chips.
+    data_json: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Approval(Base):
+    """A stored question "may the agent do this destructive thing?", answered at most once."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_status_expires_at", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    notebook_id: Mapped[str] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), index=True
+    )
+    tool_call_id: Mapped[str] = mapped_column(String(255))
+    tool_name: Mapped[str] = mapped_column(String(255))
+    args_json: Mapped[str] = mapped_column(Text)
+    # Binds the yes to these exact arguments: a changed call needs a new approval.
+    args_sha256: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[ApprovalStatus] = mapped_column(
+        _str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # Set when the approved call is carried out, so one yes runs the call once.
+    consumed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    """One row of the append-only audit log (the database refuses UPDATE and DELETE).
+
+    No foreign keys: the history must outlive the users and notebooks it mentions.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int] = mapped_column(Integer)
+    # The name at the time, since the user row may be gone when the log is read.
+    user_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    notebook_id: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    tool_name: Mapped[str] = mapped_column(String(255))
+    args_json: Mapped[str] = mapped_column(Text)
+    code_before: Mapped[str | None] = mapped_column(Text, default=None)
+    code_after: Mapped[str | None] = mapped_column(Text, default=None)
+    decision: Mapped[Decision | None] = mapped_column(
+        _str_enum(Decision, "audit_decision"), default=None
+    )
+    outcome: Mapped[str] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float, default=None)
