@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from hexa.store import (
+    Base,
+    NotebookRepository,
+    UserRepository,
+    alembic_config,
+    create_engine,
+    create_sessionmaker,
+    current_revision,
+    head_revision,
+    upgrade_database,
+)
+from hexa.store import migration as migration_module
+
+TABLES = {"users", "notebooks", "turns", "chat_messages", "approvals", "audit_log"}
+
+
+def _sqlite(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _backups(db_path: Path) -> list[Path]:
+    return sorted(db_path.parent.glob(f"{db_path.name}.*.bak"))
+
+
+async def test_upgrade_creates_every_table_from_nothing(db_url: str, db_path: Path) -> None:
+    assert await current_revision(db_url) is None
+
+    await upgrade_database(db_url)
+
+    assert await current_revision(db_url) == head_revision()
+    tables = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
+    assert tables >= TABLES | {"alembic_version"}
+    triggers = _sqlite(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    assert {t[0] for t in triggers} == {"audit_log_no_update", "audit_log_no_delete"}
+    # A fresh database has nothing worth keeping, so no backup.
+    assert _backups(db_path) == []
+
+
+async def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    await upgrade_database(db_url)
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_is_idempotent(db_url: str, db_path: Path) -> None:
+    await upgrade_database(db_url)
+    engine = create_engine(db_url)
+    async with create_sessionmaker(engine).begin() as session:
+        await UserRepository(session).create("alice")
+    await engine.dispose()
+
+    await upgrade_database(db_url)
+    await upgrade_database(db_url)
+
+    assert await current_revision(db_url) == head_revision()
+    assert _sqlite(db_path, "SELECT name FROM users") == [("alice",)]
+    assert _backups(db_path) == []
+
+
+async def test_downgrade_to_base_and_up_again(db_url: str, db_path: Path) -> None:
+    await upgrade_database(db_url)
+    # Without a connection handed over, env.py makes its own engine (the alembic CLI path).
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "base")
+
+    assert await current_revision(db_url) is None
+    remaining = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
+    assert remaining & TABLES == set()
+
+    await upgrade_database(db_url)
+    assert await current_revision(db_url) == head_revision()
+
+
+SECOND_REVISION = """
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # recreate="always" copies users and drops the old table: with foreign keys on, that
+    # DROP would cascade-delete every notebook.
+    with op.batch_alter_table("users", recreate="always") as batch:
+        batch.add_column(sa.Column("email", sa.String(255), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("email")
+"""
+
+
+@pytest.fixture
+def ship_revision_0002(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Returns a function that makes the code look like a newer Hexa with revision 0002."""
+
+    def ship() -> None:
+        scripts = tmp_path / "migrations"
+        shutil.copytree(
+            migration_module.MIGRATIONS_DIR,
+            scripts,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        (scripts / "versions" / "r0002_users_email.py").write_text(SECOND_REVISION)
+        monkeypatch.setattr(migration_module, "MIGRATIONS_DIR", scripts)
+
+    return ship
+
+
+async def _seed_user_and_notebook(db_url: str) -> None:
+    engine = create_engine(db_url)
+    async with create_sessionmaker(engine).begin() as session:
+        user = (await UserRepository(session).create("alice")).user
+        await NotebookRepository(session).create(user.id, "nb-1", "a.py", "A")
+    await engine.dispose()
+
+
+async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
+    db_url: str, db_path: Path, ship_revision_0002: Callable[[], None]
+) -> None:
+    await upgrade_database(db_url)
+    await _seed_user_and_notebook(db_url)
+
+    ship_revision_0002()
+    assert head_revision() == "0002"
+
+    await upgrade_database(db_url)
+
+    assert await current_revision(db_url) == "0002"
+    columns = {c[1] for c in _sqlite(db_path, "PRAGMA table_info(users)")}
+    assert "email" in columns
+    # Foreign keys were off while users was rebuilt, so its notebooks were not cascaded away.
+    assert _sqlite(db_path, "SELECT id, path FROM notebooks") == [("nb-1", "a.py")]
+    assert _sqlite(db_path, "PRAGMA foreign_key_check") == []
+
+    [backup] = _backups(db_path)
+    assert _sqlite(backup, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert _sqlite(backup, "SELECT name FROM users") == [("alice",)]
+    assert _sqlite(backup, "SELECT id FROM notebooks") == [("nb-1",)]
+
+    # The application's own connections still enforce foreign keys afterwards.
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failing_migration_leaves_the_database_as_it_was(
+    db_url: str, db_path: Path
+) -> None:
+    # A stray audit_log table makes the initial revision fail on its last CREATE TABLE,
+    # after it has created the other five.
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT)")
+        conn.execute("INSERT INTO audit_log (note) VALUES ('keep me')")
+        conn.commit()
+
+    with pytest.raises(Exception, match="audit_log"):
+        await upgrade_database(db_url)
+
+    # The DDL ran in one transaction, so nothing of the half-done upgrade is left.
+    tables = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
+    assert tables & TABLES == {"audit_log"}
+    assert await current_revision(db_url) is None
+    assert _sqlite(db_path, "SELECT note FROM audit_log") == [("keep me",)]
+    [backup] = _backups(db_path)
+    assert _sqlite(backup, "SELECT note FROM audit_log") == [("keep me",)]
+
+
+async def test_tables_and_indexes_have_stable_names(db_url: str) -> None:
+    await upgrade_database(db_url)
+
+    def names(connection: Connection) -> dict[str, set[str]]:
+        inspector = inspect(connection)
+        return {
+            table: {str(ix["name"]) for ix in inspector.get_indexes(table)}
+            | {str(ck["name"]) for ck in inspector.get_check_constraints(table)}
+            for table in TABLES
+        }
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(names)
+    finally:
+        await engine.dispose()
+    assert "ck_notebooks_notebook_status" in found["notebooks"]
+    assert "ix_approvals_status_expires_at" in found["approvals"]
+    assert "ix_audit_log_notebook_id" in found["audit_log"]
