@@ -1,0 +1,274 @@
+"""The Python programs Hexa runs in a kernel through code mode (research §4D).
+
+User strings never become code: every program is the same fixed interpreter, and the
+request (cell code, names, targets) reaches it as one JSON document embedded as a Python
+string literal (`repr` of ASCII-only JSON, which is always a valid literal). The
+interpreter prints one result line that starts with a per-call random marker, so a cell
+that happens to print something similar cannot forge a result.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from hexa.marimo.models import (
+    CreateCell,
+    DeleteCell,
+    EditCell,
+    MoveCell,
+    NewCell,
+    Op,
+    RunCell,
+    RunStale,
+    Target,
+)
+
+# The interpreter. It runs in marimo's scratchpad, which executes with a copy of the
+# notebook globals, so nothing defined here leaks into the notebook.
+_INTERPRETER = r"""
+async def _hexa_main(req):
+    import json
+    import marimo._code_mode as cm
+
+    def emit(payload):
+        print("\n" + req["marker"] + json.dumps(payload), flush=True)
+
+    if req["kind"] == "read":
+        emit({"ok": True, "cells": _hexa_read(cm.get_context().cells, req["limit"])})
+        return
+
+    created = []
+    failed = []
+
+    def fail(payload):
+        failed.append(payload)
+        emit(dict(payload, ok=False))
+        raise LookupError(payload.get("message") or payload["error"])
+
+    def resolve(ctx, ref):
+        if ref is None:
+            return None
+        if "new" in ref:
+            index = ref["new"]
+            if not 0 <= index < len(created):
+                fail({"error": "bad_ref", "message": "no new cell #%d in this batch" % index})
+            return created[index]
+        if ref["cell"] not in ctx.cells:
+            fail({"error": "not_found", "target": ref["cell"]})
+        return ref["cell"]
+
+    try:
+        async with cm.get_context(skip_staleness_check=True) as ctx:
+            for op in req["ops"]:
+                kind = op["op"]
+                if kind == "create":
+                    cid = ctx.create_cell(
+                        op["code"],
+                        after=resolve(ctx, op.get("after")),
+                        before=resolve(ctx, op.get("before")),
+                        name=op.get("name"),
+                        hide_code=op.get("hide_code", False),
+                    )
+                    created.append(cid)
+                    if op.get("run"):
+                        ctx.run_cell(cid)
+                elif kind == "edit":
+                    target = resolve(ctx, op["target"])
+                    expected = op.get("expected_code")
+                    if expected is not None and "cell" in op["target"]:
+                        current = ctx.cells[target].code
+                        if current != expected:
+                            fail({"error": "conflict", "target": target, "code": current})
+                    ctx.edit_cell(target, code=op.get("code"), name=op.get("name"))
+                    if op.get("run"):
+                        ctx.run_cell(target)
+                elif kind == "move":
+                    ctx.move_cell(
+                        resolve(ctx, op["target"]),
+                        after=resolve(ctx, op.get("after")),
+                        before=resolve(ctx, op.get("before")),
+                    )
+                elif kind == "delete":
+                    ctx.delete_cell(resolve(ctx, op["target"]))
+                elif kind == "run":
+                    ctx.run_cell(resolve(ctx, op["target"]))
+                elif kind == "run_stale":
+                    for cell in ctx.cells:
+                        if cell.status == "stale":
+                            ctx.run_cell(cell.id)
+                elif kind == "replace":
+                    for cell in list(ctx.cells):
+                        ctx.delete_cell(cell.id)
+                    for spec in op["cells"]:
+                        cid = ctx.create_cell(
+                            spec["code"], name=spec.get("name"), hide_code=False
+                        )
+                        created.append(cid)
+                        if op.get("run"):
+                            ctx.run_cell(cid)
+                else:
+                    fail({"error": "bad_op", "message": "unknown op %r" % kind})
+    except Exception as exc:
+        # Raised before or while marimo validated the batch: nothing was applied.
+        if not failed:
+            emit({"ok": False, "error": "invalid", "type": type(exc).__name__,
+                  "message": str(exc)})
+        raise
+    emit({"ok": True, "created": [str(c) for c in created]})
+
+
+def _hexa_read(cells, limit):
+    def clip(text):
+        return text[:limit], len(text) > limit
+
+    def render(data):
+        if isinstance(data, str):
+            return data
+        if isinstance(data, list):
+            parts = []
+            for item in data:
+                describe = getattr(item, "describe", None)
+                parts.append(describe() if callable(describe) else repr(item))
+            return "\n".join(parts)
+        try:
+            return json.dumps(data, default=repr)
+        except Exception:
+            return repr(data)
+
+    import json
+    result = []
+    for cell in cells:
+        output = None
+        if cell.output is not None:
+            data, cut = clip(render(cell.output.data))
+            output = {"mimetype": str(cell.output.mimetype), "data": data, "truncated": cut}
+        console = []
+        for item in cell.console_outputs:
+            channel = getattr(item.channel, "value", item.channel)
+            data, cut = clip(render(item.data))
+            console.append({"channel": str(channel), "data": data, "truncated": cut})
+        config = cell.config
+        result.append({
+            "id": str(cell.id),
+            "name": cell.name,
+            "code": cell.code,
+            "status": None if cell.status is None else str(cell.status),
+            "errors": [e.msg for e in cell.errors],
+            "output": output,
+            "console": console,
+            "hide_code": bool(config.hide_code),
+            "disabled": bool(config.disabled),
+        })
+    return result
+
+
+await _hexa_main(json.loads(__HEXA_REQUEST__))
+"""
+
+
+def new_marker() -> str:
+    return f"__hexa_{secrets.token_hex(8)}__ "
+
+
+def _target(ref: Target | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    if isinstance(ref, NewCell):
+        return {"new": ref.index}
+    return {"cell": ref}
+
+
+def _check_place(after: Target | None, before: Target | None) -> None:
+    if after is not None and before is not None:
+        raise ValueError("give at most one of after= and before=")
+
+
+def encode_op(op: Op) -> dict[str, Any]:
+    """An operation as the interpreter's JSON."""
+    if isinstance(op, CreateCell):
+        _check_place(op.after, op.before)
+        return {
+            "op": "create",
+            "code": op.code,
+            "after": _target(op.after),
+            "before": _target(op.before),
+            "name": op.name,
+            "run": op.run,
+            "hide_code": op.hide_code,
+        }
+    if isinstance(op, EditCell):
+        if op.code is None and op.name is None:
+            raise ValueError("an edit needs code= or name=")
+        return {
+            "op": "edit",
+            "target": _target(op.target),
+            "code": op.code,
+            "name": op.name,
+            "run": op.run,
+            "expected_code": op.expected_code,
+        }
+    if isinstance(op, MoveCell):
+        _check_place(op.after, op.before)
+        if op.after is None and op.before is None:
+            raise ValueError("a move needs after= or before=")
+        return {
+            "op": "move",
+            "target": _target(op.target),
+            "after": _target(op.after),
+            "before": _target(op.before),
+        }
+    if isinstance(op, DeleteCell):
+        return {"op": "delete", "target": _target(op.target)}
+    if isinstance(op, RunCell):
+        return {"op": "run", "target": _target(op.target)}
+    if isinstance(op, RunStale):
+        return {"op": "run_stale"}
+    raise TypeError(f"not an operation: {op!r}")
+
+
+def _program(request: dict[str, Any]) -> str:
+    # ensure_ascii keeps the literal free of characters Python source could choke on
+    # (NUL, lone surrogates, U+2028); repr of a str is always a valid literal.
+    literal = repr(json.dumps(request, ensure_ascii=True))
+    return "import json\n" + _INTERPRETER.replace("__HEXA_REQUEST__", literal, 1)
+
+
+def edit_program(ops: Sequence[Op], marker: str) -> str:
+    """A program that applies `ops` in one atomic code-mode batch."""
+    return _program({"kind": "edit", "marker": marker, "ops": [encode_op(op) for op in ops]})
+
+
+def replace_program(cells: Sequence[tuple[str, str | None]], *, run: bool, marker: str) -> str:
+    """A program that deletes every cell and creates `cells` (code, name) in order."""
+    specs = [{"code": code, "name": name} for code, name in cells]
+    return _program(
+        {"kind": "edit", "marker": marker, "ops": [{"op": "replace", "cells": specs, "run": run}]}
+    )
+
+
+def read_program(marker: str, *, limit: int) -> str:
+    """A program that prints every cell (code, status, errors, clipped outputs)."""
+    return _program({"kind": "read", "marker": marker, "limit": limit})
+
+
+def find_result(stdout: str, marker: str) -> dict[str, Any] | None:
+    """The interpreter's result line in `stdout`, or None when it printed none."""
+    found: dict[str, Any] | None = None
+    for line in stdout.splitlines():
+        if line.startswith(marker):
+            try:
+                value = json.loads(line[len(marker) :])
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found = value
+    return found
+
+
+def strip_results(stdout: str, marker: str) -> str:
+    """`stdout` without the interpreter's result lines (what the cells printed)."""
+    kept = [line for line in stdout.splitlines(keepends=True) if not line.startswith(marker)]
+    return "".join(kept)
