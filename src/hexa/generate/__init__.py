@@ -1,0 +1,1 @@
+"""Notebook generation: from Mermaid, from a prompt, from other formats; validation."""

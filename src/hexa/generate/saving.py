@@ -1,0 +1,65 @@
+"""The one way Hexa writes a notebook file: validated first, then replaced atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from hexa.generate.errors import NotebookInvalidError
+from hexa.generate.validation import ValidationResult, validate_notebook
+
+_NEW_FILE_MODE = 0o644
+
+
+def write_notebook(path: str | os.PathLike[str], text: str) -> ValidationResult:
+    """Validate `text` with marimo's checker, then write it to `path` atomically.
+
+    Raises NotebookInvalidError (carrying the diagnostics) and leaves `path` untouched when
+    the text has breaking issues. The write goes to a temporary file in the same directory,
+    is fsynced and renamed over `path`, so readers (and a `marimo edit` watching the file)
+    see the old file or the new one, never half of one. Returns the validation result, whose
+    warnings the caller may want to show.
+    """
+    result = validate_notebook(text)
+    if not result.valid:
+        raise NotebookInvalidError(result.diagnostics, text=text)
+    _replace_atomically(Path(path), text.encode("utf-8"))
+    return result
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    directory = target.parent
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _NEW_FILE_MODE
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; some filesystems refuse to open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
