@@ -419,11 +419,18 @@ class MarimoClient:
     # ------------------------------------------------------------------ invoke_tool reads
 
     async def _tool(
-        self, name: str, arguments: Mapping[str, Any], *, cell_ids: Sequence[str] = ()
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        cell_ids: Sequence[str] = (),
+        session_arg: bool = True,
     ) -> dict[str, Any]:
         for attempt in range(2):
             ws_id = await self.ws_session_id(refresh=attempt > 0)
-            body = {"toolName": name, "arguments": {"session_id": ws_id, **arguments}}
+            # The header is always required; tools without arguments reject `session_id`.
+            args = {"session_id": ws_id, **arguments} if session_arg else dict(arguments)
+            body = {"toolName": name, "arguments": args}
             try:
                 reply = await self._call(
                     "POST", "/api/ai/invoke_tool", body=body, headers={_SESSION_HEADER: ws_id}
@@ -513,12 +520,12 @@ class MarimoClient:
 
     async def marimo_rules(self) -> str:
         """`get_marimo_rules`: marimo's guide for writing notebooks (markdown)."""
-        r = await self._tool("get_marimo_rules", {})
+        r = await self._tool("get_marimo_rules", {}, session_arg=False)
         return str(r.get("rules_content") or "")
 
     async def active_notebooks(self) -> ActiveNotebooks:
         """`get_active_notebooks`: the sessions of this server."""
-        r = await self._tool("get_active_notebooks", {})
+        r = await self._tool("get_active_notebooks", {}, session_arg=False)
         data = r.get("data") or {}
         summary = data.get("summary") or {}
         return ActiveNotebooks(

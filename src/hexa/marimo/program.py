@@ -121,6 +121,10 @@ async def _hexa_main(req):
 
 
 def _hexa_read(cells, limit):
+    import html
+    import json
+    import re
+
     def clip(text):
         return text[:limit], len(text) > limit
 
@@ -138,7 +142,6 @@ def _hexa_read(cells, limit):
         except Exception:
             return repr(data)
 
-    import json
     result = []
     for cell in cells:
         output = None
@@ -148,7 +151,11 @@ def _hexa_read(cells, limit):
         console = []
         for item in cell.console_outputs:
             channel = getattr(item.channel, "value", item.channel)
-            data, cut = clip(render(item.data))
+            text = render(item.data)
+            if str(item.mimetype) == "application/vnd.marimo+traceback" and "<" in text:
+                # Tracebacks of the editor's runs are syntax-highlighted HTML.
+                text = html.unescape(re.sub(r"<[^>]+>", "", text))
+            data, cut = clip(text)
             console.append({"channel": str(channel), "data": data, "truncated": cut})
         config = cell.config
         result.append({
