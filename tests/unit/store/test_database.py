@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -98,3 +98,20 @@ async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSes
             await NotebookRepository(session).create(
                 user.id, "nb-1", "a.py", "A", now=datetime(2026, 1, 1)
             )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE notebooks SET status = 'exploded'",
+        "UPDATE turns SET status = 'maybe'",
+        "INSERT INTO chat_messages (notebook_id, role, content, created_at) "
+        "VALUES ('nb-1', 'hacker', 'x', '2026-01-01 00:00:00.000000')",
+    ],
+)
+async def test_the_database_checks_enumerated_columns(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed, sql: str
+) -> None:
+    async with sessions() as session:
+        with pytest.raises(IntegrityError, match="CHECK"):
+            await session.execute(text(sql))
