@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,9 +32,20 @@ def db_url(db_path: Path) -> str:
     return f"sqlite+aiosqlite:///{db_path}"
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated to head once per run; tests get copies (migrating takes ~0.1 s)."""
+    path = tmp_path_factory.mktemp("template") / "hexa.db"
+    asyncio.run(upgrade_database(f"sqlite+aiosqlite:///{path}"))
+    # The last connection closed checkpointed the WAL, so the one file is the database.
+    assert not path.with_name("hexa.db-wal").exists()
+    return path
+
+
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade_database(db_url)
+async def engine(db_path: Path, db_url: str, migrated_template: Path) -> AsyncIterator[AsyncEngine]:
+    shutil.copyfile(migrated_template, db_path)
+    await upgrade_database(db_url)  # at head already: a cheap check, and no backup
     engine = create_engine(db_url)
     yield engine
     await engine.dispose()
