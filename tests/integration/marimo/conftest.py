@@ -24,7 +24,7 @@ from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookProcess, NotebookSpec
 
 # The notebook of research §3: a dataframe, a print, an error and markdown.
-NOTEBOOK = '''import marimo
+NOTEBOOK = """import marimo
 
 __generated_with = "0.25.2"
 app = marimo.App()
@@ -64,7 +64,7 @@ def _(mo):
 
 if __name__ == "__main__":
     app.run()
-'''
+"""
 CELL_IDS = ("Hbol", "MJUe", "vblA", "bkHC", "lEQa")  # marimo's ids for the five cells
 
 
@@ -181,7 +181,7 @@ async def wait_file(path: Path, predicate: Callable[[str], bool], timeout: float
     """marimo saves code-mode changes after the transaction: poll the file."""
     async with asyncio.timeout(timeout):
         while True:
-            text = path.read_text()
+            text = await asyncio.to_thread(path.read_text)
             if predicate(text):
                 return text
             await asyncio.sleep(0.05)
