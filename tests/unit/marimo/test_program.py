@@ -1,0 +1,380 @@
+"""The code-mode programs: user strings only ever travel as data, and the interpreter's
+logic (targets, refs, conflicts, results), run here against a fake of marimo's
+`marimo._code_mode` context (no kernel); tests/integration/marimo checks the real one."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from hexa.marimo import program
+from hexa.marimo.models import (
+    CreateCell,
+    DeleteCell,
+    EditCell,
+    MoveCell,
+    NewCell,
+    Op,
+    RunCell,
+    RunStale,
+)
+
+HOSTILE = [
+    "x = 1",
+    "s = '''it's'''",
+    's = """a\'\'\'b"""\nt = "\\"\\\\"',
+    "\\\\\\ \\n \\' \\x00",
+    "line1\nline2\r\nline3\rend",
+    '"); __import__("os").system("echo pwned"); ("',
+    "\"\"\"'''\\",
+    "tab\tnul\x00 sep\u2028 para\u2029 bidi\u202e é ☃ 😀 \udcff",
+    "__HEXA_REQUEST__ {marker} %s {0}",
+]
+
+
+def string_constants(source: str) -> list[str]:
+    tree = ast.parse(source)
+    return [
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+def request_of(source: str) -> dict[str, Any]:
+    """The JSON document embedded in a program: the argument of the last json.loads."""
+    tree = ast.parse(source)
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "loads"
+        and n.args
+        and isinstance(n.args[0], ast.Constant)
+    ]
+    assert len(calls) == 1
+    value = calls[0].args[0]
+    assert isinstance(value, ast.Constant)
+    assert isinstance(value.value, str)
+    decoded: dict[str, Any] = json.loads(value.value)
+    return decoded
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_user_strings_travel_only_inside_the_json_literal(text: str) -> None:
+    marker = program.new_marker()
+    ops: list[Op] = [
+        CreateCell(text, after="Hbol", name="agent"),
+        EditCell("MJUe", code=text, expected_code=text),
+        MoveCell(NewCell(0), before="MJUe"),
+    ]
+    source = program.edit_program(ops, marker)
+    compile(source, "<hexa>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    assert source.isascii()
+    request = request_of(source)
+    assert request["ops"][0]["code"] == text
+    assert request["ops"][1]["expected_code"] == text
+    assert request["marker"] == marker
+    # The same program text for any user input, apart from the literal.
+    baseline = program.edit_program(
+        [CreateCell("x"), EditCell("a", code="y"), MoveCell(NewCell(0), before="a")], marker
+    )
+    assert _without_literal(source) == _without_literal(baseline)
+
+    replace = program.replace_program([(text, None), ("y = 2", "named")], run=True, marker=marker)
+    compile(replace, "<hexa>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    assert request_of(replace)["ops"][0]["cells"][0]["code"] == text
+
+
+def _without_literal(source: str) -> str:
+    return "\n".join(
+        line for line in source.splitlines() if not line.startswith("await _hexa_main(")
+    )
+
+
+def test_operations_are_checked_before_sending() -> None:
+    with pytest.raises(ValueError, match="at most one"):
+        program.encode_op(CreateCell("x", after="a", before="b"))
+    with pytest.raises(ValueError, match="after= or before="):
+        program.encode_op(MoveCell("a"))
+    with pytest.raises(ValueError, match="code= or name="):
+        program.encode_op(EditCell("a"))
+    assert program.encode_op(RunStale()) == {"op": "run_stale"}
+    assert program.encode_op(RunCell(NewCell(2))) == {"op": "run", "target": {"new": 2}}
+    assert program.encode_op(DeleteCell("name")) == {"op": "delete", "target": {"cell": "name"}}
+
+
+def test_results_need_the_exact_marker() -> None:
+    marker = program.new_marker()
+    assert marker != program.new_marker()
+    stdout = (
+        "cell output\n"
+        '__hexa_0000000000000000__ {"ok": true, "created": ["forged"]}\n'
+        f"{marker}not json\n"
+        f'{marker}{{"ok": true, "created": ["Ab12"]}}\n'
+        "created cell 'Ab12'\n"
+    )
+    assert program.find_result(stdout, marker) == {"ok": True, "created": ["Ab12"]}
+    assert program.find_result("nothing\n", marker) is None
+    assert marker not in program.strip_results(stdout, marker)
+    assert "forged" in program.strip_results(stdout, marker)
+
+
+# ----------------------------------------------------------------------------- the fake
+
+
+@dataclass
+class FakeOutput:
+    channel: str
+    mimetype: str
+    data: Any
+
+
+@dataclass
+class FakeConfig:
+    hide_code: bool = False
+    disabled: bool = False
+
+
+@dataclass
+class FakeError:
+    msg: str
+
+
+@dataclass
+class FakeCell:
+    id: str
+    code: str
+    name: str = "_"
+    status: str | None = "idle"
+    errors: list[FakeError] = field(default_factory=list)
+    output: FakeOutput | None = None
+    console_outputs: list[FakeOutput] = field(default_factory=list)
+    config: FakeConfig = field(default_factory=FakeConfig)
+
+
+class FakeCells:
+    def __init__(self, cells: list[FakeCell]) -> None:
+        self._cells = cells
+
+    def _find(self, key: str) -> FakeCell | None:
+        return next((c for c in self._cells if key in (c.id, c.name)), None)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._find(key) is not None
+
+    def __getitem__(self, key: str) -> FakeCell:
+        cell = self._find(key)
+        if cell is None:
+            raise KeyError(key)
+        return cell
+
+    def __iter__(self) -> Any:
+        return iter(list(self._cells))
+
+
+class FakeContext:
+    """Queues calls like marimo's AsyncCodeModeContext; applies them on a clean exit."""
+
+    def __init__(self, cells: list[FakeCell], reject: type[Exception] | None = None) -> None:
+        self.notebook = cells
+        self.reject = reject  # raised by __aexit__, like marimo's dry-run validation
+        self.queued: list[tuple[Any, ...]] = []
+        self.applied: list[tuple[Any, ...]] = []
+        self.count = 0
+
+    @property
+    def cells(self) -> FakeCells:
+        return FakeCells(self.notebook)
+
+    async def __aenter__(self) -> FakeContext:
+        self.queued = []
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            return
+        if self.reject is not None:
+            raise self.reject("rejected by validation")
+        self.applied = self.queued
+        print("created cell 'new0'")
+
+    def create_cell(self, code: str, **kw: Any) -> str:
+        cid = f"new{self.count}"
+        self.count += 1
+        self.queued.append(("create", cid, code, kw))
+        return cid
+
+    def edit_cell(self, target: str, code: str | None = None, **kw: Any) -> None:
+        self.queued.append(("edit", target, code, kw))
+
+    def move_cell(self, target: str, **kw: Any) -> None:
+        self.queued.append(("move", target, kw))
+
+    def delete_cell(self, target: str) -> None:
+        self.queued.append(("delete", target))
+
+    def run_cell(self, target: str) -> None:
+        self.queued.append(("run", target))
+
+
+def notebook() -> list[FakeCell]:
+    return [
+        FakeCell("Hbol", "import marimo as mo"),
+        FakeCell("MJUe", "df = 1", name="data", status="stale"),
+        FakeCell(
+            "bkHC",
+            "1 / 0",
+            status="exception",
+            errors=[FakeError("ZeroDivisionError: division by zero")],
+            output=FakeOutput("marimo-error", "application/vnd.marimo+error", [FakeError("x")]),
+            console_outputs=[
+                FakeOutput(
+                    "stderr",
+                    "application/vnd.marimo+traceback",
+                    '<span class="gt">Traceback</span> &lt;module&gt;',
+                )
+            ],
+        ),
+    ]
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeContext:
+    ctx = FakeContext(notebook())
+    cm = types.ModuleType("marimo._code_mode")
+    cm.get_context = lambda **_: ctx  # type: ignore[attr-defined]
+    package = types.ModuleType("marimo")
+    package._code_mode = cm  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "marimo", package)
+    monkeypatch.setitem(sys.modules, "marimo._code_mode", cm)
+    return ctx
+
+
+async def run(source: str) -> tuple[str, BaseException | None]:
+    """Run a program the way marimo's scratchpad does (top-level await)."""
+    code = compile(source, "<hexa>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    out = io.StringIO()
+    error: BaseException | None = None
+    with contextlib.redirect_stdout(out):
+        try:
+            coroutine = eval(code, {"__name__": "__hexa__"})
+            if coroutine is not None:
+                await coroutine
+        except Exception as exc:
+            error = exc
+    return out.getvalue(), error
+
+
+async def apply(ops: list[Op]) -> tuple[dict[str, Any] | None, BaseException | None]:
+    marker = program.new_marker()
+    stdout, error = await run(program.edit_program(ops, marker))
+    return program.find_result(stdout, marker), error
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+async def test_hostile_code_reaches_marimo_unchanged(fake: FakeContext, text: str) -> None:
+    result, error = await apply(
+        [CreateCell(text, name="agent", after="data"), EditCell("bkHC", code=text)]
+    )
+    assert error is None
+    assert result == {"ok": True, "created": ["new0"]}
+    assert fake.applied[0] == (
+        "create",
+        "new0",
+        text,
+        {"after": "data", "before": None, "name": "agent", "hide_code": False},
+    )
+    assert fake.applied[1] == ("run", "new0")
+    assert fake.applied[2] == ("edit", "bkHC", text, {"name": None})
+    assert fake.applied[3] == ("run", "bkHC")
+
+
+async def test_new_cell_references(fake: FakeContext) -> None:
+    result, error = await apply(
+        [
+            CreateCell("a = 1", run=False),
+            CreateCell("b = a", after=NewCell(0), run=False),
+            MoveCell(NewCell(1), before="Hbol"),
+            RunCell(NewCell(0)),
+        ]
+    )
+    assert error is None
+    assert result == {"ok": True, "created": ["new0", "new1"]}
+    assert fake.applied[1][3]["after"] == "new0"
+    assert fake.applied[2] == ("move", "new1", {"after": None, "before": "Hbol"})
+    assert fake.applied[3] == ("run", "new0")
+
+
+async def test_unknown_target_fails_before_anything_is_applied(fake: FakeContext) -> None:
+    result, error = await apply([CreateCell("x = 1"), DeleteCell("nope")])
+    assert isinstance(error, LookupError)
+    assert result == {"ok": False, "error": "not_found", "target": "nope"}
+    assert fake.applied == []
+
+    result, _ = await apply([MoveCell("Hbol", after=NewCell(3))])
+    assert result is not None
+    assert result["error"] == "bad_ref"
+
+
+async def test_expected_code_conflict(fake: FakeContext) -> None:
+    result, error = await apply([EditCell("data", code="df = 2", expected_code="df = 0")])
+    assert error is not None
+    assert result == {"ok": False, "error": "conflict", "target": "data", "code": "df = 1"}
+    assert fake.applied == []
+    result, error = await apply([EditCell("data", code="df = 2", expected_code="df = 1")])
+    assert (error, result) == (None, {"ok": True, "created": []})
+
+
+async def test_validation_error_applies_nothing(fake: FakeContext) -> None:
+    fake.reject = SyntaxError
+    result, error = await apply([CreateCell("x = (")])
+    assert isinstance(error, SyntaxError)
+    assert result == {
+        "ok": False,
+        "error": "invalid",
+        "type": "SyntaxError",
+        "message": "rejected by validation",
+    }
+    assert fake.applied == []
+
+
+async def test_run_stale_and_replace(fake: FakeContext) -> None:
+    result, _ = await apply([RunStale()])
+    assert result == {"ok": True, "created": []}
+    assert fake.applied == [("run", "MJUe")]
+
+    marker = program.new_marker()
+    stdout, error = await run(
+        program.replace_program([("a = 1", None), ("b = 2", "bee")], run=False, marker=marker)
+    )
+    assert error is None
+    assert program.find_result(stdout, marker) == {"ok": True, "created": ["new0", "new1"]}
+    assert [op[0] for op in fake.applied] == ["delete", "delete", "delete", "create", "create"]
+    assert fake.applied[4][3]["name"] == "bee"
+
+
+async def test_read_program(fake: FakeContext) -> None:
+    marker = program.new_marker()
+    stdout, error = await run(program.read_program(marker, limit=5))
+    assert error is None
+    result = program.find_result(stdout, marker)
+    assert result is not None
+    cells = {c["id"]: c for c in result["cells"]}
+    assert list(cells) == ["Hbol", "MJUe", "bkHC"]
+    assert cells["MJUe"]["name"] == "data"
+    assert cells["bkHC"]["errors"] == ["ZeroDivisionError: division by zero"]
+    assert cells["bkHC"]["output"] == {
+        "mimetype": "application/vnd.marimo+error",
+        "data": "FakeE",
+        "truncated": True,
+    }
+    # HTML tracebacks come back as text, clipped to the limit.
+    assert cells["bkHC"]["console"] == [{"channel": "stderr", "data": "Trace", "truncated": True}]
