@@ -89,9 +89,9 @@ def make_http_client(timeout: float = 30.0) -> httpx2.AsyncClient:
     refuses every cookie. Environment proxies are ignored: marimo is on loopback.
     """
     jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    return httpx2.AsyncClient(
-        cookies=httpx2.Cookies(jar), trust_env=False, timeout=timeout, follow_redirects=False
-    )
+    # The jar itself, not httpx2.Cookies(jar): the client copies a Cookies into a fresh
+    # default jar and the policy would be lost.
+    return httpx2.AsyncClient(cookies=jar, trust_env=False, timeout=timeout, follow_redirects=False)
 
 
 class MarimoClient:
@@ -577,7 +577,7 @@ class MarimoClient:
                     parser = SSEParser()
                     # Read to the end (not just to `done`): hanging up early would make
                     # marimo interrupt the kernel.
-                    async for chunk in response.aiter_raw():
+                    async for chunk in response.aiter_bytes():
                         for event in parser.feed(chunk):
                             take(event)
                     for event in parser.close():

@@ -1,0 +1,432 @@
+"""MarimoClient's HTTP handling against a fake of marimo's HTTP API.
+
+`FakeMarimo` is NOT marimo: it is an httpx2.MockTransport handler that answers with the
+shapes marimo 0.25.2 was seen to use (research §3-§5), including its odd ones. The real
+protocol is checked by tests/integration/marimo against real marimo processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from http.cookiejar import Cookie
+from typing import Any
+
+import httpx2
+import pytest
+
+from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.marimo.errors import (
+    CellConflictError,
+    CellNotFoundError,
+    CodeModeError,
+    EditModeRequiredError,
+    MarimoAuthError,
+    MarimoNotRunningError,
+    MarimoSessionError,
+    MarimoTimeoutError,
+)
+
+BASE = "http://127.0.0.1:4321/nb/abc"
+TOKEN = "secret-token"
+MARKER = re.compile(r"__hexa_[0-9a-f]{16}__ ")
+
+
+def sse(*events: tuple[str, Any]) -> bytes:
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events
+    )
+
+
+def done(success: bool = True) -> tuple[str, Any]:
+    return ("done", {"success": success, "output": {"mimetype": "text/plain", "data": ""}})
+
+
+class FakeMarimo:
+    """Answers like marimo's HTTP API, and records what it was sent."""
+
+    def __init__(self) -> None:
+        self.sessions = {"hexa-1": "sess-1"}  # ws id -> stable id
+        self.requests: list[httpx2.Request] = []
+        self.tools: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self.execute: Callable[[str], httpx2.Response] = lambda code: httpx2.Response(
+            200, content=sse(done())
+        )
+        self.broken: list[type[Exception]] = []  # raised, in order, before answering
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        if self.broken:
+            raise self.broken.pop(0)("broken", request=request)
+        path = request.url.path.removeprefix("/nb/abc")
+        if path == "/health":
+            return httpx2.Response(200, json={"status": "healthy"})
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return httpx2.Response(401, json={"detail": "Authorization header required"})
+        if path == "/api/sessions":
+            return httpx2.Response(
+                200,
+                json={
+                    k: {"session_id": v, "filename": "nb.py", "path": "/x/nb.py"}
+                    for k, v in self.sessions.items()
+                },
+            )
+        if path == "/api/kernel/execute":
+            stable = request.headers.get("marimo-stable-session-id")
+            if stable not in self.sessions.values():
+                return httpx2.Response(404, json={"detail": f"Invalid stable session id: {stable}"})
+            return self.execute(json.loads(request.content)["code"])
+        # Everything else needs the current ws id; marimo answers a bad one with a 500.
+        ws_id = request.headers.get("marimo-session-id")
+        if ws_id is None:
+            return httpx2.Response(500, json={"detail": "Missing Marimo-Session-Id header"})
+        if ws_id not in self.sessions:
+            return httpx2.Response(500, json={"detail": f"Invalid session id: {ws_id}"})
+        body = json.loads(request.content) if request.content else {}
+        if path == "/api/ai/invoke_tool":
+            name = body["toolName"]
+            if name not in self.tools:
+                return httpx2.Response(
+                    200,
+                    json={
+                        "success": False,
+                        "toolName": name,
+                        "result": None,
+                        "error": f"Internal error: Tool '{name}' not found.",
+                    },
+                )
+            return httpx2.Response(200, json=self.tools[name](body["arguments"]))
+        if path == "/api/kernel/status":
+            return httpx2.Response(200, json={"state": "idle"})
+        if path == "/api/kernel/read_code":
+            return httpx2.Response(200, json={"contents": "import marimo\n"})
+        if path == "/api/kernel/interrupt":
+            return httpx2.Response(200, json={"success": True})
+        if path == "/api/kernel/format":
+            return httpx2.Response(
+                200, json={"codes": {k: v.strip() for k, v in body["codes"].items()}}
+            )
+        if path == "/api/kernel/run":
+            return httpx2.Response(
+                403, json={"detail": "This connection is read-only for this action."}
+            )
+        return httpx2.Response(404, json={"detail": "Not Found"})
+
+
+def tool_ok(result: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda args: {"success": True, "toolName": "t", "result": result, "error": None}
+
+
+def tool_error(code: str, message: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    payload = json.dumps({"message": message, "code": code, "status": 400})
+    return lambda args: {
+        "success": False,
+        "toolName": "t",
+        "result": None,
+        "error": f"Error invoking tool 't': {payload}",
+    }
+
+
+@pytest.fixture
+async def fake() -> FakeMarimo:
+    return FakeMarimo()
+
+
+@pytest.fixture
+async def http(fake: FakeMarimo) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(fake)) as client:
+        yield client
+
+
+@pytest.fixture
+def client(http: httpx2.AsyncClient) -> MarimoClient:
+    return MarimoClient(BASE, TOKEN, http, stable_session_id="sess-1")
+
+
+async def test_requests_carry_the_token_and_never_jar_cookies(
+    fake: FakeMarimo, http: httpx2.AsyncClient, client: MarimoClient
+) -> None:
+    http.cookies.jar.set_cookie(_cookie("session_4321_nb_abc", "someone-elses"))
+    await client.sessions()
+    request = fake.requests[-1]
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert "cookie" not in request.headers
+    assert await client.health()
+    assert "authorization" not in fake.requests[-1].headers
+
+
+async def test_make_http_client_keeps_no_cookies() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"set-cookie": "session_1=abc; Path=/"}, json={})
+
+    http = make_http_client()
+    http._transport = httpx2.MockTransport(handler)  # the fake instead of the network
+    async with http:
+        await http.get("http://127.0.0.1:1/api/status")
+        assert len(http.cookies.jar) == 0
+        assert http.trust_env is False
+
+
+def _cookie(name: str, value: str) -> Cookie:
+    return Cookie(
+        0,
+        name,
+        value,
+        None,
+        False,
+        "127.0.0.1",
+        True,
+        False,
+        "/",
+        True,
+        False,
+        None,
+        False,
+        None,
+        None,
+        {},
+    )
+
+
+async def test_health_is_false_when_nothing_listens(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.broken = [httpx2.ConnectError]
+    assert not await client.health()
+
+
+async def test_stale_ws_id_is_resolved_again(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.tools["get_notebook_errors"] = tool_ok(
+        {"has_errors": False, "total_errors": 0, "total_cells_with_errors": 0, "cells": []}
+    )
+    assert await client.ws_session_id() == "hexa-1"
+    # A browser resumed the session: marimo now files it under the browser's ws id.
+    fake.sessions = {"browser-1": "sess-1"}
+    errors = await client.notebook_errors()
+    assert errors["has_errors"] is False
+    sent = [(r.url.path, r.headers.get("marimo-session-id")) for r in fake.requests]
+    assert sent[-3:] == [
+        ("/nb/abc/api/ai/invoke_tool", "hexa-1"),  # HTTP 500 "Invalid session id"
+        ("/nb/abc/api/sessions", None),
+        ("/nb/abc/api/ai/invoke_tool", "browser-1"),
+    ]
+    assert json.loads(fake.requests[-1].content)["arguments"]["session_id"] == "browser-1"
+
+
+async def test_tool_session_not_found_also_refreshes(
+    fake: FakeMarimo, client: MarimoClient
+) -> None:
+    calls: list[str] = []
+
+    def tool(args: dict[str, Any]) -> dict[str, Any]:
+        calls.append(args["session_id"])
+        if len(calls) == 1:
+            return tool_error("SESSION_NOT_FOUND", "Session hexa-1 not found")(args)
+        return tool_ok({"status": "success", "rules_content": "# rules"})(args)
+
+    fake.tools["get_cell_dependency_graph"] = tool
+    graph = await client.dependency_graph()
+    assert graph["cells"] == []
+    assert len(calls) == 2
+
+
+async def test_session_gone_for_good(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.sessions = {}
+    with pytest.raises(MarimoSessionError):
+        await client.kernel_status()
+    with pytest.raises(MarimoSessionError):
+        await MarimoClient(BASE, TOKEN, client._http).cell_map()  # never opened
+
+
+async def test_tool_failures(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.tools["get_cell_outputs"] = tool_error(
+        "CELL_NOT_FOUND", "Cell zzzz not found in session s"
+    )
+    with pytest.raises(CellNotFoundError) as err:
+        await client.cell_outputs(["zzzz"])
+    assert err.value.cell_id == "zzzz"
+    fake.tools["get_database_tables"] = tool_error("NO_DATABASES_FOUND", "No databases found.")
+    assert await client.database_tables() == []
+
+
+async def test_tools_without_arguments_get_no_session_id(
+    fake: FakeMarimo, client: MarimoClient
+) -> None:
+    fake.tools["get_marimo_rules"] = tool_ok({"rules_content": "# Marimo rules"})
+    assert await client.marimo_rules() == "# Marimo rules"
+    request = fake.requests[-1]
+    assert json.loads(request.content)["arguments"] == {}
+    assert request.headers["marimo-session-id"] == "hexa-1"
+
+
+async def test_http_errors(
+    fake: FakeMarimo, http: httpx2.AsyncClient, client: MarimoClient
+) -> None:
+    with pytest.raises(MarimoAuthError):
+        await MarimoClient(BASE, "wrong", http).status()
+    with pytest.raises(EditModeRequiredError):
+        await client._session_call("POST", "/api/kernel/run")
+
+
+async def test_transport_failures(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.broken = [httpx2.ConnectError]
+    with pytest.raises(MarimoNotRunningError):
+        await client.sessions()
+    # One dropped keep-alive connection is retried; two in a row mean marimo is gone.
+    fake.broken = [httpx2.ReadError]
+    assert [r.stable_session_id for r in await client.sessions()] == ["sess-1"]
+    fake.broken = [httpx2.RemoteProtocolError, httpx2.ReadError]
+    with pytest.raises(MarimoNotRunningError):
+        await client.sessions()
+    fake.broken = [httpx2.ReadTimeout]
+    with pytest.raises(MarimoTimeoutError):
+        await client.sessions()
+
+
+async def test_plain_kernel_calls(fake: FakeMarimo, client: MarimoClient) -> None:
+    assert await client.kernel_status() == "idle"
+    assert await client.read_code() == "import marimo\n"
+    await client.interrupt()
+    assert await client.format({"a": " x = 1 "}, line_length=88) == {"a": "x = 1"}
+    assert json.loads(fake.requests[-1].content) == {"codes": {"a": " x = 1 "}, "lineLength": 88}
+
+
+async def test_execute_parses_the_stream(fake: FakeMarimo, client: MarimoClient) -> None:
+    body = sse(
+        ("stdout", {"data": "hé"}),
+        ("stdout", {"data": "llo\n"}),
+        ("stderr", {"data": "warn\n"}),
+        ("done", {"success": True, "output": {"mimetype": "text/html", "data": "<b>4</b>"}}),
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 5):
+            yield body[i : i + 5]
+
+    fake.execute = lambda code: httpx2.Response(200, content=chunks())
+    result = await client.execute("print('hello')", timeout=5)
+    assert (result.success, result.stdout, result.stderr) == (True, "héllo\n", "warn\n")
+    assert result.output is not None
+    assert (result.output.mimetype, result.output.data) == ("text/html", "<b>4</b>")
+    request = fake.requests[-1]
+    assert request.headers["marimo-stable-session-id"] == "sess-1"
+    assert "marimo-session-id" not in request.headers
+    assert json.loads(request.content) == {"code": "print('hello')"}
+
+
+async def test_execute_failures(
+    fake: FakeMarimo, client: MarimoClient, http: httpx2.AsyncClient
+) -> None:
+    with pytest.raises(MarimoSessionError):
+        await MarimoClient(BASE, TOKEN, http, stable_session_id="sess-gone").execute("1")
+    fake.execute = lambda code: httpx2.Response(200, content=sse(("stdout", {"data": "x"})))
+    with pytest.raises(MarimoNotRunningError):
+        await client.execute("1", timeout=5)
+
+
+async def test_execute_timeout_hangs_up(fake: FakeMarimo, client: MarimoClient) -> None:
+    closed = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        try:
+            yield sse(("stdout", {"data": "started\n"}))
+            await asyncio.sleep(30)
+        finally:
+            closed.set()  # hanging up is what makes marimo interrupt the kernel
+
+    fake.execute = lambda code: httpx2.Response(200, content=slow())
+    with pytest.raises(MarimoTimeoutError):
+        await client.execute("import time; time.sleep(30)", timeout=0.3)
+    assert closed.is_set()
+
+
+def reply_with(
+    *lines: dict[str, Any], success: bool = True, stderr: str = ""
+) -> Callable[[str], httpx2.Response]:
+    """An execute handler that answers with the interpreter's result lines."""
+
+    def handler(code: str) -> httpx2.Response:
+        match = MARKER.search(code)
+        assert match is not None
+        events: list[tuple[str, Any]] = [("stdout", {"data": "cell print\n"})]
+        events += [
+            ("stdout", {"data": f"\n{match.group(0)}{json.dumps(line)}\n"}) for line in lines
+        ]
+        if stderr:
+            events.append(("stderr", {"data": stderr}))
+        events.append(done(success))
+        return httpx2.Response(200, content=sse(*events))
+
+    return handler
+
+
+async def test_edit_results(fake: FakeMarimo, client: MarimoClient) -> None:
+    fake.execute = reply_with({"ok": True, "created": ["Ab12"]})
+    assert await client.create_cell("x = 1") == "Ab12"
+
+    fake.execute = reply_with({"ok": False, "error": "not_found", "target": "nope"}, success=False)
+    with pytest.raises(CellNotFoundError) as missing:
+        await client.edit_cell("nope", "x = 2")
+    assert missing.value.cell_id == "nope"
+
+    fake.execute = reply_with(
+        {"ok": False, "error": "conflict", "target": "Ab12", "code": "x = 3"}, success=False
+    )
+    with pytest.raises(CellConflictError) as conflict:
+        await client.edit_cell("Ab12", "x = 2", expected_code="x = 1")
+    assert conflict.value.current_code == "x = 3"
+
+    fake.execute = reply_with(
+        {"ok": False, "error": "invalid", "type": "SyntaxError", "message": "'(' was never closed"},
+        success=False,
+        stderr="Traceback (most recent call last):\nSyntaxError: '(' was never closed\n",
+    )
+    with pytest.raises(CodeModeError) as invalid:
+        await client.create_cell("x = (")
+    assert (invalid.value.applied, invalid.value.error_type) == (False, "SyntaxError")
+
+    fake.execute = reply_with(
+        {"ok": True, "created": ["Cd34"]},
+        success=False,
+        stderr="Traceback (most recent call last):\nZeroDivisionError: division by zero\n",
+    )
+    with pytest.raises(CodeModeError) as ran:
+        await client.create_cell("1 / 0")
+    assert (ran.value.applied, ran.value.cell_ids) == (True, ("Cd34",))
+    assert str(ran.value) == "a cell raised: ZeroDivisionError: division by zero"
+    assert "cell print" in ran.value.stdout
+    assert MARKER.search(ran.value.stdout) is None
+
+    fake.execute = lambda code: httpx2.Response(200, content=sse(done(False)))
+    with pytest.raises(CodeModeError) as silent:
+        await client.run_stale()
+    assert not silent.value.applied
+
+
+async def test_read_cells(fake: FakeMarimo, client: MarimoClient) -> None:
+    cell = {
+        "id": "Hbol",
+        "name": "_",
+        "code": "x = 1",
+        "status": "idle",
+        "errors": [],
+        "output": {"mimetype": "text/plain", "data": "1", "truncated": False},
+        "console": [{"channel": "stdout", "data": "hi\n", "truncated": False}],
+        "hide_code": False,
+        "disabled": False,
+    }
+    fake.execute = reply_with(
+        {"ok": True, "cells": [cell, dict(cell, id="Ab12", name="named", output=None)]}
+    )
+    first, second = await client.read_cells()
+    assert (first.cell_id, first.name, first.status) == ("Hbol", None, "idle")
+    assert first.output is not None
+    assert first.output.data == "1"
+    assert first.console[0].data == "hi\n"
+    assert (second.name, second.output) == ("named", None)
+
+
+async def test_empty_batch_sends_nothing(fake: FakeMarimo, client: MarimoClient) -> None:
+    result = await client.apply([])
+    assert result.created == ()
+    assert fake.requests == []
