@@ -1,1 +1,78 @@
-"""Notebook generation: from Mermaid, from a prompt, from other formats; validation."""
+"""Notebook generation: from a Mermaid flowchart, from a prompt, from other formats, from
+templates; and the validation every written notebook goes through.
+
+Nothing here imports marimo at import time (it costs ~2 s); the functions do when called.
+"""
+
+from __future__ import annotations
+
+from hexa.generate.diagnostics import Diagnostic
+from hexa.generate.errors import (
+    GenerateError,
+    MermaidCycleError,
+    MermaidSyntaxError,
+    NotebookInvalidError,
+    UnknownTemplateError,
+    UnsupportedNotebookFormatError,
+    WriterError,
+)
+from hexa.generate.generation import (
+    CellReport,
+    GenerationResult,
+    generate_from_mermaid,
+    generate_from_prompt,
+    notebook_from_mermaid,
+    notebook_from_prompt,
+)
+from hexa.generate.importing import import_notebook, normalize_notebook_text
+from hexa.generate.mermaid import Edge, Flowchart, Node, Subgraph, parse_mermaid
+from hexa.generate.runner import CellRunError, NotebookRunner, RunReport, SubprocessRunner
+from hexa.generate.saving import write_notebook
+from hexa.generate.steps import StepInput, StepSpec, plan_steps
+from hexa.generate.templates import get_template, list_templates, match_template, render_template
+from hexa.generate.validation import (
+    ValidationResult,
+    validate_notebook,
+    validate_notebook_async,
+)
+from hexa.generate.writers import TextModel
+
+__all__ = [
+    "CellReport",
+    "CellRunError",
+    "Diagnostic",
+    "Edge",
+    "Flowchart",
+    "GenerateError",
+    "GenerationResult",
+    "MermaidCycleError",
+    "MermaidSyntaxError",
+    "Node",
+    "NotebookInvalidError",
+    "NotebookRunner",
+    "RunReport",
+    "StepInput",
+    "StepSpec",
+    "Subgraph",
+    "SubprocessRunner",
+    "TextModel",
+    "UnknownTemplateError",
+    "UnsupportedNotebookFormatError",
+    "ValidationResult",
+    "WriterError",
+    "generate_from_mermaid",
+    "generate_from_prompt",
+    "get_template",
+    "import_notebook",
+    "list_templates",
+    "match_template",
+    "normalize_notebook_text",
+    "notebook_from_mermaid",
+    "notebook_from_prompt",
+    "parse_mermaid",
+    "plan_steps",
+    "render_template",
+    "validate_notebook",
+    "validate_notebook_async",
+    "write_notebook",
+]

@@ -1,0 +1,388 @@
+"""Whole notebooks from a Mermaid flowchart or a prompt, offline or with a model.
+
+Offline (no writer) the results are deterministic: stub cells for a flowchart, the nearest
+template for a prompt. With a writer (a `TextModel`), every reply is checked (contract,
+marimo's validator, an actual run) and the errors go back to the model a bounded number of
+times; what still fails falls back to the offline result, and the report says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from hexa.generate.codegen import one_line
+from hexa.generate.errors import NotebookInvalidError
+from hexa.generate.importing import normalize_notebook_text
+from hexa.generate.mermaid import Flowchart, parse_mermaid
+from hexa.generate.runner import CellRunError, NotebookRunner, RunReport, SubprocessRunner
+from hexa.generate.steps import StepSpec, plan_steps
+from hexa.generate.stubs import flowchart_notebook
+from hexa.generate.templates import match_template, render_template
+from hexa.generate.validation import ValidationResult, validate_notebook_async
+from hexa.generate.writers import (
+    CELL_SYSTEM,
+    NOTEBOOK_SYSTEM,
+    TextModel,
+    ask,
+    cell_prompt,
+    cell_repair_prompt,
+    check_cell_code,
+    notebook_prompt,
+    notebook_repair_prompt,
+    strip_code_fence,
+)
+
+CellOrigin = Literal["stub", "model", "fallback"]
+ResultSource = Literal["builtin", "model", "fallback"]
+
+DEFAULT_MODEL_TIMEOUT = 120.0
+_CONCURRENT_CELL_REQUESTS = 4
+
+
+@dataclass(frozen=True)
+class CellReport:
+    """How one flowchart step's cell was made: by the stub, the model, or the stub after the
+    model's code kept failing (`errors` says why)."""
+
+    node_id: str
+    variable: str
+    origin: CellOrigin
+    attempts: int = 0  # model calls for this cell
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """A generated notebook and how it came about.
+
+    `source` is "builtin" (offline), "model", or "fallback" (the model's notebook never
+    became valid, so this is the offline one). `remaining_errors` are problems left in
+    `text` (run errors of a model notebook); for a flowchart, cells that failed were replaced
+    by stubs, and `cells` tells which and why.
+    """
+
+    text: str
+    source: ResultSource
+    validation: ValidationResult
+    run: RunReport | None = None
+    flowchart: Flowchart | None = None
+    steps: tuple[StepSpec, ...] = ()
+    cells: tuple[CellReport, ...] = ()
+    template: str | None = None
+    model_calls: int = 0
+    remaining_errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.validation.valid and not self.remaining_errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the parsed chart and steps)."""
+        return {
+            "text": self.text,
+            "source": self.source,
+            "ok": self.ok,
+            "template": self.template,
+            "model_calls": self.model_calls,
+            "remaining_errors": list(self.remaining_errors),
+            "notes": list(self.notes),
+            "diagnostics": [d.to_dict() for d in self.validation.diagnostics],
+            "run": self.run.to_dict() if self.run is not None else None,
+            "cells": [asdict(c) for c in self.cells],
+        }
+
+
+# --- offline ------------------------------------------------------------------------------
+
+
+def notebook_from_mermaid(text: str, title: str | None = None) -> str:
+    """The offline notebook for a flowchart: the chart on top, one stub cell per node.
+
+    Raises MermaidSyntaxError or MermaidCycleError.
+    """
+    chart = parse_mermaid(text)
+    steps = plan_steps(chart)
+    return flowchart_notebook(text, _chart_title(chart, title), steps, {})
+
+
+def notebook_from_prompt(prompt: str) -> tuple[str, str]:
+    """The offline notebook for a prompt: the nearest template, titled with the prompt and
+    with a note on what a model would add. Returns (text, template id)."""
+    template = match_template(prompt)
+    request = html.escape(one_line(prompt, 1000), quote=False)
+    note = (
+        f"_Made offline from the **{template.title}** template, the closest match to the "
+        "request. With a language model configured, Hexa writes the cells for the request "
+        f"itself and checks that they run._\n\n> {request}"
+    )
+    return render_template(template.id, title=prompt, note=note), template.id
+
+
+# --- from a flowchart ---------------------------------------------------------------------
+
+
+async def generate_from_mermaid(
+    text: str,
+    writer: TextModel | None = None,
+    *,
+    max_repairs: int = 2,
+    runner: NotebookRunner | None = None,
+    title: str | None = None,
+    model_timeout: float = DEFAULT_MODEL_TIMEOUT,
+) -> GenerationResult:
+    """A notebook for a Mermaid flowchart, one cell per node, dependencies = the edges.
+
+    Without `writer`: stub cells. With one: the model writes each cell's body (given the
+    node's label, the variables it reads and the one it must define); each body is checked
+    against that contract, then the notebook is validated and run (`runner`, by default a
+    subprocess), and a failing cell's error is sent back up to `max_repairs` times before the
+    cell falls back to its stub. Raises MermaidSyntaxError, MermaidCycleError, WriterError.
+    """
+    chart = parse_mermaid(text)
+    steps = plan_steps(chart)
+    heading = _chart_title(chart, title)
+    if writer is None:
+        notebook = flowchart_notebook(text, heading, steps, {})
+        return GenerationResult(
+            text=notebook,
+            source="builtin",
+            validation=await validate_notebook_async(notebook),
+            flowchart=chart,
+            steps=steps,
+            cells=tuple(CellReport(s.node_id, s.variable, "stub") for s in steps),
+        )
+    session = _FlowchartSession(writer, steps, heading, max_repairs, model_timeout)
+    await session.write_all()
+    run_with = runner or SubprocessRunner()
+    notebook, validation, report = await session.settle(text, run_with)
+    return GenerationResult(
+        text=notebook,
+        source="model",
+        validation=validation,
+        run=report,
+        flowchart=chart,
+        steps=steps,
+        cells=session.reports(),
+        model_calls=session.calls,
+        remaining_errors=tuple(e.describe() for e in report.errors),
+    )
+
+
+@dataclass
+class _CellState:
+    step: StepSpec
+    body: str | None = None  # None: the stub
+    origin: CellOrigin = "stub"
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _FlowchartSession:
+    """The per-cell write/check/repair bookkeeping of one flowchart generation."""
+
+    def __init__(
+        self,
+        writer: TextModel,
+        steps: Sequence[StepSpec],
+        title: str,
+        max_repairs: int,
+        timeout: float,
+    ) -> None:
+        self.writer = writer
+        self.steps = steps
+        self.title = title
+        self.max_repairs = max(0, max_repairs)
+        self.timeout = timeout
+        self.calls = 0
+        self.variables = [s.variable for s in steps]
+        self.cells = {s.node_id: _CellState(s) for s in steps}
+        self._limit = asyncio.Semaphore(_CONCURRENT_CELL_REQUESTS)
+
+    async def write_all(self) -> None:
+        await asyncio.gather(*(self._write(state, problem=None) for state in self.cells.values()))
+
+    async def _write(self, state: _CellState, problem: str | None) -> None:
+        """Ask for the cell (again, with `problem`) until it meets its contract, within the
+        repair budget; otherwise the cell becomes its stub."""
+        previous = state.body
+        while True:
+            if problem is None:
+                prompt = cell_prompt(state.step, self.steps, self.title)
+            else:
+                state.errors.append(problem)
+                prompt = cell_repair_prompt(
+                    state.step, self.steps, self.title, previous or "", problem
+                )
+            async with self._limit:
+                reply = await ask(self.writer, CELL_SYSTEM, prompt, self.timeout)
+            self.calls += 1
+            state.attempts += 1
+            code = strip_code_fence(reply)
+            problems = check_cell_code(state.step, code, self.variables)
+            if not problems:
+                state.body, state.origin = code, "model"
+                return
+            previous, problem = code, " ".join(problems)
+            if state.attempts > self.max_repairs:
+                self._fall_back(state, problem)
+                return
+
+    async def settle(
+        self, chart_text: str, runner: NotebookRunner
+    ) -> tuple[str, ValidationResult, RunReport]:
+        """Validate and run until no model cell fails: failing model cells are repaired
+        while their budget lasts, then replaced by stubs (which always run)."""
+        while True:
+            notebook = flowchart_notebook(chart_text, self.title, self.steps, self._bodies())
+            validation = await validate_notebook_async(notebook)
+            report = RunReport()
+            failures = [(d.cell_index, d.describe()) for d in validation.errors]
+            if not failures:
+                report = await runner.run(notebook)
+                failures = [(e.cell_index, _run_problem(e)) for e in report.errors]
+            if not failures:
+                return notebook, validation, report
+            states = [self._state_at(cell_index) for cell_index, _ in failures]
+            model_cells = self._model_cells()
+            if any(state is None for state in states):
+                # Not one cell's fault (a timeout, say): there is nothing precise to send
+                # back, and no model cell can be trusted.
+                if not model_cells:
+                    return notebook, validation, report
+                problem = next(p for st, (_, p) in zip(states, failures, strict=True) if st is None)
+                for model_cell in model_cells:
+                    self._fall_back(model_cell, problem)
+                continue
+            per_cell: dict[str, list[str]] = {}
+            for at, (_, problem) in zip(states, failures, strict=True):
+                assert at is not None  # checked just above
+                per_cell.setdefault(at.step.node_id, []).append(problem)
+            fixable = [n for n in per_cell if self.cells[n].origin == "model"]
+            if not fixable:
+                return notebook, validation, report
+            await asyncio.gather(
+                *(self._retry(self.cells[n], "\n".join(per_cell[n])) for n in fixable)
+            )
+
+    async def _retry(self, state: _CellState, problem: str) -> None:
+        if state.attempts <= self.max_repairs:
+            await self._write(state, problem)
+        else:
+            self._fall_back(state, problem)
+
+    @staticmethod
+    def _fall_back(state: _CellState, problem: str) -> None:
+        state.errors.append(problem)
+        state.body, state.origin = None, "fallback"
+
+    def _state_at(self, cell_index: int | None) -> _CellState | None:
+        # Cell 0 is the chart; cell i is step i-1.
+        if cell_index is None or not 1 <= cell_index <= len(self.steps):
+            return None
+        return self.cells[self.steps[cell_index - 1].node_id]
+
+    def _model_cells(self) -> list[_CellState]:
+        return [s for s in self.cells.values() if s.origin == "model"]
+
+    def _bodies(self) -> dict[str, str]:
+        return {n: s.body for n, s in self.cells.items() if s.body is not None}
+
+    def reports(self) -> tuple[CellReport, ...]:
+        return tuple(
+            CellReport(s.node_id, s.variable, st.origin, st.attempts, tuple(st.errors))
+            for s in self.steps
+            for st in [self.cells[s.node_id]]
+        )
+
+
+# --- from a prompt ------------------------------------------------------------------------
+
+
+async def generate_from_prompt(
+    prompt: str,
+    writer: TextModel | None = None,
+    *,
+    max_repairs: int = 2,
+    runner: NotebookRunner | None = None,
+    model_timeout: float = DEFAULT_MODEL_TIMEOUT,
+) -> GenerationResult:
+    """A notebook for a request in words.
+
+    Without `writer`: the nearest template (see `notebook_from_prompt`). With one: the model
+    writes the whole notebook; it is normalised and validated, then run, and the problems go
+    back to the model up to `max_repairs` times. The last notebook that marimo accepts is
+    returned with its remaining run errors; if none was accepted, the offline notebook is
+    returned (source "fallback") with the model's last problems. Raises WriterError.
+    """
+    if writer is None:
+        text, template_id = notebook_from_prompt(prompt)
+        return GenerationResult(
+            text=text,
+            source="builtin",
+            validation=await validate_notebook_async(text),
+            template=template_id,
+        )
+    run_with = runner or SubprocessRunner()
+    calls = 0
+    best: tuple[str, ValidationResult, RunReport] | None = None
+    request = notebook_prompt(prompt)
+    problems: list[str] = []
+    for attempt in range(max(0, max_repairs) + 1):
+        reply = await ask(writer, NOTEBOOK_SYSTEM, request, model_timeout)
+        calls += 1
+        try:
+            text = await asyncio.to_thread(normalize_notebook_text, reply)
+        except NotebookInvalidError as exc:
+            problems = [d.describe() for d in exc.diagnostics if d.breaking]
+            shown = exc.text if exc.text is not None else reply
+        else:
+            validation = await validate_notebook_async(text)
+            report = await run_with.run(text)
+            best = (text, validation, report)
+            if report.ok:
+                return _prompt_result(best, calls, ())
+            problems = [_run_problem(e) for e in report.errors]
+            shown = text
+        if attempt < max_repairs:
+            request = notebook_repair_prompt(prompt, shown, problems)
+    if best is not None:
+        return _prompt_result(best, calls, tuple(e.describe() for e in best[2].errors))
+    text, template_id = notebook_from_prompt(prompt)
+    return GenerationResult(
+        text=text,
+        source="fallback",
+        validation=await validate_notebook_async(text),
+        template=template_id,
+        model_calls=calls,
+        notes=tuple(f"model notebook rejected: {p}" for p in problems),
+    )
+
+
+def _prompt_result(
+    best: tuple[str, ValidationResult, RunReport], calls: int, remaining: tuple[str, ...]
+) -> GenerationResult:
+    text, validation, report = best
+    return GenerationResult(
+        text=text,
+        source="model",
+        validation=validation,
+        run=report,
+        model_calls=calls,
+        remaining_errors=remaining,
+    )
+
+
+def _run_problem(error: CellRunError) -> str:
+    text = error.describe()
+    if error.traceback:
+        text += f"\n{error.traceback[-1500:]}"
+    return text
+
+
+def _chart_title(chart: Flowchart, title: str | None) -> str:
+    return (title or chart.title or "Flowchart").strip() or "Flowchart"
