@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx2
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from hexa import __version__
+from hexa.api import notebooks as notebooks_api
+from hexa.api import pages, proxy
+from hexa.api.deps import COOKIE, Services
+from hexa.api.errors import install_error_handlers
+from hexa.api.limits import BodyLimitMiddleware
 from hexa.config import Settings
+from hexa.notebooks.files import NotebookFiles
+from hexa.notebooks.service import NotebookService
+from hexa.proxy.http import HttpProxy
+from hexa.runtime.connector import MarimoConnector
+from hexa.runtime.pidfile import PidFile
+from hexa.runtime.process import MarimoSpawner
+from hexa.runtime.supervisor import Limits, Supervisor
+from hexa.store import NotebookRepository, create_engine, create_sessionmaker, upgrade_database
+from hexa.users import UserService
+
+logger = logging.getLogger(__name__)
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_processes=settings.max_processes,
+        max_per_user=settings.max_notebooks_per_user,
+        start_timeout=settings.start_timeout,
+        max_restarts=settings.max_restarts,
+        idle_timeout=settings.idle_timeout,
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -16,14 +45,78 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
-        yield
+        data = settings.resolved_data_dir
+        for folder in (data, settings.notebooks_dir, settings.run_dir, settings.logs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        async with AsyncExitStack() as stack:
+            pid_file = PidFile(settings.run_dir)
+            reaped = pid_file.reap()
+            if reaped:
+                logger.warning("reaped %d marimo processes left by an earlier run", len(reaped))
 
-    app = FastAPI(title="Hexa", version=__version__, lifespan=lifespan)
+            await upgrade_database(settings.db_url)
+            engine = create_engine(settings.db_url)
+            stack.push_async_callback(engine.dispose)
+            sessions = create_sessionmaker(engine)
+            async with sessions.begin() as session:
+                await NotebookRepository(session).reset_statuses()
+
+            # One pooled client for everything Hexa sends to marimo. No read timeout: the
+            # proxy streams SSE and long responses; marimo calls set their own timeouts.
+            http = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=10.0),
+                limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+            stack.push_async_callback(http.aclose)
+
+            supervisor = Supervisor(
+                spawner=MarimoSpawner(
+                    python=settings.python,
+                    home_root=data / "home",
+                    logs_dir=settings.logs_dir,
+                    pid_file=pid_file,
+                ),
+                connector=MarimoConnector(http),
+                limits=limits_from(settings),
+            )
+            await supervisor.start()
+            stack.push_async_callback(supervisor.shutdown)
+
+            users = UserService(sessions, settings.notebooks_dir)
+            await users.ensure_default(settings.ensure_token())
+            notebooks = NotebookService(
+                sessions=sessions,
+                supervisor=supervisor,
+                users=users,
+                files=NotebookFiles(),
+                http=http,
+                max_code_bytes=settings.max_code_bytes,
+            )
+            stack.push_async_callback(notebooks.drain)
+
+            app.state.services = Services(settings=settings, users=users, notebooks=notebooks)
+            app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
+            yield
+
+    app = FastAPI(
+        title="Hexa",
+        version=__version__,
+        description="marimo notebooks with an AI agent beside them.",
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(notebooks_api.router)
+    app.include_router(proxy.router)
+    assets = pages.WEB_DIR / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+    # Last: `/{notebook_name}` must not shadow any route above.
+    app.include_router(pages.router)
     return app

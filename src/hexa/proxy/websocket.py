@@ -55,8 +55,8 @@ async def relay(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for task in done:
-            if (exc := task.exception()) is not None:
-                logger.debug("websocket relay ended: %r", exc)
+            if (error := task.exception()) is not None:
+                logger.debug("websocket relay ended: %r", error)
 
 
 async def _client_to_upstream(

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routers: parse, call one service, serialise. Nothing else."""

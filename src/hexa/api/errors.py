@@ -1,0 +1,47 @@
+"""One error shape, `{"detail": ...}`, with the right status; never a bare 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hexa.notebooks.errors import HexaError, InvalidNotebookError, LimitError
+
+logger = logging.getLogger(__name__)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HexaError)
+    async def hexa_error(request: Request, exc: HexaError) -> JSONResponse:
+        body: dict[str, object] = {"detail": exc.message}
+        headers: dict[str, str] = {}
+        if isinstance(exc, InvalidNotebookError):
+            body["diagnostics"] = exc.diagnostics
+        if isinstance(exc, LimitError):
+            body["limit"] = exc.limit
+            if exc.status == 429:
+                headers["Retry-After"] = "30"
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)

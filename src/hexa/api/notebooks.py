@@ -1,0 +1,140 @@
+"""The notebook API of DESIGN.md §3, plus list, create, rename, delete and read-code."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from hexa.api.deps import CurrentUser, ServicesDep
+from hexa.api.schemas import (
+    CellInfo,
+    CloseResponse,
+    CodeResponse,
+    ExecuteRequest,
+    ExecuteResponse,
+    NewNotebookRequest,
+    NotebookId,
+    NotebookSummary,
+    OpenRequest,
+    OpenResponse,
+    RenameRequest,
+    StateResponse,
+    SuccessResponse,
+)
+from hexa.notebooks.service import NotebookView
+
+router = APIRouter(prefix="/api/notebooks", tags=["notebooks"])
+
+
+def summary(view: NotebookView) -> NotebookSummary:
+    return NotebookSummary(**view.__dict__)
+
+
+@router.get("", response_model=list[NotebookSummary])
+async def list_notebooks(user: CurrentUser, svc: ServicesDep) -> list[NotebookSummary]:
+    """The caller's notebooks with their status."""
+    return [summary(v) for v in await svc.notebooks.catalogue(user)]
+
+
+@router.post("", response_model=NotebookSummary, status_code=201)
+async def create_notebook(
+    body: NewNotebookRequest, user: CurrentUser, svc: ServicesDep
+) -> NotebookSummary:
+    """A new notebook, blank or from a template (see GET /api/templates)."""
+    view = await svc.notebooks.create_from_template(
+        user, name=body.name, template=body.template or "blank", notebook_path=body.notebook_path
+    )
+    return summary(view)
+
+
+@router.post("/open", response_model=OpenResponse)
+async def open_notebook(body: OpenRequest, user: CurrentUser, svc: ServicesDep) -> OpenResponse:
+    """Start the notebook's marimo (creating the file if new); returns once it is ready."""
+    running = await svc.notebooks.open(user, body.notebook_id, body.notebook_path)
+    return OpenResponse(
+        notebook_id=running.notebook_id,
+        url=f"/nb/{running.notebook_id}/",
+        session_id=running.session_id,
+    )
+
+
+@router.get("/{notebook_id}", response_model=NotebookSummary)
+async def get_notebook(
+    notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
+) -> NotebookSummary:
+    return summary(await svc.notebooks.get(user, notebook_id))
+
+
+@router.patch("/{notebook_id}", response_model=NotebookSummary)
+async def rename_notebook(
+    notebook_id: NotebookId, body: RenameRequest, user: CurrentUser, svc: ServicesDep
+) -> NotebookSummary:
+    return summary(await svc.notebooks.rename(user, notebook_id, body.name))
+
+
+@router.delete("/{notebook_id}", status_code=204)
+async def delete_notebook(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep) -> Response:
+    """Stop the notebook and delete it and its file."""
+    await svc.notebooks.delete(user, notebook_id)
+    return Response(status_code=204)
+
+
+@router.post("/{notebook_id}/close", response_model=CloseResponse)
+async def close_notebook(
+    notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
+) -> CloseResponse:
+    """Stop the notebook's marimo; the file stays."""
+    await svc.notebooks.close(user, notebook_id)
+    return CloseResponse()
+
+
+@router.post("/{notebook_id}/restart", response_model=OpenResponse)
+async def restart_notebook(
+    notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
+) -> OpenResponse:
+    """Start again from the file on disk (after a failure, or to get a fresh kernel)."""
+    running = await svc.notebooks.restart(user, notebook_id)
+    return OpenResponse(
+        notebook_id=running.notebook_id,
+        url=f"/nb/{running.notebook_id}/",
+        session_id=running.session_id,
+    )
+
+
+@router.get("/{notebook_id}/code", response_model=CodeResponse)
+async def read_code(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep) -> CodeResponse:
+    """The notebook's file as saved."""
+    return CodeResponse(
+        notebook_id=notebook_id, code=await svc.notebooks.read_code(user, notebook_id)
+    )
+
+
+@router.get("/{notebook_id}/state", response_model=StateResponse)
+async def notebook_state(
+    notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
+) -> StateResponse:
+    """Cells in notebook order with marimo's ids, plus errors and variables."""
+    state = await svc.notebooks.state(user, notebook_id)
+    return StateResponse(
+        notebook_id=notebook_id,
+        cells=[CellInfo(**c) for c in state.cells],
+        errors=state.errors,
+        variables=state.variables,
+    )
+
+
+@router.post("/{notebook_id}/cells/execute", response_model=ExecuteResponse)
+async def execute_cells(
+    notebook_id: NotebookId, body: ExecuteRequest, user: CurrentUser, svc: ServicesDep
+) -> ExecuteResponse:
+    """Create unseen cells, update changed ones, and run them (visible and saved)."""
+    result = await svc.notebooks.execute(user, notebook_id, body.cell_ids, body.codes)
+    return ExecuteResponse(success=result.success, cell_ids=result.cell_ids, errors=result.errors)
+
+
+@router.delete("/{notebook_id}/cells/{cell_id}", response_model=SuccessResponse)
+async def delete_cell(
+    notebook_id: NotebookId, cell_id: str, user: CurrentUser, svc: ServicesDep
+) -> SuccessResponse:
+    """Remove the cell from kernel, editor and file."""
+    await svc.notebooks.delete_cell(user, notebook_id, cell_id)
+    return SuccessResponse(success=True)

@@ -1,0 +1,53 @@
+"""/nb/{notebook_id}/...: marimo's own UI, through Hexa, for the notebook's owner only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from fastapi.responses import RedirectResponse
+
+from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
+from hexa.api.schemas import NotebookId
+from hexa.notebooks.errors import HexaError
+from hexa.proxy import websocket as ws_relay
+from hexa.proxy.http import HttpProxy
+
+router = APIRouter(include_in_schema=False)
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@router.api_route("/nb/{notebook_id}", methods=_METHODS)
+async def without_slash(notebook_id: NotebookId, request: Request) -> Response:
+    # marimo would answer with an absolute redirect naming its own port; Hexa answers.
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/nb/{notebook_id}/{query}", status_code=307)
+
+
+@router.api_route("/nb/{notebook_id}/{path:path}", methods=_METHODS)
+async def proxy_http(
+    notebook_id: NotebookId, path: str, request: Request, user: CurrentUser, svc: ServicesDep
+) -> Response:
+    running = await svc.notebooks.running(user, notebook_id)
+    http_proxy: HttpProxy = request.app.state.http_proxy
+    return await http_proxy.forward(request, origin=running.origin, token=running.token)
+
+
+@router.websocket("/nb/{notebook_id}/{path:path}")
+async def proxy_ws(websocket: WebSocket, notebook_id: str, path: str) -> None:
+    svc = services(websocket)
+    try:
+        user = await authenticate(websocket)
+        running = await svc.notebooks.running(user, notebook_id)
+    except HTTPException as exc:
+        # Close before accepting: the handshake is answered with 403.
+        await websocket.close(code=1008, reason=str(exc.detail)[:120])
+        return
+    except HexaError as exc:
+        await websocket.close(code=1013 if exc.status >= 500 else 1008, reason=exc.message[:120])
+        return
+    url = running.origin.replace("http://", "ws://", 1) + websocket.url.path
+    if websocket.url.query:
+        url += "?" + websocket.url.query
+    await ws_relay.relay(
+        websocket, url, token=running.token, on_activity=lambda: svc.notebooks.touch(notebook_id)
+    )

@@ -1,0 +1,106 @@
+"""Request and response bodies of the HTTP API (names exactly as DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NotebookId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenRequest(Strict):
+    notebook_id: NotebookId
+    notebook_path: str
+
+
+class OpenResponse(BaseModel):
+    notebook_id: str
+    url: str
+    session_id: str
+
+
+class CloseResponse(BaseModel):
+    status: Literal["closed"] = "closed"
+
+
+class CellInfo(BaseModel):
+    cell_id: str
+    preview: str
+    line_count: int
+    cell_type: str
+    runtime_state: str | None = None
+    has_output: bool = False
+    has_errors: bool = False
+    name: str | None = None
+
+
+class StateResponse(BaseModel):
+    notebook_id: str
+    cells: list[CellInfo]
+    errors: list[dict[str, Any]]
+    variables: dict[str, Any]
+
+
+class ExecuteRequest(Strict):
+    cell_ids: list[str] = Field(max_length=200)
+    codes: list[str] = Field(max_length=200)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> ExecuteRequest:
+        if len(self.cell_ids) != len(self.codes):
+            raise ValueError("cell_ids and codes must have the same length")
+        return self
+
+
+class ExecuteResponse(BaseModel):
+    success: bool
+    cell_ids: list[str] = Field(description="The real marimo ids of the cells, in order.")
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SuccessResponse(BaseModel):
+    success: bool
+
+
+class CreateNotebookRequest(Strict):
+    content: str
+    name: str | None = Field(None, max_length=120)
+
+
+class NewNotebookRequest(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    template: str | None = None
+    notebook_path: str | None = None
+
+
+class RenameRequest(Strict):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class CreatedNotebook(BaseModel):
+    notebook_id: str
+    name: str
+    path: str
+    url: str
+
+
+class NotebookSummary(BaseModel):
+    notebook_id: str
+    name: str
+    path: str
+    url: str
+    status: str
+    reason: str | None = None
+    created_at: datetime
+    last_opened_at: datetime | None
+
+
+class CodeResponse(BaseModel):
+    notebook_id: str
+    code: str

@@ -1,0 +1,63 @@
+"""Notebook files: every write is validated by marimo's checker and atomic."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from hexa.generate.errors import NotebookInvalidError, UnknownTemplateError
+from hexa.generate.saving import write_notebook
+from hexa.generate.templates import render_template
+from hexa.generate.validation import validate_notebook_async
+from hexa.notebooks.errors import InvalidNotebookError, NotFoundError
+
+_BLANK = """import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _():
+    import marimo as mo
+    return (mo,)
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+class NotebookFiles:
+    """Writes and checks notebook files; nothing invalid or half-written reaches disk."""
+
+    def blank(self) -> str:
+        return _BLANK
+
+    def template(self, template_id: str, *, title: str | None = None) -> str:
+        try:
+            return render_template(template_id, title=title)
+        except UnknownTemplateError as exc:
+            raise NotFoundError(str(exc)) from exc
+
+    async def normalize(self, text: str) -> str:
+        """Text from elsewhere as marimo would write it (the write validates it after)."""
+        return text
+
+    async def write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(write_notebook, path, text)
+        except NotebookInvalidError as exc:
+            raise InvalidNotebookError(str(exc), [d.to_dict() for d in exc.diagnostics]) from exc
+
+    async def check(self, path: Path) -> None:
+        """Refuse to start a file marimo cannot open (it would exit at once)."""
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        result = await validate_notebook_async(text)
+        if not result.valid:
+            raise InvalidNotebookError(
+                f"{path.name} is not a valid marimo notebook: "
+                + "; ".join(d.describe() for d in result.errors[:5]),
+                [d.to_dict() for d in result.diagnostics],
+            )

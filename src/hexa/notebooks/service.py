@@ -1,0 +1,468 @@
+"""The notebook service: a user's notebooks on disk, in the database and in the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hexa.marimo.client import MarimoClient
+from hexa.marimo.errors import (
+    CellNotFoundError,
+    CodeModeError,
+    MarimoError,
+    MarimoNotRunningError,
+    MarimoTimeoutError,
+)
+from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
+from hexa.notebooks.errors import (
+    BadRequestError,
+    ConflictError,
+    LimitError,
+    NotFoundError,
+    TooLargeError,
+    UnavailableError,
+    UpstreamError,
+)
+from hexa.notebooks.files import NotebookFiles
+from hexa.notebooks.paths import display_name, resolve_notebook_path, safe_file_name
+from hexa.runtime.process import NotebookSpec
+from hexa.runtime.supervisor import (
+    CapacityError,
+    Notebook,
+    StartError,
+    Supervisor,
+)
+from hexa.runtime.supervisor import NotebookState as RuntimeState
+from hexa.store import Conflict, NotebookRepository, NotebookStatus
+from hexa.store import Notebook as NotebookRow
+from hexa.users import Principal, UserService
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NotebookView:
+    """A notebook as listed to its owner."""
+
+    notebook_id: str
+    name: str
+    path: str
+    url: str
+    status: str
+    reason: str | None
+    created_at: datetime
+    last_opened_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Running:
+    """A started notebook and the client that speaks to its marimo."""
+
+    notebook_id: str
+    owner: Principal
+    client: MarimoClient
+    origin: str
+    token: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class NotebookState:
+    """What `GET .../state` reports: cells in order, errors, variables and tables."""
+
+    cells: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    variables: dict[str, Any]
+    tables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecuteOutcome:
+    success: bool
+    cell_ids: list[str]
+    errors: list[dict[str, Any]]
+
+
+@contextlib.contextmanager
+def marimo_errors(notebook_id: str) -> Iterator[None]:
+    """marimo's failures as Hexa's errors, each with the status a client should see."""
+    try:
+        yield
+    except CellNotFoundError as exc:
+        raise NotFoundError(f"no cell {exc.cell_id} in notebook {notebook_id}") from exc
+    except MarimoNotRunningError as exc:
+        raise UnavailableError(f"notebook {notebook_id} is not running: {exc}") from exc
+    except MarimoTimeoutError as exc:
+        raise UpstreamError(f"notebook {notebook_id} did not answer in time: {exc}") from exc
+    except CodeModeError:
+        raise
+    except MarimoError as exc:
+        raise UpstreamError(f"marimo failed for notebook {notebook_id}: {exc}") from exc
+
+
+def notebook_url(notebook_id: str) -> str:
+    return f"/nb/{notebook_id}/"
+
+
+class NotebookService:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        supervisor: Supervisor,
+        users: UserService,
+        files: NotebookFiles,
+        http: httpx2.AsyncClient,
+        max_code_bytes: int = 256 * 1024,
+    ) -> None:
+        self._sessions = sessions
+        self._supervisor = supervisor
+        self._users = users
+        self._files = files
+        self._http = http
+        self._status_writes: set[asyncio.Task[None]] = set()
+        # One client per live process: it caches the session's current ws id.
+        self._clients: dict[str, tuple[object, MarimoClient]] = {}
+        self._max_code_bytes = max_code_bytes
+        supervisor.on_state_change(self._record_state)
+
+    # -- the catalogue -------------------------------------------------------------------
+
+    async def catalogue(self, user: Principal) -> list[NotebookView]:
+        async with self._sessions() as session:
+            rows = await NotebookRepository(session).list_for_owner(user.id)
+            return [self._view(row) for row in rows]
+
+    async def get(self, user: Principal, notebook_id: str) -> NotebookView:
+        return self._view(await self._row(user, notebook_id))
+
+    async def create(
+        self,
+        user: Principal,
+        *,
+        text: str,
+        name: str | None = None,
+        notebook_path: str | None = None,
+        notebook_id: str | None = None,
+    ) -> NotebookView:
+        """Validate `text`, write it atomically to a new file, and register the notebook."""
+        notebook_id = notebook_id or uuid.uuid4().hex
+        folder = self._users.folder(user)
+        if notebook_path is None:
+            base = safe_file_name(name) if name else f"{notebook_id}.py"
+            notebook_path = self._free_path(folder, base)
+        path = resolve_notebook_path(folder, notebook_path)
+        if path.exists():
+            raise ConflictError(f"a file already exists at {notebook_path}")
+        await self._files.write(path, text)
+        try:
+            async with self._sessions.begin() as session:
+                row = await NotebookRepository(session).create(
+                    user.id, notebook_id, notebook_path, name or display_name(notebook_path)
+                )
+                return self._view(row)
+        except Conflict as exc:
+            path.unlink(missing_ok=True)
+            raise ConflictError(str(exc)) from exc
+
+    async def create_from_text(
+        self, user: Principal, text: str, *, name: str | None = None
+    ) -> NotebookView:
+        """Notebook text from elsewhere (an LLM, a file), normalised when marimo can read
+        it; saved under a new id."""
+        return await self.create(user, text=await self._files.normalize(text), name=name)
+
+    async def create_from_template(
+        self,
+        user: Principal,
+        *,
+        name: str,
+        template: str = "blank",
+        notebook_path: str | None = None,
+    ) -> NotebookView:
+        text = self._files.template(template, title=name)
+        return await self.create(user, text=text, name=name, notebook_path=notebook_path)
+
+    async def find_by_name(self, user: Principal, name: str) -> NotebookView:
+        """The caller's notebook called `name` (or with that id, or file name)."""
+        views = await self.catalogue(user)
+        for match in (
+            lambda v: v.notebook_id == name,
+            lambda v: v.name == name,
+            lambda v: v.path in (name, f"{name}.py"),
+        ):
+            found = [v for v in views if match(v)]
+            if found:
+                return found[0]
+        raise NotFoundError(f"no notebook named {name}")
+
+    async def rename(self, user: Principal, notebook_id: str, name: str) -> NotebookView:
+        """A new display name; the file keeps its path so open editors are not disturbed."""
+        async with self._sessions.begin() as session:
+            row = await NotebookRepository(session).rename(user.id, notebook_id, name=name)
+            if row is None:
+                raise NotFoundError(f"no notebook {notebook_id}")
+            return self._view(row)
+
+    async def delete(self, user: Principal, notebook_id: str) -> None:
+        """Stop it, forget it, and remove its file."""
+        row = await self._row(user, notebook_id)
+        await self._supervisor.forget(notebook_id)
+        path = resolve_notebook_path(self._users.folder(user), row.path)
+        async with self._sessions.begin() as session:
+            await NotebookRepository(session).delete(user.id, notebook_id)
+        path.unlink(missing_ok=True)
+
+    async def read_code(self, user: Principal, notebook_id: str) -> str:
+        """The notebook's file as saved on disk (works whether or not it runs)."""
+        row = await self._row(user, notebook_id)
+        path = resolve_notebook_path(self._users.folder(user), row.path)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"the file of notebook {notebook_id} is gone") from exc
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def open(self, user: Principal, notebook_id: str, notebook_path: str) -> Running:
+        """Open (registering and creating the file if new) and return once it is ready."""
+        folder = self._users.folder(user)
+        path = resolve_notebook_path(folder, notebook_path)
+        async with self._sessions.begin() as session:
+            repo = NotebookRepository(session)
+            row = await repo.get(user.id, notebook_id)
+            if row is None:
+                other = await repo.find(notebook_id)
+                if other is not None:
+                    raise ConflictError(f"notebook_id {notebook_id} is already in use")
+                at_path = await repo.get_by_path(user.id, notebook_path)
+                if at_path is not None:
+                    raise ConflictError(f"{notebook_path} is already open as notebook {at_path.id}")
+                if not path.exists():
+                    await self._files.write(path, self._files.blank())
+                try:
+                    row = await repo.create(
+                        user.id, notebook_id, notebook_path, display_name(notebook_path)
+                    )
+                except Conflict as exc:
+                    raise ConflictError(str(exc)) from exc
+            elif row.path != notebook_path:
+                raise ConflictError(f"notebook {notebook_id} is {row.path}, not {notebook_path}")
+        return await self.running(user, notebook_id, opening=True)
+
+    async def running(self, user: Principal, notebook_id: str, *, opening: bool = False) -> Running:
+        """The notebook's live marimo, started first when it is not running."""
+        nb = self._supervisor.get(notebook_id)
+        if (
+            not opening
+            and nb is not None
+            and nb.state is RuntimeState.RUNNING
+            and nb.owner == user.name
+        ):
+            # Hot path (every proxied asset): the supervisor already knows the owner.
+            self._supervisor.touch(notebook_id)
+            return self._running(user, nb)
+        row = await self._row(user, notebook_id)
+        path = resolve_notebook_path(self._users.folder(user), row.path)
+        if nb is None or nb.state is not RuntimeState.RUNNING:
+            if not path.exists():
+                raise NotFoundError(f"the file of notebook {notebook_id} is gone")
+            await self._files.check(path)
+            nb = await self._start(NotebookSpec(notebook_id, user.name, path))
+        self._supervisor.touch(notebook_id)
+        if opening:
+            async with self._sessions.begin() as session:
+                await NotebookRepository(session).mark_opened(user.id, notebook_id)
+        return self._running(user, nb)
+
+    async def close(self, user: Principal, notebook_id: str) -> None:
+        await self._row(user, notebook_id)
+        await self._supervisor.stop(notebook_id)
+
+    async def restart(self, user: Principal, notebook_id: str) -> Running:
+        """Stop and start again from the file (the button on a failed tab)."""
+        await self._row(user, notebook_id)
+        await self._supervisor.stop(notebook_id)
+        return await self.running(user, notebook_id)
+
+    async def state(self, user: Principal, notebook_id: str) -> NotebookState:
+        running = await self.running(user, notebook_id)
+        client = running.client
+        with marimo_errors(notebook_id):
+            cell_map, errors, values = await asyncio.gather(
+                client.cell_map(preview_lines=3),
+                client.notebook_errors(),
+                client.tables_and_variables(),
+            )
+        cells = [
+            {
+                "cell_id": c["cell_id"],
+                "preview": c.get("preview", ""),
+                "line_count": c.get("line_count", 0),
+                "cell_type": c.get("cell_type", "code"),
+                "runtime_state": c.get("runtime_state"),
+                "has_output": bool(c.get("has_output")),
+                "has_errors": bool(c.get("has_errors")),
+            }
+            for c in cell_map["cells"]
+        ]
+        return NotebookState(
+            cells=cells,
+            errors=[dict(e) for e in errors["cells"]],
+            variables=dict(values["variables"]),
+            tables=dict(values["tables"]),
+        )
+
+    async def execute(
+        self, user: Principal, notebook_id: str, cell_ids: list[str], codes: list[str]
+    ) -> ExecuteOutcome:
+        """Create the cells marimo has not seen, update changed ones, run them all, in one
+        atomic code-mode batch (visible in the editor, saved to the file)."""
+        if len(cell_ids) != len(codes):
+            raise BadRequestError("cell_ids and codes must have the same length")
+        for code in codes:
+            if len(code.encode()) > self._max_code_bytes:
+                raise TooLargeError(
+                    f"a cell's code is larger than {self._max_code_bytes} bytes (max_code_bytes)"
+                )
+        running = await self.running(user, notebook_id)
+        client = running.client
+        with marimo_errors(notebook_id):
+            existing = {cell.cell_id: cell for cell in await client.read_cells()}
+            ops: list[Op] = []
+            order: list[str | NewCell] = []
+            previous: str | NewCell | None = None
+            for cell_id, code in zip(cell_ids, codes, strict=True):
+                if cell_id in existing:
+                    if existing[cell_id].code != code:
+                        ops.append(EditCell(cell_id, code=code, run=True))
+                    else:
+                        ops.append(RunCell(cell_id))
+                    target: str | NewCell = cell_id
+                else:
+                    # New cells keep the request's order: each follows the one before it.
+                    ops.append(CreateCell(code, after=previous, run=True))
+                    target = NewCell(sum(isinstance(t, NewCell) for t in order))
+                order.append(target)
+                previous = target
+            try:
+                created = (await client.apply(ops)).created
+                success = True
+            except CodeModeError as exc:
+                if not exc.applied:
+                    raise BadRequestError(f"marimo refused the cells: {exc}") from exc
+                created, success = exc.cell_ids, False
+            ids = [created[t.index] if isinstance(t, NewCell) else t for t in order]
+            errors: list[dict[str, Any]] = []
+            if not success:
+                report = await client.notebook_errors()
+                errors = [dict(e) for e in report["cells"] if e["cell_id"] in ids]
+        return ExecuteOutcome(success=success, cell_ids=ids, errors=errors)
+
+    async def delete_cell(self, user: Principal, notebook_id: str, cell_id: str) -> None:
+        running = await self.running(user, notebook_id)
+        with marimo_errors(notebook_id):
+            await running.client.delete_cells([cell_id])
+
+    def touch(self, notebook_id: str) -> None:
+        self._supervisor.touch(notebook_id)
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _start(self, spec: NotebookSpec) -> Notebook:
+        try:
+            return await self._supervisor.ensure_running(spec)
+        except CapacityError as exc:
+            status = 409 if exc.limit == "max_notebooks_per_user" else 429
+            raise LimitError(str(exc), exc.limit, status) from exc
+        except StartError as exc:
+            raise UnavailableError(
+                f"notebook {spec.notebook_id} could not start: {exc.reason}"
+            ) from exc
+
+    def _running(self, user: Principal, nb: Notebook) -> Running:
+        process = nb.process
+        if process is None or nb.session_id is None:
+            raise UnavailableError(f"notebook {nb.notebook_id} is {nb.state.value}")
+        origin = process.url.split("/nb/", 1)[0]
+        cached = self._clients.get(nb.notebook_id)
+        if cached is None or cached[0] is not process:
+            client = MarimoClient(
+                process.url, process.token, self._http, stable_session_id=nb.session_id
+            )
+            self._clients[nb.notebook_id] = (process, client)
+        else:
+            client = cached[1]
+        return Running(
+            notebook_id=nb.notebook_id,
+            owner=user,
+            client=client,
+            origin=origin,
+            token=process.token,
+            session_id=nb.session_id,
+        )
+
+    async def _row(self, user: Principal, notebook_id: str) -> NotebookRow:
+        async with self._sessions() as session:
+            row = await NotebookRepository(session).get(user.id, notebook_id)
+        # Someone else's notebook looks exactly like a missing one.
+        if row is None:
+            raise NotFoundError(f"no notebook {notebook_id}")
+        return row
+
+    def _view(self, row: NotebookRow) -> NotebookView:
+        nb = self._supervisor.get(row.id)
+        status = nb.state.value if nb is not None else NotebookStatus.STOPPED.value
+        reason = nb.reason if nb is not None else None
+        return NotebookView(
+            notebook_id=row.id,
+            name=row.name,
+            path=row.path,
+            url=notebook_url(row.id),
+            status=status,
+            reason=reason,
+            created_at=row.created_at,
+            last_opened_at=row.last_opened_at,
+        )
+
+    @staticmethod
+    def _free_path(folder: Path, base: str) -> str:
+        stem = base[:-3]
+        candidate, n = base, 1
+        while (folder / candidate).exists():
+            n += 1
+            candidate = f"{stem}_{n}.py"
+        return candidate
+
+    def _record_state(self, nb: Notebook) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._write_state(nb.notebook_id, NotebookStatus(nb.state.value), nb.reason)
+        )
+        self._status_writes.add(task)
+        task.add_done_callback(self._status_writes.discard)
+
+    async def _write_state(
+        self, notebook_id: str, status: NotebookStatus, reason: str | None
+    ) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                await NotebookRepository(session).set_status(
+                    notebook_id, status, failure_reason=reason
+                )
+        except Exception:
+            logger.exception("could not record the state of notebook %s", notebook_id)
+
+    async def drain(self) -> None:
+        """Wait for pending status writes (at shutdown, before the engine closes)."""
+        if self._status_writes:
+            await asyncio.gather(*self._status_writes, return_exceptions=True)

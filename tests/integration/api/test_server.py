@@ -1,0 +1,330 @@
+"""The HTTP API, the proxy and users, against a real `hexa serve` with real marimo and SQLite.
+
+One server is shared by the module (each marimo start costs seconds on a small machine);
+tests that open notebooks close them again so the caps stay predictable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+import websockets
+
+from tests.support.server import HexaServer, running_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HexaServer]:
+    data = tmp_path_factory.mktemp("hexa")
+    with running_server(
+        data, HEXA_MAX_NOTEBOOKS_PER_USER="2", HEXA_MAX_PROCESSES="3", HEXA_MAX_BODY_BYTES="200000"
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def alice(server: HexaServer) -> Iterator[httpx2.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bob_token(server: HexaServer) -> str:
+    return server.add_user("bob")
+
+
+@pytest.fixture(scope="module")
+def bob(server: HexaServer, bob_token: str) -> Iterator[httpx2.Client]:
+    with server.client(bob_token) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def opened(alice: httpx2.Client) -> Iterator[dict[str, str]]:
+    reply = alice.post(
+        "/api/notebooks/open", json={"notebook_id": "first", "notebook_path": "first.py"}
+    )
+    assert reply.status_code == 200, reply.text
+    yield reply.json()
+    alice.post("/api/notebooks/first/close")
+
+
+def notebook_file(server: HexaServer, user: str, path: str) -> Path:
+    return server.data_dir / "notebooks" / user / path
+
+
+def test_health_needs_no_token(server: HexaServer) -> None:
+    reply = httpx2.get(server.url + "/health")
+    assert reply.status_code == 200
+    assert reply.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
+def test_missing_or_wrong_token_is_401(server: HexaServer, headers: dict[str, str]) -> None:
+    reply = httpx2.get(server.url + "/api/notebooks", headers=headers)
+    assert reply.status_code == 401
+    assert "detail" in reply.json()
+
+
+def test_open_returns_hexa_url_and_session(server: HexaServer, opened: dict[str, str]) -> None:
+    assert opened["notebook_id"] == "first"
+    assert opened["url"] == "/nb/first/"
+    assert opened["session_id"].startswith("sess-") or opened["session_id"]
+    assert notebook_file(server, "default", "first.py").exists()
+
+
+def test_state_lists_cells_in_order_with_marimo_ids(
+    alice: httpx2.Client, opened: dict[str, str]
+) -> None:
+    reply = alice.get("/api/notebooks/first/state")
+    assert reply.status_code == 200, reply.text
+    state = reply.json()
+    assert state["notebook_id"] == "first"
+    assert state["cells"][0]["preview"].startswith("import marimo as mo")
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", c["cell_id"]) for c in state["cells"])
+    assert "mo" in state["variables"]
+
+
+def test_execute_creates_updates_runs_and_saves(
+    server: HexaServer, alice: httpx2.Client, opened: dict[str, str]
+) -> None:
+    reply = alice.post(
+        "/api/notebooks/first/cells/execute",
+        json={"cell_ids": ["new-a", "new-b"], "codes": ["a = 20", "b = a * 2\nb"]},
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["success"] is True
+    a_id, b_id = body["cell_ids"]
+    text = notebook_file(server, "default", "first.py").read_text()
+    assert "a = 20" in text
+    assert "b = a * 2" in text
+
+    # Change one cell: the dependent cell reruns, the file follows.
+    reply = alice.post(
+        "/api/notebooks/first/cells/execute", json={"cell_ids": [a_id], "codes": ["a = 21"]}
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["cell_ids"] == [a_id]
+    state = alice.get("/api/notebooks/first/state").json()
+    ids = [c["cell_id"] for c in state["cells"]]
+    assert ids.index(a_id) < ids.index(b_id)
+    assert "a = 21" in notebook_file(server, "default", "first.py").read_text()
+    assert state["variables"]["b"]["value"] in ("42", 42) or "42" in json.dumps(
+        state["variables"]["b"]
+    )
+
+    # Delete: gone from the kernel's view and from the file.
+    reply = alice.delete(f"/api/notebooks/first/cells/{b_id}")
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"success": True}
+    state = alice.get("/api/notebooks/first/state").json()
+    assert b_id not in [c["cell_id"] for c in state["cells"]]
+    assert "b = a * 2" not in notebook_file(server, "default", "first.py").read_text()
+
+
+def test_execute_with_mismatched_lists_is_422(alice: httpx2.Client, opened: dict[str, str]) -> None:
+    reply = alice.post(
+        "/api/notebooks/first/cells/execute", json={"cell_ids": ["x", "y"], "codes": ["1"]}
+    )
+    assert reply.status_code == 422
+
+
+def test_unknown_cell_and_notebook_are_404(alice: httpx2.Client, opened: dict[str, str]) -> None:
+    assert alice.delete("/api/notebooks/first/cells/nope").status_code == 404
+    assert alice.get("/api/notebooks/nope/state").status_code == 404
+    assert alice.post("/api/notebooks/nope/close").status_code == 404
+
+
+def test_proxy_serves_marimo_ui_without_leaking_upstream(
+    alice: httpx2.Client, opened: dict[str, str]
+) -> None:
+    page = alice.get("/nb/first/")
+    assert page.status_code == 200
+    assert "marimo" in page.text.lower()
+    asset = re.search(r'(?:src|href)="\./(assets/[^"]+\.js)"', page.text)
+    assert asset is not None
+    reply = alice.get(f"/nb/first/{asset.group(1)}")
+    assert reply.status_code == 200
+    redirect = alice.get("/nb/first", follow_redirects=False)
+    assert redirect.status_code == 307
+    assert redirect.headers["location"] == "/nb/first/"
+    for value in page.headers.values():
+        assert "127.0.0.1:" not in value or value.startswith(alice.base_url.host)
+
+
+def test_proxy_websocket_relays_marimo_messages(server: HexaServer, opened: dict[str, str]) -> None:
+    async def first_frame() -> dict[str, object]:
+        url = server.url.replace("http", "ws") + "/nb/first/ws?session_id=test-viewer&kiosk=true"
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {server.token}"}
+        ) as ws:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            assert isinstance(frame, dict)
+            return frame
+
+    frame = asyncio.run(first_frame())
+    assert frame["op"] == "kernel-ready"
+
+
+def test_other_user_reaches_nothing_of_alice(
+    server: HexaServer, bob: httpx2.Client, bob_token: str, opened: dict[str, str]
+) -> None:
+    assert bob.get("/api/notebooks").json() == []
+    for method, path, body in [
+        ("GET", "/api/notebooks/first", None),
+        ("GET", "/api/notebooks/first/state", None),
+        ("GET", "/api/notebooks/first/code", None),
+        ("POST", "/api/notebooks/first/close", None),
+        ("POST", "/api/notebooks/first/restart", None),
+        ("PATCH", "/api/notebooks/first", {"name": "mine"}),
+        ("DELETE", "/api/notebooks/first", None),
+        ("POST", "/api/notebooks/first/cells/execute", {"cell_ids": ["x"], "codes": ["1"]}),
+        ("DELETE", "/api/notebooks/first/cells/abc", None),
+        ("GET", "/nb/first/", None),
+        ("POST", "/nb/first/api/kernel/run", {"cellIds": [], "codes": []}),
+        ("GET", "/first", None),
+    ]:
+        reply = bob.request(method, path, json=body)
+        assert reply.status_code in (403, 404), (method, path, reply.status_code)
+    # Opening her notebook id is refused too.
+    reply = bob.post("/api/notebooks/open", json={"notebook_id": "first", "notebook_path": "x.py"})
+    assert reply.status_code in (403, 404, 409)
+
+    async def ws_refused() -> None:
+        url = server.url.replace("http", "ws") + "/nb/first/ws?session_id=bob"
+        with pytest.raises(websockets.InvalidStatus) as info:
+            async with websockets.connect(
+                url, additional_headers={"Authorization": f"Bearer {bob_token}"}
+            ):
+                pass
+        assert info.value.response.status_code == 403
+
+    asyncio.run(ws_refused())
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../escape.py", "/etc/passwd.py", "a/../../b.py", "nul\x00.py", "notes.txt", "link/x.py", ""],
+)
+def test_bad_paths_are_400(server: HexaServer, alice: httpx2.Client, path: str) -> None:
+    outside = server.data_dir / "outside"
+    outside.mkdir(exist_ok=True)
+    link = notebook_file(server, "default", "link")
+    if not link.exists():
+        os.symlink(outside, link)
+    reply = alice.post("/api/notebooks/open", json={"notebook_id": "bad", "notebook_path": path})
+    assert reply.status_code == 400, reply.text
+    assert "detail" in reply.json()
+    assert not (outside / "x.py").exists()
+
+
+def test_malformed_json_and_wrong_types_are_422(alice: httpx2.Client) -> None:
+    reply = alice.post(
+        "/api/notebooks/open", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 422
+    reply = alice.post("/api/notebooks/open", json={"notebook_id": 5, "notebook_path": ["x"]})
+    assert reply.status_code == 422
+    reply = alice.post("/api/notebooks/open", json={"notebook_id": "a b", "notebook_path": "x.py"})
+    assert reply.status_code == 422
+
+
+def test_body_over_the_limit_is_413(alice: httpx2.Client) -> None:
+    reply = alice.post("/create-notebook", json={"content": "x" * 300_000})
+    assert reply.status_code == 413
+    assert "max_body_bytes" in reply.json()["detail"]
+
+
+def test_create_notebook_validates_with_marimo(server: HexaServer, alice: httpx2.Client) -> None:
+    reply = alice.post("/create-notebook", json={"content": "def broken(:\n  pass\n"})
+    assert reply.status_code == 422
+    body = reply.json()
+    assert body["diagnostics"]
+    text = "import marimo\napp = marimo.App()\n\n@app.cell\ndef _():\n    x = 1\n    return (x,)\n"
+    reply = alice.post("/create-notebook", json={"content": text, "name": "from llm"})
+    assert reply.status_code == 200, reply.text
+    created = reply.json()
+    assert set(created) >= {"notebook_id", "name", "path", "url"}
+    saved = notebook_file(server, "default", created["path"]).read_text()
+    assert "x = 1" in saved
+    # The path it gives is one `open` accepts.
+    reply = alice.post(
+        "/api/notebooks/open",
+        json={"notebook_id": created["notebook_id"], "notebook_path": created["path"]},
+    )
+    assert reply.status_code == 200, reply.text
+    # And /{notebook_name} finds it and sends the browser to its editor.
+    reply = alice.get(f"/{created['name']}", follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"] == created["url"]
+    alice.post(f"/api/notebooks/{created['notebook_id']}/close")
+
+
+def test_caps_give_clear_errors(
+    server: HexaServer, alice: httpx2.Client, bob: httpx2.Client, opened: dict[str, str]
+) -> None:
+    # alice has "first" open; the per-user cap is 2, the global cap 3.
+    assert alice.post(
+        "/api/notebooks/open", json={"notebook_id": "second", "notebook_path": "second.py"}
+    ).is_success
+    reply = alice.post(
+        "/api/notebooks/open", json={"notebook_id": "third", "notebook_path": "third.py"}
+    )
+    assert reply.status_code == 409
+    assert "max_notebooks_per_user" in reply.json()["detail"]
+    assert bob.post(
+        "/api/notebooks/open", json={"notebook_id": "bob1", "notebook_path": "b1.py"}
+    ).is_success
+    reply = bob.post("/api/notebooks/open", json={"notebook_id": "bob2", "notebook_path": "b2.py"})
+    assert reply.status_code == 429
+    assert "max_processes" in reply.json()["detail"]
+    alice.post("/api/notebooks/second/close")
+    bob.post("/api/notebooks/bob1/close")
+
+
+def test_cookie_sign_in_and_csrf(server: HexaServer) -> None:
+    with httpx2.Client(base_url=server.url) as browser:
+        reply = browser.get(f"/?token={server.token}", follow_redirects=False)
+        assert reply.status_code == 303
+        assert reply.headers["location"] == "/"
+        cookie = reply.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert browser.get("/api/notebooks").status_code == 200
+        # A state change riding on the cookie needs a same-origin Origin.
+        reply = browser.post("/api/notebooks", json={"name": "csrf"})
+        assert reply.status_code == 403
+        reply = browser.post(
+            "/api/notebooks", json={"name": "csrf"}, headers={"Origin": "http://evil.example"}
+        )
+        assert reply.status_code == 403
+        reply = browser.post(
+            "/api/notebooks", json={"name": "csrf ok"}, headers={"Origin": server.url}
+        )
+        assert reply.status_code == 201, reply.text
+
+
+def test_user_add_prints_token_last(server: HexaServer) -> None:
+    token = server.add_user("carol")
+    with server.client(token) as carol:
+        assert carol.get("/api/me").json()["name"] == "carol"
+
+
+def test_restart_keeps_users_and_notebooks(tmp_path: Path) -> None:
+    with running_server(tmp_path) as srv:
+        token = srv.add_user("dave")
+        with srv.client(token) as dave:
+            assert dave.post("/api/notebooks", json={"name": "kept"}).status_code == 201
+    with running_server(tmp_path) as srv, srv.client(token) as dave:
+        names = [n["name"] for n in dave.get("/api/notebooks").json()]
+        assert names == ["kept"]
