@@ -17,6 +17,7 @@ from hexa.api.deps import COOKIE, Services
 from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
 from hexa.config import Settings
+from hexa.marimo.client import make_http_client
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.service import NotebookService
 from hexa.proxy.http import HttpProxy
@@ -61,12 +62,11 @@ def create_app(settings: Settings) -> FastAPI:
             async with sessions.begin() as session:
                 await NotebookRepository(session).reset_statuses()
 
-            # One pooled client for everything Hexa sends to marimo. No read timeout: the
-            # proxy streams SSE and long responses; marimo calls set their own timeouts.
-            http = httpx2.AsyncClient(
-                timeout=httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=10.0),
-                limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
-            )
+            # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
+            # so one user's marimo cookie can never ride on another's proxied request. No
+            # read timeout: the proxy streams SSE; marimo calls set their own timeouts.
+            http = make_http_client()
+            http.timeout = httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=10.0)
             stack.push_async_callback(http.aclose)
 
             supervisor = Supervisor(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
+
+import psutil
 
 logger = logging.getLogger(__name__)
 
@@ -26,4 +29,27 @@ def group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
+    return True
+
+
+def live_members(pgid: int) -> list[int]:
+    """Pids in the group that still run (zombies, already dead, don't count)."""
+    members: list[int] = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+async def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Poll until no live process is left in the group; False if some still are."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while live_members(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
     return True

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hexa.runtime.groups import kill_group
+from hexa.runtime.groups import kill_group, wait_group_gone
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
 
@@ -119,6 +119,8 @@ class MarimoProcess:
             kill_group(pgid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._proc.wait(), timeout)
+        if not await wait_group_gone(pgid, timeout):
+            logger.error("process group %s of %s outlived SIGKILL", pgid, self._spec.notebook_id)
         self._pid_file.remove(self._spec.notebook_id)
 
     def log_tail(self, lines: int = 20) -> str:

@@ -1,0 +1,197 @@
+"""The supervisor with real `marimo edit` processes: recovery, clean stop, reaping.
+
+Real parts only: MarimoSpawner, MarimoConnector and marimo 0.25.2 itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.runtime.connector import MarimoConnector
+from hexa.runtime.groups import live_members
+from hexa.runtime.pidfile import PidFile
+from hexa.runtime.process import MarimoSpawner, NotebookSpec
+from hexa.runtime.supervisor import Limits, NotebookState, Supervisor
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOTEBOOK = """import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App()
+
+
+@app.cell
+def _():
+    value = 6 * 7
+    value
+    return (value,)
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+@pytest_asyncio.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[Supervisor, NotebookSpec, Path]]:
+    path = tmp_path / "nb" / "kept.py"
+    path.parent.mkdir()
+    path.write_text(NOTEBOOK)
+    http = make_http_client()
+    supervisor = Supervisor(
+        spawner=MarimoSpawner(
+            python=Path(sys.executable),
+            home_root=tmp_path / "home",
+            logs_dir=tmp_path / "logs",
+            pid_file=PidFile(tmp_path / "run"),
+        ),
+        connector=MarimoConnector(http),
+        limits=Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2),
+    )
+    try:
+        yield supervisor, NotebookSpec("kept", "alice", path), tmp_path
+    finally:
+        await supervisor.shutdown()
+        await http.aclose()
+
+
+async def wait_state(
+    sup: Supervisor, notebook_id: str, state: NotebookState, timeout: float
+) -> None:
+    async with asyncio.timeout(timeout):
+        while (nb := sup.get(notebook_id)) is None or nb.state is not state:
+            await asyncio.sleep(0.05)
+
+
+def group_members(pgid: int) -> list[int]:
+    return live_members(pgid)
+
+
+async def value_of(sup: Supervisor, notebook_id: str) -> object:
+    nb = sup.get(notebook_id)
+    assert nb is not None
+    assert nb.process is not None
+    client = MarimoClient(
+        nb.process.url, nb.process.token, make_http_client(), stable_session_id=nb.session_id
+    )
+    values = await client.tables_and_variables(["value"])
+    return values["variables"]["value"]
+
+
+async def test_open_runs_cells_and_stop_leaves_no_process(
+    setup: tuple[Supervisor, NotebookSpec, Path],
+) -> None:
+    sup, spec, _ = setup
+    nb = await sup.ensure_running(spec)
+    assert nb.process is not None
+    pgid = nb.process.pid
+    assert pgid is not None
+    assert len(group_members(pgid)) >= 2, "server and kernel run in one group"
+    assert "42" in str(await value_of(sup, "kept")), "cells ran on open, as in the editor"
+    await sup.stop("kept")
+    assert group_members(pgid) == []
+
+
+@pytest.mark.parametrize("victim", ["server", "kernel"])
+async def test_kill_9_is_recovered_with_the_file_intact(
+    setup: tuple[Supervisor, NotebookSpec, Path], victim: str
+) -> None:
+    sup, spec, _ = setup
+    nb = await sup.ensure_running(spec)
+    assert nb.process is not None
+    server_pid = nb.process.pid
+    assert server_pid is not None
+    before = spec.path.read_text()
+    if victim == "server":
+        os.kill(server_pid, signal.SIGKILL)
+    else:
+        kernels = [
+            c
+            for c in psutil.Process(server_pid).children()
+            if "resource_tracker" not in " ".join(c.cmdline())
+        ]
+        assert kernels, "the session has a kernel process"
+        for kernel in kernels:
+            kernel.kill()
+    await wait_state(sup, "kept", NotebookState.STARTING, 10)
+    await wait_state(sup, "kept", NotebookState.RUNNING, 60)
+    nb = sup.get("kept")
+    assert nb is not None
+    assert nb.process is not None
+    assert nb.process.pid != server_pid
+    assert spec.path.read_text() == before
+    assert "42" in str(await value_of(sup, "kept"))
+    await asyncio.sleep(0.3)
+    assert group_members(server_pid) == [], "nothing of the dead server's group is left"
+
+
+async def test_a_file_marimo_cannot_open_fails_with_its_reason(
+    setup: tuple[Supervisor, NotebookSpec, Path],
+) -> None:
+    sup, spec, _ = setup
+    spec.path.write_text("print('not a notebook')\n")
+    with pytest.raises(Exception, match="could not start"):
+        await sup.ensure_running(spec)
+    nb = sup.get("kept")
+    assert nb is not None
+    assert nb.state is NotebookState.FAILED
+    assert nb.reason
+
+
+def test_processes_left_by_a_crashed_run_are_reaped(tmp_path: Path) -> None:
+    """A marimo left behind (its Hexa was SIGKILLed) is found by pid file and killed."""
+    run_dir = tmp_path / "run"
+    path = tmp_path / "orphan.py"
+    path.write_text(NOTEBOOK)
+    orphan = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "edit",
+            str(path),
+            "--headless",
+            "--port",
+            "0",
+            "--no-token",
+            "--skip-update-check",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    try:
+        PidFile(run_dir).write("orphan", orphan.pid)
+        assert PidFile(run_dir).reap() == [orphan.pid]
+        assert orphan.wait(10) == -signal.SIGKILL
+        assert not list(run_dir.glob("*.pid"))
+    finally:
+        if orphan.poll() is None:
+            os.killpg(orphan.pid, signal.SIGKILL)
+            orphan.wait(5)
+
+
+def test_a_recycled_pid_is_not_reaped(tmp_path: Path) -> None:
+    """A pid file whose pid now belongs to another program must not kill it."""
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "x.pid").write_text(f'{{"pid": {other.pid}, "created": 1.0}}')
+        assert PidFile(tmp_path / "run").reap() == []
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait(5)
