@@ -170,7 +170,7 @@ def _statements(text: str) -> tuple[str | None, list[_Statement]]:
 # --- parsing ------------------------------------------------------------------------------
 
 _HEADER = re.compile(r"^(flowchart|graph)(?:-elk)?(?:\s+(\S+))?$", re.IGNORECASE)
-_IGNORED = re.compile(r"^(classDef|class|style|linkStyle|click|accTitle|accDescr)\b")
+_IGNORED = re.compile(r"^(classDef|class|style|linkStyle|click|accTitle|accDescr)(\s|:)")
 _DIRECTION_STMT = re.compile(r"^direction\s+\w+$")
 _NODE_ID = re.compile(r"\w+")
 _CLASS_SUFFIX = re.compile(r":::[\w-]+")
