@@ -103,7 +103,8 @@ ACYCLIC: tuple[Example, ...] = (
         '%%{init: {"flowchart": {"htmlLabels": false}} }%%\nflowchart LR\nsubgraph "One"\n'
         '  a("`The **cat**\n  in the hat`") -- "edge label" --> b{{"`The **dog** in the hog`"}}\n'
         'end\nsubgraph "`**Two**`"\n'
-        '  c("`The **cat**\n  in the hat`") -- "`Bold **edge label**`" --> d("The dog in the hog")\n'
+        '  c("`The **cat**\n  in the hat`") -- "`Bold **edge label**`"'
+        ' --> d("The dog in the hog")\n'
         "end\n",
         _e("a>b", "c>d"),
     ),
@@ -118,7 +119,8 @@ ACYCLIC: tuple[Example, ...] = (
     ),
     Example(
         "comments",
-        "flowchart LR\n%% this is a comment A -- text --> B{node}\n   A -- text --> B -- text2 --> C\n",
+        "flowchart LR\n%% this is a comment A -- text --> B{node}\n"
+        "   A -- text --> B -- text2 --> C\n",
         _e("A>B", "B>C"),
     ),
     Example(

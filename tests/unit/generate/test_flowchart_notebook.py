@@ -38,7 +38,8 @@ def test_marimo_graph_matches_the_chart(example: Example, tmp_path: Path) -> Non
 def test_chart_cell_shows_the_chart_and_title() -> None:
     chart = "---\ntitle: Order pipeline\n---\nflowchart LR\n  load --> clean\n"
     text = notebook_from_mermaid(chart)
-    assert "mo.mermaid(" in text and "load --> clean" in text
+    assert "mo.mermaid(" in text
+    assert "load --> clean" in text
     assert "# Order pipeline" in text
     assert "# Other" in notebook_from_mermaid(chart, title="Other")
 
@@ -53,10 +54,12 @@ def test_boolean_decision_branches_show_the_edge_labels(tmp_path: Path) -> None:
     (decision,) = [c for c in cells if "def B(" in c]
     (yes,) = [c for c in cells if "def C(" in c]
     (end,) = [c for c in cells if "def E(" in c]
-    assert (
-        "B = True" in decision and 'True takes "Yes"' in decision and 'False takes "No"' in decision
-    )
-    assert "if B is True:" in yes and 'on branch "Yes"' in yes and "C = None" in yes
+    assert "B = True" in decision
+    assert 'True takes "Yes"' in decision
+    assert 'False takes "No"' in decision
+    assert "if B is True:" in yes
+    assert 'on branch "Yes"' in yes
+    assert "C = None" in yes
     assert "if B is False or C is not None:" in end
     edges, _ = marimo_dependencies(text, tmp_path)
     assert edges == {("A", "B"), ("B", "C"), ("B", "E"), ("C", "E")}
@@ -66,14 +69,16 @@ def test_decision_with_three_branches_uses_the_branch_name(tmp_path: Path) -> No
     chart = "flowchart LR\n  P{Pick} -->|One| X\n  P -->|Two| Y\n  P -- Three --> Z\n"
     text = notebook_from_mermaid(chart)
     assert 'P = "One"' in text
-    assert 'if P == "Two":' in text and 'if P == "Three":' in text
+    assert 'if P == "Two":' in text
+    assert 'if P == "Three":' in text
     edges, _ = marimo_dependencies(text, tmp_path)
     assert edges == {("P", "X"), ("P", "Y"), ("P", "Z")}
 
 
 def test_unlabelled_decision_edges_are_named_after_their_targets() -> None:
     text = notebook_from_mermaid("flowchart LR\n  D{Check} --> Fix[Fix it]\n  D --> Ship\n")
-    assert 'True takes "Fix it"' in text and 'False takes "Ship"' in text
+    assert 'True takes "Fix it"' in text
+    assert 'False takes "Ship"' in text
 
 
 @pytest.mark.parametrize(
@@ -123,7 +128,10 @@ def test_awkward_ids_and_labels_still_make_a_valid_notebook(tmp_path: Path) -> N
 async def test_builtin_generation_reports_stub_cells() -> None:
     result = await generate_from_mermaid("flowchart LR\n  A --> B\n")
     assert result.source == "builtin"
-    assert result.ok and result.run is None and result.model_calls == 0
+    assert result.ok
+    assert result.run is None
+    assert result.model_calls == 0
     assert [(c.node_id, c.origin) for c in result.cells] == [("A", "stub"), ("B", "stub")]
-    assert result.flowchart is not None and [n.id for n in result.flowchart.nodes] == ["A", "B"]
+    assert result.flowchart is not None
+    assert [n.id for n in result.flowchart.nodes] == ["A", "B"]
     assert [s.variable for s in result.steps] == ["A", "B"]

@@ -125,7 +125,8 @@ def test_breaking_diagnostics_carry_line_cell_and_message() -> None:
     result = validate_notebook(TWICE)
     by_cell = {d.cell_index: d for d in result.errors}
     assert set(by_cell) == {0, 1}
-    assert by_cell[0].line == 5 and by_cell[1].line == 10
+    assert by_cell[0].line == 5
+    assert by_cell[1].line == 10
     assert all(d.severity == "breaking" and "'x'" in d.message for d in by_cell.values())
     assert all(d.cell_id for d in by_cell.values())
 
@@ -139,7 +140,8 @@ def test_syntax_error_names_the_cell_and_pythons_reason() -> None:
 
 def test_top_level_syntax_error_has_its_line() -> None:
     (error,) = validate_notebook("import marimo\napp = marimo.App(\n").errors
-    assert error.code == "syntax-error" and error.line == 2
+    assert error.code == "syntax-error"
+    assert error.line == 2
 
 
 def test_lines_count_leading_blank_lines() -> None:
