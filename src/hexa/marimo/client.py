@@ -119,6 +119,10 @@ class MarimoClient:
         self._ws_id: str | None = None  # cached current ws id of the stable session
         self._request_timeout = request_timeout
         self._execute_timeout = execute_timeout
+        # marimo runs one scratchpad at a time and starts watching for a hang-up before
+        # it queues a call: a queued call that times out would interrupt the running one.
+        # Hexa's own calls therefore wait here (inside their deadline) instead.
+        self._execute_lock = asyncio.Lock()
 
     @property
     def base_url(self) -> str:
@@ -539,8 +543,10 @@ class MarimoClient:
     async def execute(self, code: str, timeout: float | None = None) -> ExecuteResult:
         """Run `code` in the kernel's scratchpad (`POST /api/kernel/execute`, SSE reply).
 
-        On timeout the stream is closed, which makes marimo interrupt the kernel, and
-        MarimoTimeoutError is raised.
+        On timeout the stream is closed and MarimoTimeoutError is raised. marimo answers a
+        hang-up by interrupting the kernel, whatever it runs at that moment (a cell the
+        person started included). Calls through one client are serialized, so use one
+        MarimoClient per notebook.
         """
         stable = self._require_stable()
         limit = self._execute_timeout if timeout is None else timeout
@@ -559,7 +565,7 @@ class MarimoClient:
                 done = payload
 
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(limit), self._execute_lock:
                 response = await self._send(
                     "POST",
                     "/api/kernel/execute",

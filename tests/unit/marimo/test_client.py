@@ -430,3 +430,23 @@ async def test_empty_batch_sends_nothing(fake: FakeMarimo, client: MarimoClient)
     result = await client.apply([])
     assert result.created == ()
     assert fake.requests == []
+
+
+async def test_queued_execute_times_out_without_hanging_up_on_the_running_one(
+    fake: FakeMarimo, client: MarimoClient
+) -> None:
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        await release.wait()
+        yield sse(done())
+
+    fake.execute = lambda code: httpx2.Response(200, content=slow())
+    running = asyncio.create_task(client.execute("first", timeout=5))
+    await asyncio.sleep(0.05)
+    with pytest.raises(MarimoTimeoutError):
+        await client.execute("second", timeout=0.2)
+    sent = [json.loads(r.content)["code"] for r in fake.requests if r.url.path.endswith("/execute")]
+    assert sent == ["first"]  # the second never reached marimo, so it interrupted nothing
+    release.set()
+    assert (await running).success
