@@ -49,9 +49,6 @@ class Settings(BaseSettings):
     max_restarts: int = Field(
         3, ge=0, description="Restarts of a crashed notebook before it is marked failed."
     )
-    warm_pool_size: int = Field(
-        0, ge=0, description="marimo servers kept started ahead of need (see README)."
-    )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
     max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
     approval_ttl: float = Field(3600.0, gt=0, description="Seconds an approval stays valid.")

@@ -1,0 +1,273 @@
+"""Open latency and memory: Hexa's supervisor against plain `marimo edit`, in one run.
+
+Arms, interleaved round by round so machine noise hits them alike:
+  plain   spawn `marimo edit` + poll /health + WebSocket to `kernel-ready`
+  hexa    Supervisor.ensure_running: the same spawn + health + Hexa's session, which also
+          runs the notebook's cells the way the editor does on open
+  warm    the best a pool of pre-started servers could do: the server is already healthy
+          before the clock starts; only the session (kernel) is opened
+
+Prints medians, ratios against plain, RSS per open notebook (server + kernel group) and
+the RSS of an idle `hexa serve`. Usage: python bench/open_latency.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+import psutil
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
+
+from hexa.marimo.client import make_http_client
+from hexa.runtime.connector import MarimoConnector
+from hexa.runtime.groups import live_members
+from hexa.runtime.pidfile import PidFile
+from hexa.runtime.ports import free_port
+from hexa.runtime.process import MarimoSpawner, NotebookSpec
+from hexa.runtime.supervisor import Limits, Supervisor
+
+NOTEBOOK = """import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import marimo as mo
+    x = 41 + 1
+    return mo, x
+
+
+@app.cell
+def _(mo, x):
+    mo.md(f"x is {x}")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def env_for(home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_STATE_HOME": str(home / ".state"),
+    }
+
+
+class PlainMarimo:
+    """marimo exactly as a person would start it by hand (same flags as Hexa's)."""
+
+    def __init__(self, path: Path, home: Path) -> None:
+        self.path, self.home = path, home
+        self.port = free_port()
+        self.token = secrets.token_urlsafe(16)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "marimo",
+                "edit",
+                str(self.path),
+                "--headless",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--base-url",
+                "/nb/plain",
+                "--token-password-file",
+                "-",
+                "--skip-update-check",
+                "--no-skew-protection",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env_for(self.home),
+            start_new_session=True,
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(self.token.encode() + b"\n")
+        self.proc.stdin.close()
+
+    async def healthy(self, http: httpx2.AsyncClient) -> None:
+        url = f"http://127.0.0.1:{self.port}/nb/plain/health"
+        while True:
+            try:
+                if (await http.get(url, timeout=2)).status_code == 200:
+                    return
+            except httpx2.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+
+    async def kernel_ready(self) -> None:
+        url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id=bench-{secrets.token_hex(4)}"
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {self.token}"}, max_size=None
+        ) as ws:
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if frame.get("op") == "kernel-ready":
+                    return
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def group_rss(pgid: int) -> int:
+    total = 0
+    for pid in live_members(pgid):
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_info().rss
+    return total
+
+
+async def plain_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
+    path = tmp / f"plain{i}.py"
+    path.write_text(NOTEBOOK)
+    marimo = PlainMarimo(path, tmp / "home-plain")
+    start = time.perf_counter()
+    marimo.spawn()
+    try:
+        await asyncio.wait_for(marimo.healthy(http), 60)
+        await marimo.kernel_ready()
+        return time.perf_counter() - start
+    finally:
+        marimo.stop()
+
+
+async def warm_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
+    path = tmp / f"warm{i}.py"
+    path.write_text(NOTEBOOK)
+    marimo = PlainMarimo(path, tmp / "home-warm")
+    marimo.spawn()
+    try:
+        await asyncio.wait_for(marimo.healthy(http), 60)
+        start = time.perf_counter()  # a pool would have done everything before this
+        await marimo.kernel_ready()
+        return time.perf_counter() - start
+    finally:
+        marimo.stop()
+
+
+async def hexa_round(sup: Supervisor, tmp: Path, i: int) -> tuple[float, int]:
+    path = tmp / f"hexa{i}.py"
+    path.write_text(NOTEBOOK)
+    start = time.perf_counter()
+    nb = await sup.ensure_running(NotebookSpec(f"bench{i}", "bench", path))
+    elapsed = time.perf_counter() - start
+    assert nb.process is not None
+    assert nb.process.pid is not None
+    rss = group_rss(nb.process.pid)
+    await sup.stop(f"bench{i}")
+    return elapsed, rss
+
+
+def hexa_serve_rss(tmp: Path) -> int:
+    """RSS of an idle `hexa serve` (database open, no notebook)."""
+    port = free_port()
+    env = env_for(tmp / "home-serve")
+    env.update(HEXA_DATA_DIR=str(tmp / "serve"), HEXA_PORT=str(port), HEXA_TOKEN="bench")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hexa", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        return psutil.Process(proc.pid).memory_info().rss
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+async def main(rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="hexa-bench-") as name:
+        tmp = Path(name)
+        http = make_http_client()
+        sup = Supervisor(
+            spawner=MarimoSpawner(
+                python=Path(sys.executable),
+                home_root=tmp / "home-hexa",
+                logs_dir=tmp / "logs",
+                pid_file=PidFile(tmp / "run"),
+            ),
+            connector=MarimoConnector(http),
+            limits=Limits(max_processes=50, max_per_user=50),
+        )
+        plain: list[float] = []
+        hexa: list[float] = []
+        warm: list[float] = []
+        rss: list[int] = []
+        try:
+            # One untimed round of each warms the OS file cache for all arms alike.
+            await plain_round(tmp, http, -1)
+            await hexa_round(sup, tmp, -1)
+            for i in range(rounds):
+                plain.append(await plain_round(tmp, http, i))
+                seconds, used = await hexa_round(sup, tmp, i)
+                hexa.append(seconds)
+                rss.append(used)
+                warm.append(await warm_round(tmp, http, i))
+        finally:
+            await sup.shutdown()
+            await http.aclose()
+        serve_rss = hexa_serve_rss(tmp)
+
+    p, h, w = (statistics.median(v) for v in (plain, hexa, warm))
+    mib = 1024 * 1024
+    print(f"rounds: {rounds} (interleaved; medians)")
+    print(f"plain marimo  spawn -> kernel-ready        {p:6.3f} s")
+    print(f"hexa          spawn -> session ready+run   {h:6.3f} s   ratio {h / p:.2f}x plain")
+    print(
+        f"warm (upper bound of a server pool)        {w:6.3f} s   ratio {w / p:.2f}x plain"
+        f"   speed-up {p / w:.2f}x"
+    )
+    print(f"RSS per open notebook (server + kernel)    {statistics.median(rss) / mib:6.1f} MiB")
+    print(f"RSS of idle hexa serve                     {serve_rss / mib:6.1f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    asyncio.run(main(parser.parse_args().rounds))
