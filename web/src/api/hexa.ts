@@ -1,0 +1,52 @@
+// Typed calls of the notebook, auth and generation API.
+
+import { ApiError, http } from './client'
+import type { CreatedNotebook, Me, Notebook, NotebookState, OpenResult, Template } from './types'
+
+const enc = encodeURIComponent
+
+export const auth = {
+  me: () => http.get<Me>('/api/me', { quiet401: true }),
+  login: (token: string) => http.post<void>('/api/auth/login', { token }, { quiet401: true }),
+  logout: () => http.post<void>('/api/auth/logout'),
+}
+
+export const notebooks = {
+  list: () => http.get<Notebook[]>('/api/notebooks'),
+  create: (name: string, template?: string) =>
+    http.post<Notebook>('/api/notebooks', template && template !== 'blank' ? { name, template } : { name }),
+  rename: (id: string, name: string) => http.patch<Notebook>(`/api/notebooks/${enc(id)}`, { name }),
+  remove: (id: string) => http.del<void>(`/api/notebooks/${enc(id)}`),
+  open: (nb: Pick<Notebook, 'notebook_id' | 'path'>) =>
+    http.post<OpenResult>('/api/notebooks/open', { notebook_id: nb.notebook_id, notebook_path: nb.path }),
+  close: (id: string) => http.post<{ status: string }>(`/api/notebooks/${enc(id)}/close`),
+  restart: (id: string) => http.post<OpenResult>(`/api/notebooks/${enc(id)}/restart`),
+  code: (id: string) => http.get<{ notebook_id: string; code: string }>(`/api/notebooks/${enc(id)}/code`),
+  state: (id: string) => http.get<NotebookState>(`/api/notebooks/${enc(id)}/state`),
+}
+
+/** Templates, or just "blank" when the server has no template API yet. */
+export async function listTemplates(): Promise<Template[]> {
+  const blank: Template = { id: 'blank', title: 'Blank', description: 'An empty notebook.' }
+  try {
+    const list = await http.get<Template[]>('/api/templates')
+    if (!Array.isArray(list) || list.length === 0) return [blank]
+    return list.some((t) => t.id === 'blank') ? list : [blank, ...list]
+  } catch (err) {
+    if (err instanceof ApiError && err.notAvailable) return [blank]
+    throw err
+  }
+}
+
+export const generation = {
+  importFile: (file: File, name?: string) => {
+    const form = new FormData()
+    form.append('file', file)
+    if (name) form.append('name', name)
+    return http.post<CreatedNotebook>('/api/notebooks/import', form)
+  },
+  fromPrompt: (prompt: string, name?: string) =>
+    http.post<CreatedNotebook>('/api/notebooks/generate', name ? { prompt, name } : { prompt }),
+  fromMermaid: (mermaid: string, name?: string) =>
+    http.post<CreatedNotebook>('/api/notebooks/generate', name ? { mermaid, name } : { mermaid }),
+}

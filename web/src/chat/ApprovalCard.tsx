@@ -1,0 +1,107 @@
+// What the agent wants to do that needs a yes: the cells affected and a diff of their code.
+
+import { useEffect, useState } from 'react'
+import type { Approval, CellChange } from '../api/agent'
+import { notebooks } from '../api/hexa'
+import { Icon } from '../components/Icon'
+import { DiffView } from './DiffView'
+import { diffLines, parseUnified } from './diff'
+
+const REMOVES = /delete|remove|clear|replace/i
+
+export function ApprovalCard({
+  notebookId,
+  approval,
+  busy,
+  onApprove,
+  onReject,
+}: {
+  notebookId: string
+  approval: Approval
+  busy: 'approve' | 'reject' | null
+  onApprove: () => void
+  onReject: () => void
+}) {
+  const [looked, setLooked] = useState<CellChange[] | null>(null)
+  const [partial, setPartial] = useState(false)
+  const needLookup = approval.changes.length === 0 && !approval.diff && approval.cellIds.length > 0
+
+  // No diff came with the approval: show the current code of the cells it names.
+  useEffect(() => {
+    if (!needLookup) return
+    let live = true
+    notebooks.state(notebookId).then(
+      (state) => {
+        if (!live) return
+        const removes = REMOVES.test(approval.operation)
+        const code = typeof approval.args.code === 'string' ? approval.args.code : null
+        setPartial(state.cells.some((c) => approval.cellIds.includes(c.cell_id) && c.line_count > c.preview.split('\n').length))
+        setLooked(
+          approval.cellIds.map((id) => {
+            const cell = state.cells.find((c) => c.cell_id === id)
+            return { cellId: id, before: cell ? cell.preview : null, after: removes ? null : code }
+          }),
+        )
+      },
+      () => live && setLooked([]),
+    )
+    return () => {
+      live = false
+    }
+  }, [needLookup, notebookId, approval])
+
+  const changes = approval.changes.length ? approval.changes : (looked ?? [])
+  const title = approval.operation.replace(/_/g, ' ')
+
+  return (
+    <section className="approval" aria-labelledby={`approval-${approval.id}`} aria-describedby={`approval-desc-${approval.id}`}>
+      <header>
+        <Icon name="alert" />
+        <h3 id={`approval-${approval.id}`}>Approval needed</h3>
+        <code className="approval-op">{title}</code>
+      </header>
+      <p id={`approval-desc-${approval.id}`}>{approval.description}</p>
+      {approval.diff && <DiffView lines={parseUnified(approval.diff)} label="Changes" />}
+      {changes.length > 0 && (
+        <div className="approval-cells" aria-label="Cells affected">
+          {changes.map((c) => (
+            <div key={c.cellId} className="approval-cell">
+              <div className="approval-cell-head">
+                {c.cellId ? (
+                  <>
+                    Cell <code>{c.cellId}</code>
+                  </>
+                ) : (
+                  'All cells'
+                )}
+                {c.after === null && c.before !== null && <span className="tag tag-danger">removed</span>}
+                {c.before === null && c.after !== null && <span className="tag tag-ok">added</span>}
+              </div>
+              <DiffView
+                lines={diffLines(c.before, c.after)}
+                label={c.cellId ? `Changes to cell ${c.cellId}` : 'Changes to the notebook'}
+              />
+            </div>
+          ))}
+          {partial && <p className="muted small">Showing the first lines of each cell.</p>}
+        </div>
+      )}
+      {needLookup && looked === null && (
+        <p className="muted small" role="status">
+          Looking up the cells…
+        </p>
+      )}
+      {!approval.diff && changes.length === 0 && !needLookup && Object.keys(approval.args).length > 0 && (
+        <pre className="approval-args">{JSON.stringify(approval.args, null, 2)}</pre>
+      )}
+      <div className="row approval-actions">
+        <button type="button" className="button primary" disabled={busy !== null} onClick={onApprove}>
+          {busy === 'approve' ? 'Approving…' : 'Approve'}
+        </button>
+        <button type="button" className="button" disabled={busy !== null} onClick={onReject}>
+          {busy === 'reject' ? 'Rejecting…' : 'Reject'}
+        </button>
+      </div>
+    </section>
+  )
+}

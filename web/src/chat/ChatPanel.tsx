@@ -1,0 +1,462 @@
+// The agent beside one notebook: the conversation (streamed as it is written), tool-call
+// chips, the approval card, undo, and the composer. One panel per open tab; hidden ones
+// stay mounted so a turn keeps streaming while another tab is shown.
+
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react'
+import {
+  agent,
+  localId,
+  type AgentInfo,
+  type Approval,
+  type ChatEntry,
+  type LiveEvent,
+  type ToolCall,
+  type TurnReply,
+} from '../api/agent'
+import { ApiError, errorMessage } from '../api/client'
+import { Icon } from '../components/Icon'
+import { useToast } from '../components/Toasts'
+import type { LiveHub, LiveState } from '../live/hub'
+import { ApprovalCard } from './ApprovalCard'
+import { Markdown } from './Markdown'
+import { ToolChip } from './ToolChip'
+
+type Busy = null | 'chat' | 'approve' | 'reject' | 'undo'
+type Assistant = Extract<ChatEntry, { kind: 'assistant' }>
+
+function mergeCalls(streamed: ToolCall[], final: ToolCall[]): ToolCall[] {
+  if (final.length === 0) return streamed
+  const used = new Set<ToolCall>()
+  return final.map((f) => {
+    const s =
+      streamed.find((c) => !used.has(c) && c.id === f.id) ?? streamed.find((c) => !used.has(c) && c.name === f.name)
+    if (!s) return f
+    used.add(s)
+    return {
+      ...f,
+      id: s.id,
+      summary: f.summary ?? s.summary,
+      status: s.status === 'error' ? 'error' : f.status,
+    }
+  })
+}
+
+export function ChatPanel({
+  notebookId,
+  notebookName,
+  visible,
+  running,
+  hub,
+  liveState,
+  agentInfo,
+  onTurnDone,
+}: {
+  notebookId: string
+  notebookName: string
+  visible: boolean
+  running: boolean
+  hub: LiveHub
+  liveState: LiveState
+  agentInfo: AgentInfo
+  onTurnDone: () => void
+}) {
+  const toast = useToast()
+  const [entries, setEntries] = useState<ChatEntry[]>([])
+  const [approval, setApproval] = useState<Approval | null>(null)
+  const [load, setLoad] = useState<'loading' | 'ready' | 'unavailable' | 'error'>('loading')
+  const [loadError, setLoadError] = useState<string | null>(null)
+  const [busy, setBusy] = useState<Busy>(null)
+  const [draft, setDraft] = useState('')
+  const [showHint, setShowHint] = useState(false)
+  const streamId = useRef<string | null>(null)
+  const logRef = useRef<HTMLDivElement>(null)
+  const stick = useRef(true)
+  const inputRef = useRef<HTMLTextAreaElement>(null)
+
+  const loadHistory = useCallback(async () => {
+    setLoad('loading')
+    try {
+      const h = await agent.history(notebookId)
+      setEntries(h.entries)
+      setApproval(h.approval)
+      setLoad('ready')
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.detail === 'Not Found') setLoad('unavailable')
+      else {
+        setLoad('error')
+        setLoadError(errorMessage(err))
+      }
+    }
+  }, [notebookId])
+
+  useEffect(() => {
+    void loadHistory()
+  }, [loadHistory])
+
+  const patchStream = useCallback((fn: (a: Assistant) => Assistant) => {
+    const id = streamId.current
+    if (!id) return
+    setEntries((es) => es.map((e) => (e.id === id && e.kind === 'assistant' ? fn(e) : e)))
+  }, [])
+
+  // Live events of our own turn fill the assistant's entry as they happen.
+  useEffect(
+    () =>
+      hub.subscribe(notebookId, (ev: LiveEvent) => {
+        if (ev.type === 'note') {
+          // The undo button adds its own note; others (a long run ended) are shown as they come.
+          if (!ev.undo) setEntries((es) => [...es, { kind: 'note', id: localId('n'), text: ev.text, tone: ev.tone }])
+          return
+        }
+        if (!streamId.current) return
+        switch (ev.type) {
+          case 'text':
+            patchStream((a) => ({ ...a, text: a.text + ev.delta, turnId: a.turnId ?? ev.turnId }))
+            break
+          case 'tool_started':
+            patchStream((a) =>
+              a.toolCalls.some((c) => c.id === ev.call.id) ? a : { ...a, toolCalls: [...a.toolCalls, ev.call] },
+            )
+            break
+          case 'tool_finished':
+            patchStream((a) => {
+              const calls = [...a.toolCalls]
+              let i = ev.callId ? calls.findIndex((c) => c.id === ev.callId) : -1
+              if (i < 0) i = calls.findLastIndex((c) => c.name === ev.name && c.status === 'running')
+              const done = { status: ev.status, summary: ev.summary }
+              if (i >= 0) calls[i] = { ...calls[i], ...done, summary: ev.summary ?? calls[i].summary }
+              else calls.push({ id: ev.callId ?? localId('call'), name: ev.name, args: {}, ...done })
+              return { ...a, toolCalls: calls }
+            })
+            break
+          case 'approval':
+            setApproval(ev.approval)
+            patchStream((a) => ({
+              ...a,
+              toolCalls: a.toolCalls.map((c) =>
+                c.name === ev.approval.operation && c.status === 'running' ? { ...c, status: 'awaiting_approval' } : c,
+              ),
+            }))
+            break
+          case 'error':
+            patchStream((a) => ({ ...a, error: ev.message }))
+            break
+          default:
+            break
+        }
+      }),
+    [hub, notebookId, patchStream],
+  )
+
+  // Keep the newest message in view unless the person scrolled up to read.
+  useLayoutEffect(() => {
+    const el = logRef.current
+    if (el && stick.current) el.scrollTop = el.scrollHeight
+  }, [entries, approval, visible])
+
+  const finishStream = useCallback(
+    (reply: TurnReply | null, error?: string) => {
+      patchStream((a) => ({
+        ...a,
+        streaming: false,
+        text: reply?.text || a.text,
+        turnId: reply?.turnId ?? a.turnId,
+        toolCalls: reply ? mergeCalls(a.toolCalls, reply.toolCalls) : a.toolCalls,
+        error: error ?? a.error,
+      }))
+      streamId.current = null
+      if (reply) setApproval(reply.approval)
+      onTurnDone()
+    },
+    [onTurnDone, patchStream],
+  )
+
+  /** Run one request that makes the agent take a turn, streaming into a new entry. */
+  const runTurn = useCallback(
+    async (kind: Exclude<Busy, null | 'undo'>, before: ChatEntry[], call: () => Promise<TurnReply>) => {
+      const id = localId('a')
+      streamId.current = id
+      stick.current = true
+      setBusy(kind)
+      setEntries((es) => [
+        ...es,
+        ...before,
+        { kind: 'assistant', id, text: '', toolCalls: [], turnId: null, streaming: true },
+      ])
+      try {
+        finishStream(await call())
+      } catch (err) {
+        finishStream(null, errorMessage(err))
+      } finally {
+        setBusy(null)
+      }
+    },
+    [finishStream],
+  )
+
+  const send = useCallback(() => {
+    const text = draft.trim()
+    if (!text || busy) return
+    setDraft('')
+    void runTurn('chat', [{ kind: 'user', id: localId('u'), text, at: new Date().toISOString() }], () =>
+      agent.chat(notebookId, text),
+    )
+  }, [busy, draft, notebookId, runTurn])
+
+  const decide = useCallback(
+    (yes: boolean) => {
+      if (!approval || busy) return
+      const a = approval
+      // The call that waited is now decided.
+      setEntries((es) =>
+        es.map((e) =>
+          e.kind === 'assistant' && e.toolCalls.some((c) => c.status === 'awaiting_approval')
+            ? {
+                ...e,
+                toolCalls: e.toolCalls.map((c) =>
+                  c.status === 'awaiting_approval' && c.name === a.operation
+                    ? { ...c, status: yes ? 'done' : 'rejected' }
+                    : c,
+                ),
+              }
+            : e,
+        ),
+      )
+      setApproval(null)
+      const note: ChatEntry = {
+        kind: 'note',
+        id: localId('n'),
+        text: yes ? `You approved ${a.operation.replace(/_/g, ' ')}.` : `You rejected ${a.operation.replace(/_/g, ' ')}.`,
+        tone: yes ? 'ok' : 'warn',
+      }
+      void runTurn(yes ? 'approve' : 'reject', [note], () =>
+        yes ? agent.approve(notebookId, a.id) : agent.reject(notebookId, a.id),
+      )
+    },
+    [approval, busy, notebookId, runTurn],
+  )
+
+  const undo = useCallback(async () => {
+    if (busy) return
+    setBusy('undo')
+    try {
+      const message = await agent.undo(notebookId)
+      setApproval(null)
+      setEntries((es) => [...es, { kind: 'note', id: localId('n'), text: message, tone: 'info' }])
+      onTurnDone()
+    } catch (err) {
+      toast.error('Could not undo the last agent turn', err)
+    } finally {
+      setBusy(null)
+    }
+  }, [busy, notebookId, onTurnDone, toast])
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault()
+      send()
+    }
+  }
+
+  const hasTurns = entries.some((e) => e.kind === 'assistant')
+  const isBuiltin = agentInfo.model === 'builtin'
+  const commands = agentInfo.commands
+
+  return (
+    <div className="chat" hidden={!visible} aria-label={`Chat about ${notebookName}`} role="region">
+      <div className="chat-header">
+        <div className="chat-title">
+          <span className="truncate">{notebookName}</span>
+        </div>
+        <button
+          type="button"
+          className="button small"
+          onClick={() => void undo()}
+          disabled={!hasTurns || busy !== null}
+          title="Put the notebook's cells back as they were before the agent's last turn"
+        >
+          <Icon name="undo" size={14} /> {busy === 'undo' ? 'Undoing…' : 'Undo last agent turn'}
+        </button>
+      </div>
+
+      <div
+        className="chat-log"
+        role="log"
+        aria-label="Conversation"
+        aria-busy={busy === 'chat' || busy === 'approve' || busy === 'reject'}
+        ref={logRef}
+        onScroll={(e) => {
+          const el = e.currentTarget
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40
+        }}
+      >
+        {load === 'loading' && (
+          <p className="muted small center" role="status">
+            Loading the conversation…
+          </p>
+        )}
+        {load === 'unavailable' && (
+          <p className="notice small">The agent is not available on this server yet; messages cannot be stored.</p>
+        )}
+        {load === 'error' && (
+          <div className="notice notice-error small" role="alert">
+            Could not load the conversation: {loadError}{' '}
+            <button type="button" className="link-button" onClick={() => void loadHistory()}>
+              Retry
+            </button>
+          </div>
+        )}
+        {load !== 'loading' && entries.length === 0 && (
+          <div className="chat-welcome">
+            <Icon name="sparkles" size={22} />
+            <p>
+              Ask the agent to add, edit, run or explain cells in <strong>{notebookName}</strong>. It asks before anything
+              destructive.
+            </p>
+            {isBuiltin && commands.length > 0 && <CommandHint commands={commands} onPick={(c) => pick(c)} />}
+          </div>
+        )}
+        {entries.map((e) => (
+          <Entry key={e.id} entry={e} />
+        ))}
+        {approval && (
+          <ApprovalCard
+            notebookId={notebookId}
+            approval={approval}
+            busy={busy === 'approve' || busy === 'reject' ? busy : null}
+            onApprove={() => decide(true)}
+            onReject={() => decide(false)}
+          />
+        )}
+      </div>
+
+      <form
+        className="composer"
+        onSubmit={(e) => {
+          e.preventDefault()
+          send()
+        }}
+      >
+        {!running && <p className="composer-note small">The notebook is not running; the agent can only read its file.</p>}
+        {liveState === 'offline' && (
+          <p className="composer-note small" role="status">
+            <Icon name="wifiOff" size={12} /> Offline: live updates paused, reconnecting…
+          </p>
+        )}
+        <label htmlFor={`composer-${notebookId}`} className="sr-only">
+          Message the agent
+        </label>
+        <textarea
+          id={`composer-${notebookId}`}
+          ref={inputRef}
+          rows={3}
+          value={draft}
+          placeholder={approval ? 'Approve or reject the change above first…' : 'Ask the agent… (Enter sends, Shift+Enter adds a line)'}
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        <div className="composer-bar">
+          <span className="muted small">
+            Model <strong>{agentInfo.model}</strong>
+          </span>
+          {isBuiltin && commands.length > 0 && entries.length > 0 && (
+            <button
+              type="button"
+              className="link-button small"
+              aria-expanded={showHint}
+              onClick={() => setShowHint((s) => !s)}
+            >
+              What it understands
+            </button>
+          )}
+          <div className="topbar-spacer" />
+          <button type="submit" className="button primary small" disabled={!draft.trim() || busy !== null} aria-label="Send">
+            {busy === 'chat' ? <span className="spinner small light" aria-hidden="true" /> : <Icon name="send" size={14} />}
+            Send
+          </button>
+        </div>
+        {showHint && entries.length > 0 && <CommandHint commands={commands} onPick={(c) => pick(c)} />}
+      </form>
+    </div>
+  )
+
+  function pick(command: string) {
+    const text = command.includes('```')
+      ? command.replace(/```python[\s\S]*?```|```[\s\S]*?```/, '```python\n\n```')
+      : command.replace(/\s*…\s*/g, ' ')
+    setDraft(text)
+    setShowHint(false)
+    requestAnimationFrame(() => {
+      const el = inputRef.current
+      if (!el) return
+      el.focus()
+      const at = text.indexOf('\n\n```')
+      if (at >= 0) el.setSelectionRange(at + 1, at + 1)
+    })
+  }
+}
+
+function CommandHint({ commands, onPick }: { commands: string[]; onPick: (c: string) => void }) {
+  return (
+    <div className="hint" aria-label="What the builtin model understands">
+      <p className="small muted">The builtin model understands:</p>
+      <ul>
+        {commands.map((c) => (
+          <li key={c}>
+            <button type="button" className="hint-command" onClick={() => onPick(c)}>
+              <code>{c}</code>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  )
+}
+
+function Entry({ entry }: { entry: ChatEntry }) {
+  if (entry.kind === 'user')
+    return (
+      <article className="msg msg-user" aria-label="You">
+        <div className="msg-body">
+          <Markdown text={entry.text} />
+        </div>
+      </article>
+    )
+  if (entry.kind === 'note')
+    return (
+      <p className={`msg-note note-${entry.tone ?? 'info'}`} role="note">
+        {entry.text}
+      </p>
+    )
+  const empty = !entry.text && entry.toolCalls.length === 0
+  return (
+    <article className="msg msg-assistant" aria-label="Agent" aria-busy={entry.streaming ?? false}>
+      <div className="msg-avatar" aria-hidden="true">
+        <Icon name="hex" size={14} />
+      </div>
+      <div className="msg-body">
+        {entry.toolCalls.length > 0 && (
+          <ul className="chips" aria-label="Tool calls">
+            {entry.toolCalls.map((c) => (
+              <ToolChip key={c.id} call={c} />
+            ))}
+          </ul>
+        )}
+        {entry.text && <Markdown text={entry.text} />}
+        {entry.streaming && (
+          <span className="typing" role="status" aria-label="The agent is working">
+            <i />
+            <i />
+            <i />
+          </span>
+        )}
+        {!entry.streaming && empty && !entry.error && <p className="muted small">(no reply)</p>}
+        {entry.error && (
+          <p className="msg-error" role="alert">
+            {entry.error}
+          </p>
+        )}
+      </div>
+    </article>
+  )
+}

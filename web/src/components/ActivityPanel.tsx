@@ -1,0 +1,135 @@
+// The audit log of one notebook: who asked, which tool ran with what, the decision and
+// the outcome, how long it took.
+
+import { Fragment, useCallback, useEffect, useState } from 'react'
+import { agent, type AuditEntry } from '../api/agent'
+import { ApiError, errorMessage } from '../api/client'
+import { DiffView } from '../chat/DiffView'
+import { diffLines } from '../chat/diff'
+import { clockTime, duration, fullTime } from '../format'
+import { Icon } from './Icon'
+
+export function ActivityPanel({ notebookId, notebookName, tick }: { notebookId: string; notebookName: string; tick: number }) {
+  const [entries, setEntries] = useState<AuditEntry[] | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [unavailable, setUnavailable] = useState(false)
+  const [expanded, setExpanded] = useState<string | null>(null)
+  const [loading, setLoading] = useState(false)
+
+  const load = useCallback(async () => {
+    setLoading(true)
+    try {
+      setEntries(await agent.audit(notebookId))
+      setError(null)
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404 && err.detail === 'Not Found') setUnavailable(true)
+      else setError(errorMessage(err))
+    } finally {
+      setLoading(false)
+    }
+  }, [notebookId])
+
+  useEffect(() => {
+    void load()
+  }, [load, tick])
+
+  const rows = entries ? [...entries].reverse() : []
+
+  return (
+    <div className="activity">
+      <div className="chat-header">
+        <div className="chat-title">
+          <span className="truncate">Activity · {notebookName}</span>
+        </div>
+        <button type="button" className="button small" onClick={() => void load()} disabled={loading}>
+          <Icon name="refresh" size={14} /> Refresh
+        </button>
+      </div>
+      <div className="activity-body">
+        {unavailable && <p className="notice small">The audit log is not available on this server yet.</p>}
+        {error && (
+          <p className="notice notice-error small" role="alert">
+            Could not load the activity: {error}
+          </p>
+        )}
+        {entries && entries.length === 0 && <p className="muted small center">Nothing has happened here yet.</p>}
+        {rows.length > 0 && (
+          <table className="audit" aria-label="Audit log">
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Tool</th>
+                <th scope="col">Decision</th>
+                <th scope="col">Outcome</th>
+                <th scope="col" className="num">
+                  Took
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((e) => {
+                const open = expanded === e.id
+                return (
+                  <Fragment key={e.id}>
+                    <tr className={open ? 'open' : undefined}>
+                      <td title={fullTime(e.at)}>{clockTime(e.at)}</td>
+                      <td>
+                        <button
+                          type="button"
+                          className="link-button mono"
+                          aria-expanded={open}
+                          onClick={() => setExpanded(open ? null : e.id)}
+                        >
+                          {e.tool}
+                        </button>
+                      </td>
+                      <td>{e.decision ? <span className={`tag tag-${decisionTone(e.decision)}`}>{e.decision}</span> : '—'}</td>
+                      <td className="truncate-cell" title={e.outcome ?? undefined}>
+                        {e.error ? <span className="text-danger">{e.error}</span> : (e.outcome ?? '—')}
+                      </td>
+                      <td className="num">{duration(e.durationMs)}</td>
+                    </tr>
+                    {open && (
+                      <tr className="audit-detail">
+                        <td colSpan={5}>
+                          <dl>
+                            {e.who && (
+                              <>
+                                <dt>Who</dt>
+                                <dd>{e.who}</dd>
+                              </>
+                            )}
+                            <dt>When</dt>
+                            <dd>{fullTime(e.at) || '—'}</dd>
+                            {e.prompt && (
+                              <>
+                                <dt>Prompt</dt>
+                                <dd className="pre">{e.prompt}</dd>
+                              </>
+                            )}
+                          </dl>
+                          {Object.keys(e.args).length > 0 && <pre>{JSON.stringify(e.args, null, 2)}</pre>}
+                          {(e.before !== null || e.after !== null) && (
+                            <DiffView lines={diffLines(e.before, e.after)} label={`Code changed by ${e.tool}`} />
+                          )}
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                )
+              })}
+            </tbody>
+          </table>
+        )}
+      </div>
+    </div>
+  )
+}
+
+function decisionTone(d: string): string {
+  const s = d.toLowerCase()
+  if (s.includes('reject') || s.includes('denied')) return 'danger'
+  if (s.includes('approv')) return 'ok'
+  if (s.includes('pending')) return 'warn'
+  return 'neutral'
+}
