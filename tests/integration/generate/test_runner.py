@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -108,7 +109,7 @@ async def test_isolated_home_and_environment(
     assert seen["cwd"].startswith(str(runner.scratch_dir))
     assert "HEXA_TEST_SECRET" not in seen["env"]
     # Each run's directory is removed afterwards.
-    assert not os.path.exists(seen["cwd"])
+    assert not await asyncio.to_thread(os.path.exists, seen["cwd"])
 
 
 async def test_timeout_kills_the_whole_process_group(scratch_dir: Path, tmp_path: Path) -> None:
