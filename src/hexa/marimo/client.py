@@ -173,6 +173,8 @@ class MarimoClient:
                 if attempt == 0:
                     continue
                 raise MarimoNotRunningError(f"marimo at {self._base} went away: {exc}") from exc
+            except httpx2.TransportError as exc:
+                raise MarimoNotRunningError(f"marimo at {self._base}: {exc}") from exc
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -594,7 +596,9 @@ class MarimoClient:
             raise MarimoTimeoutError(
                 f"code mode ran past {limit:g}s; the kernel was interrupted"
             ) from exc
-        except (httpx2.ReadError, httpx2.RemoteProtocolError) as exc:
+        except httpx2.TimeoutException as exc:
+            raise MarimoTimeoutError(f"code mode stalled past {limit:g}s") from exc
+        except httpx2.TransportError as exc:
             raise MarimoNotRunningError(f"marimo went away during execute: {exc}") from exc
         if done is None:
             raise MarimoNotRunningError("execute stream ended without a result")
