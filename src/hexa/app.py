@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hexa import __version__
+from hexa.api import generation as generation_api
 from hexa.api import notebooks as notebooks_api
 from hexa.api import pages, proxy
 from hexa.api.deps import COOKIE, Services
@@ -19,6 +20,7 @@ from hexa.api.limits import BodyLimitMiddleware
 from hexa.config import Settings
 from hexa.marimo.client import make_http_client
 from hexa.notebooks.files import NotebookFiles
+from hexa.notebooks.generation import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
@@ -94,7 +96,10 @@ def create_app(settings: Settings) -> FastAPI:
             )
             stack.push_async_callback(notebooks.drain)
 
-            app.state.services = Services(settings=settings, users=users, notebooks=notebooks)
+            generation = GenerationService(notebooks)
+            app.state.services = Services(
+                settings=settings, users=users, notebooks=notebooks, generation=generation
+            )
             app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
             yield
 
@@ -112,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(generation_api.router)
     app.include_router(notebooks_api.router)
     app.include_router(proxy.router)
     assets = pages.WEB_DIR / "assets"

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from hexa.config import Settings
+from hexa.notebooks.generation import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.users import Principal, UserService
 
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     users: UserService
     notebooks: NotebookService
+    generation: GenerationService
 
 
 def services(conn: HTTPConnection) -> Services:

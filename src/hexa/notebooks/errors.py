@@ -33,6 +33,12 @@ class TooLargeError(HexaError):
     status = 413
 
 
+class UnsupportedError(HexaError):
+    """An upload in a format Hexa cannot turn into a notebook."""
+
+    status = 415
+
+
 class InvalidNotebookError(HexaError):
     """Notebook text marimo's checker refuses; `diagnostics` says where and why."""
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from hexa.generate.errors import NotebookInvalidError, UnknownTemplateError
+from hexa.generate.errors import (
+    NotebookInvalidError,
+    UnknownTemplateError,
+    UnsupportedNotebookFormatError,
+)
+from hexa.generate.importing import import_notebook, normalize_notebook_text
 from hexa.generate.saving import write_notebook
 from hexa.generate.templates import render_template
 from hexa.generate.validation import validate_notebook_async
-from hexa.notebooks.errors import InvalidNotebookError, NotFoundError
+from hexa.notebooks.errors import InvalidNotebookError, NotFoundError, UnsupportedError
 
 _BLANK = """import marimo
 
@@ -41,8 +48,18 @@ class NotebookFiles:
             raise NotFoundError(str(exc)) from exc
 
     async def normalize(self, text: str) -> str:
-        """Text from elsewhere as marimo would write it (the write validates it after)."""
-        return text
+        """Almost-right notebook text (an LLM's) as marimo would write it; 422 when marimo
+        cannot read it at all."""
+        with _invalid_as_422():
+            return await asyncio.to_thread(normalize_notebook_text, text)
+
+    async def convert(self, filename: str, data: bytes) -> str:
+        """A `.py` notebook or script, or a Jupyter `.ipynb`, as a marimo notebook."""
+        with _invalid_as_422():
+            try:
+                return await asyncio.to_thread(import_notebook, filename, data)
+            except UnsupportedNotebookFormatError as exc:
+                raise UnsupportedError(str(exc)) from exc
 
     async def write(self, path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,3 +78,11 @@ class NotebookFiles:
                 + "; ".join(d.describe() for d in result.errors[:5]),
                 [d.to_dict() for d in result.diagnostics],
             )
+
+
+@contextlib.contextmanager
+def _invalid_as_422() -> Iterator[None]:
+    try:
+        yield
+    except NotebookInvalidError as exc:
+        raise InvalidNotebookError(str(exc), [d.to_dict() for d in exc.diagnostics]) from exc

@@ -128,7 +128,7 @@ class NotebookService:
         self._sessions = sessions
         self._supervisor = supervisor
         self._users = users
-        self._files = files
+        self.files = files
         self._http = http
         self._status_writes: set[asyncio.Task[None]] = set()
         # One client per live process: it caches the session's current ws id.
@@ -164,7 +164,7 @@ class NotebookService:
         path = resolve_notebook_path(folder, notebook_path)
         if path.exists():
             raise ConflictError(f"a file already exists at {notebook_path}")
-        await self._files.write(path, text)
+        await self.files.write(path, text)
         try:
             async with self._sessions.begin() as session:
                 row = await NotebookRepository(session).create(
@@ -180,7 +180,7 @@ class NotebookService:
     ) -> NotebookView:
         """Notebook text from elsewhere (an LLM, a file), normalised when marimo can read
         it; saved under a new id."""
-        return await self.create(user, text=await self._files.normalize(text), name=name)
+        return await self.create(user, text=await self.files.normalize(text), name=name)
 
     async def create_from_template(
         self,
@@ -190,7 +190,7 @@ class NotebookService:
         template: str = "blank",
         notebook_path: str | None = None,
     ) -> NotebookView:
-        text = self._files.template(template, title=name)
+        text = self.files.template(template, title=name)
         return await self.create(user, text=text, name=name, notebook_path=notebook_path)
 
     async def find_by_name(self, user: Principal, name: str) -> NotebookView:
@@ -249,7 +249,7 @@ class NotebookService:
                 if at_path is not None:
                     raise ConflictError(f"{notebook_path} is already open as notebook {at_path.id}")
                 if not path.exists():
-                    await self._files.write(path, self._files.blank())
+                    await self.files.write(path, self.files.blank())
                 try:
                     row = await repo.create(
                         user.id, notebook_id, notebook_path, display_name(notebook_path)
@@ -277,7 +277,7 @@ class NotebookService:
         if nb is None or nb.state is not RuntimeState.RUNNING:
             if not path.exists():
                 raise NotFoundError(f"the file of notebook {notebook_id} is gone")
-            await self._files.check(path)
+            await self.files.check(path)
             nb = await self._start(NotebookSpec(notebook_id, user.name, path))
         self._supervisor.touch(notebook_id)
         if opening:

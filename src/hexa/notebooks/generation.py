@@ -1,0 +1,88 @@
+"""New notebooks from a prompt, a Mermaid flowchart or an uploaded file, for a user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hexa.generate import (
+    GenerationResult,
+    MermaidCycleError,
+    MermaidSyntaxError,
+    TextModel,
+    generate_from_mermaid,
+    generate_from_prompt,
+)
+from hexa.generate.mermaid import parse_mermaid
+from hexa.notebooks.errors import BadRequestError, InvalidNotebookError
+from hexa.notebooks.paths import display_name
+from hexa.notebooks.service import NotebookService, NotebookView
+from hexa.users import Principal
+
+
+@dataclass(frozen=True)
+class Generated:
+    view: NotebookView
+    notes: tuple[str, ...]
+    remaining_errors: tuple[str, ...]
+
+
+class GenerationService:
+    """Turns outside material into a saved, validated notebook of the user's."""
+
+    def __init__(self, notebooks: NotebookService, model: TextModel | None = None) -> None:
+        self._notebooks = notebooks
+        # None: the builtin, offline path (stub cells, nearest template).
+        self._model = model
+
+    async def generate(
+        self,
+        user: Principal,
+        *,
+        prompt: str | None = None,
+        mermaid: str | None = None,
+        name: str | None = None,
+    ) -> Generated:
+        if (prompt is None) == (mermaid is None):
+            raise BadRequestError("give exactly one of prompt or mermaid")
+        if mermaid is not None:
+            try:
+                title = name or parse_mermaid(mermaid).title or "Flowchart"
+                result = await generate_from_mermaid(mermaid, self._model, title=title)
+            except MermaidSyntaxError as exc:
+                raise InvalidNotebookError(
+                    str(exc),
+                    [
+                        {
+                            "line": exc.line_no,
+                            "code": "mermaid-syntax",
+                            "message": exc.reason,
+                            "text": exc.line,
+                        }
+                    ],
+                ) from exc
+            except MermaidCycleError as exc:
+                raise InvalidNotebookError(
+                    str(exc),
+                    [{"code": "mermaid-cycle", "nodes": list(exc.nodes), "message": str(exc)}],
+                ) from exc
+            default_name = title
+        else:
+            assert prompt is not None
+            if not prompt.strip():
+                raise BadRequestError("prompt is empty")
+            result = await generate_from_prompt(prompt, self._model)
+            default_name = prompt.strip().splitlines()[0][:60]
+        return await self._save(user, result, name or default_name)
+
+    async def import_file(
+        self, user: Principal, filename: str, data: bytes, *, name: str | None = None
+    ) -> NotebookView:
+        text = await self._notebooks.files.convert(filename, data)
+        stem = display_name(filename if filename.endswith(".py") else filename + ".py")
+        return await self._notebooks.create(user, text=text, name=name or stem)
+
+    async def _save(self, user: Principal, result: GenerationResult, name: str) -> Generated:
+        view = await self._notebooks.create(user, text=result.text, name=name)
+        return Generated(
+            view=view, notes=tuple(result.notes), remaining_errors=tuple(result.remaining_errors)
+        )
