@@ -39,9 +39,9 @@ def build_notebook(cells: Sequence[CellSource], *, width: str = "medium") -> str
 
 
 def py_string_literal(value: str) -> str:
-    """A Python literal for `value`: triple-quoted when that stays readable, else repr()."""
+    """A Python literal for exactly `value`: triple-quoted when that stays readable."""
     if "\n" in value and '"""' not in value and "\\" not in value and not value.endswith('"'):
-        return f'"""\n{value}\n"""' if not value.startswith("\n") else f'"""{value}"""'
+        return f'"""{value}"""'
     return py_str(value)
 
 

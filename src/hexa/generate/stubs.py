@@ -3,6 +3,7 @@ around any body (stub or model-written), and the notebook that holds them."""
 
 from __future__ import annotations
 
+import html
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -56,8 +57,8 @@ def cell_code(step: StepSpec, body: str, steps: Sequence[StepSpec]) -> str:
 
 def chart_cell(chart_text: str, title: str) -> CellSource:
     """The first cell: a heading and the chart rendered by marimo."""
-    heading = py_string_literal(f"# {one_line(title)}")
-    chart = py_string_literal(chart_text.strip())
+    heading = py_string_literal(f"# {html.escape(one_line(title), quote=False)}")
+    chart = py_string_literal(chart_text.replace("\r\n", "\n").replace("\r", "\n").strip())
     code = f"import marimo as mo\n\nmo.vstack([mo.md({heading}), mo.mermaid({chart})])"
     return CellSource(code=code, hide_code=True)
 
