@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import IO
 
 import click
 
@@ -69,3 +70,52 @@ def user_add(name: str) -> None:
     except HexaError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"Created user {name}. Their token: {token}")
+
+
+@main.command()
+@click.option("--mermaid", "mermaid_file", type=click.File("r"), help="A Mermaid flowchart file.")
+@click.option("--prompt", help="What the notebook should do.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here.")
+@click.option("--title", help="Title of the notebook.")
+def generate(
+    mermaid_file: IO[str] | None,
+    prompt: str | None,
+    out: str | None,
+    title: str | None,
+) -> None:
+    """Make a marimo notebook from a Mermaid flowchart or a prompt (builtin model, offline).
+
+    Prints the notebook, or writes it to --out (validated, atomically).
+    """
+    from hexa.generate import (
+        GenerateError,
+        MermaidCycleError,
+        MermaidSyntaxError,
+        NotebookInvalidError,
+        generate_from_mermaid,
+        generate_from_prompt,
+        write_notebook,
+    )
+
+    if (mermaid_file is None) == (prompt is None):
+        raise click.UsageError("give exactly one of --mermaid FILE or --prompt TEXT")
+    try:
+        if mermaid_file is not None:
+            result = asyncio.run(generate_from_mermaid(mermaid_file.read(), title=title))
+        else:
+            assert prompt is not None
+            result = asyncio.run(generate_from_prompt(prompt))
+        if out is None:
+            click.echo(result.text, nl=False)
+        else:
+            write_notebook(out, result.text)
+            click.echo(f"Wrote {out}", err=True)
+    except (MermaidSyntaxError, MermaidCycleError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except NotebookInvalidError as exc:
+        detail = "\n".join(d.describe() for d in exc.diagnostics)
+        raise click.ClickException(f"{exc}\n{detail}") from exc
+    except GenerateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
