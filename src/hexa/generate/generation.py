@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -147,7 +147,7 @@ async def generate_from_mermaid(
     steps = plan_steps(chart)
     heading = _chart_title(chart, title)
     if writer is None:
-        notebook = flowchart_notebook(text, heading, steps, {})
+        notebook = await asyncio.to_thread(flowchart_notebook, text, heading, steps, {})
         return GenerationResult(
             text=notebook,
             source="builtin",
@@ -204,7 +204,7 @@ class _FlowchartSession:
         self._limit = asyncio.Semaphore(_CONCURRENT_CELL_REQUESTS)
 
     async def write_all(self) -> None:
-        await asyncio.gather(*(self._write(state, problem=None) for state in self.cells.values()))
+        await _all(self._write(state, problem=None) for state in self.cells.values())
 
     async def _write(self, state: _CellState, problem: str | None) -> None:
         """Ask for the cell (again, with `problem`) until it meets its contract, within the
@@ -223,7 +223,8 @@ class _FlowchartSession:
             self.calls += 1
             state.attempts += 1
             code = strip_code_fence(reply)
-            problems = check_cell_code(state.step, code, self.variables)
+            # In a thread: the first check imports marimo (~2 s), which must not stall the loop.
+            problems = await asyncio.to_thread(check_cell_code, state.step, code, self.variables)
             if not problems:
                 state.body, state.origin = code, "model"
                 return
@@ -238,7 +239,9 @@ class _FlowchartSession:
         """Validate and run until no model cell fails: failing model cells are repaired
         while their budget lasts, then replaced by stubs (which always run)."""
         while True:
-            notebook = flowchart_notebook(chart_text, self.title, self.steps, self._bodies())
+            notebook = await asyncio.to_thread(
+                flowchart_notebook, chart_text, self.title, self.steps, self._bodies()
+            )
             validation = await validate_notebook_async(notebook)
             report = RunReport()
             failures = [(d.cell_index, d.describe()) for d in validation.errors]
@@ -265,9 +268,7 @@ class _FlowchartSession:
             fixable = [n for n in per_cell if self.cells[n].origin == "model"]
             if not fixable:
                 return notebook, validation, report
-            await asyncio.gather(
-                *(self._retry(self.cells[n], "\n".join(per_cell[n])) for n in fixable)
-            )
+            await _all(self._retry(self.cells[n], "\n".join(per_cell[n])) for n in fixable)
 
     async def _retry(self, state: _CellState, problem: str) -> None:
         if state.attempts <= self.max_repairs:
@@ -375,6 +376,17 @@ def _prompt_result(
         model_calls=calls,
         remaining_errors=remaining,
     )
+
+
+async def _all(calls: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run concurrently; on the first failure cancel the rest (no orphaned model calls) and
+    raise that failure itself rather than an ExceptionGroup."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for call in calls:
+                group.create_task(call)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 def _run_problem(error: CellRunError) -> str:

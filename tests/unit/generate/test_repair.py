@@ -240,3 +240,27 @@ async def test_prompt_never_valid_falls_back_to_the_template() -> None:
     assert result.validation.valid
     assert result.notes
     assert result.to_dict()["source"] == "fallback"
+
+
+async def test_a_failing_model_call_cancels_the_others() -> None:
+    cancelled: list[str] = []
+
+    class HalfBroken:
+        """A fake of the model: fails for one cell, hangs for the rest."""
+
+        async def complete(self, system: str, prompt: str) -> str:
+            if cell_variable(prompt) == "A":
+                raise ConnectionError("dropped")
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.append(cell_variable(prompt) or "")
+                raise
+            return ""
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(WriterError, match="dropped"):
+        await generate_from_mermaid(CHART, HalfBroken(), runner=FakeRunner())
+    assert loop.time() - started < 5
+    assert cancelled  # the hanging calls were cancelled, not left running
