@@ -22,6 +22,7 @@ from hexa.marimo.client import make_http_client
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.generation import GenerationService
 from hexa.notebooks.service import NotebookService
+from hexa.proxy.assets import assets_router, marimo_assets_dir
 from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
@@ -118,6 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(generation_api.router)
+    if (marimo_assets := marimo_assets_dir(settings.python)) is not None:
+        app.include_router(assets_router(marimo_assets))
     app.include_router(notebooks_api.router)
     app.include_router(proxy.router)
     assets = pages.WEB_DIR / "assets"
