@@ -1,0 +1,121 @@
+import {
+  editorFrame,
+  expect,
+  openFromList,
+  readNotebookFile,
+  server,
+  snap,
+  test,
+  uniqueName,
+  writeNotebookFile,
+} from './fixtures'
+
+test('create a notebook, rename it, and delete it after confirming', async ({ app: page }, testInfo) => {
+  const name = uniqueName('Created')
+  await page.getByRole('button', { name: 'New notebook' }).first().click()
+  const dialog = page.getByRole('dialog', { name: 'New notebook' })
+  await expect(dialog.getByRole('radio', { name: /Blank/ })).toBeChecked()
+  await dialog.getByLabel('Name').fill(name)
+  await dialog.getByRole('button', { name: 'Create and open' }).click()
+  await expect(dialog).toBeHidden()
+
+  await expect(page.getByRole('tab', { name, exact: true })).toHaveAttribute('aria-selected', 'true')
+  await editorFrame(page, name)
+  const list = page.getByRole('list', { name: 'Notebooks' })
+  await expect(list.getByRole('button', { name, exact: true })).toBeVisible()
+  await expect(list.getByRole('button', { name, exact: true })).toHaveAccessibleDescription(/Running/)
+
+  const renamed = `${name} renamed`
+  await list.getByRole('button', { name: `Rename ${name}` }).click()
+  const field = page.getByLabel(`New name for ${name}`)
+  await field.fill(renamed)
+  await field.press('Enter')
+  await expect(list.getByRole('button', { name: renamed, exact: true })).toBeVisible()
+  await expect(page.getByRole('tab', { name: renamed, exact: true })).toBeVisible()
+  await snap(page, testInfo, 'renamed')
+
+  // Cancelling keeps it; confirming deletes it and closes its tab.
+  await list.getByRole('button', { name: `Delete ${renamed}` }).click()
+  let confirm = page.getByRole('dialog', { name: 'Delete notebook' })
+  await expect(confirm).toContainText(renamed)
+  await confirm.getByRole('button', { name: 'Cancel' }).click()
+  await expect(confirm).toBeHidden()
+  await expect(list.getByRole('button', { name: renamed, exact: true })).toBeVisible()
+
+  await list.getByRole('button', { name: `Delete ${renamed}` }).click()
+  confirm = page.getByRole('dialog', { name: 'Delete notebook' })
+  await snap(page, testInfo, 'delete-confirmation')
+  await confirm.getByRole('button', { name: 'Delete' }).click()
+  await expect(list.getByRole('button', { name: renamed, exact: true })).toHaveCount(0)
+  await expect(page.getByRole('tab', { name: renamed, exact: true })).toHaveCount(0)
+})
+
+test('open two notebooks and switch between them; each editor keeps its state', async ({ app: page, api }, testInfo) => {
+  const first = await api.create(uniqueName('First'))
+  const second = await api.create(uniqueName('Second'))
+  await page.reload()
+
+  const frameA = await openFromList(page, first.name)
+  await frameA.evaluate(() => ((window as unknown as { kept: string }).kept = 'still here'))
+
+  const frameB = await openFromList(page, second.name)
+  await expect(page.locator(`iframe[title="Notebook ${first.name}"]`)).toBeHidden()
+  await expect(page.getByRole('tab', { name: first.name, exact: true })).toHaveAttribute('aria-selected', 'false')
+  await expect(page.getByLabel('Open notebooks', { exact: false }).first()).toBeVisible()
+  await expect(page.getByText(`2 open`, { exact: false })).toBeVisible()
+  expect(frameB.url()).toContain(`/nb/${second.notebook_id}/`)
+  await snap(page, testInfo, 'second-tab')
+
+  // Back to the first tab: the same editor document, not a reload.
+  await page.getByRole('tab', { name: first.name, exact: true }).click()
+  await expect(page.locator(`iframe[title="Notebook ${first.name}"]`)).toBeVisible()
+  await expect(page.locator(`iframe[title="Notebook ${second.name}"]`)).toBeHidden()
+  expect(await frameA.evaluate(() => (window as unknown as { kept?: string }).kept)).toBe('still here')
+
+  // Keyboard: arrow keys move between tabs.
+  await page.getByRole('tab', { name: first.name, exact: true }).press('ArrowRight')
+  await expect(page.getByRole('tab', { name: second.name, exact: true })).toHaveAttribute('aria-selected', 'true')
+
+  // Closing a tab stops the notebook.
+  await page.getByRole('button', { name: `Close ${second.name}` }).click()
+  await expect(page.getByRole('tab', { name: second.name, exact: true })).toHaveCount(0)
+  await expect.poll(async () => (await api.list()).find((n) => n.notebook_id === second.notebook_id)?.status).toBe('stopped')
+})
+
+test('reaching the limit of open notebooks says so', async ({ app: page, api }, testInfo) => {
+  const made = []
+  for (let i = 0; i <= server.limit; i++) made.push(await api.create(uniqueName(`Limit ${i + 1}`)))
+  await page.reload()
+  for (const nb of made.slice(0, server.limit)) await openFromList(page, nb.name)
+  await expect(page.getByText(`${server.limit} of ${server.limit} open`).or(page.getByText(`${server.limit} open`))).toBeVisible()
+
+  const extra = made[server.limit]
+  await page.getByRole('list', { name: 'Notebooks' }).getByRole('button', { name: extra.name, exact: true }).click()
+  const alert = page.getByRole('alert').filter({ hasText: 'limit' })
+  await expect(alert).toContainText(`limit of ${server.limit} open notebooks`)
+  await expect(alert).toContainText('Close a tab')
+  await expect(page.getByRole('tab', { name: extra.name, exact: true })).toHaveCount(0)
+  await snap(page, testInfo, 'limit-reached')
+
+  // After closing one, it opens.
+  await page.getByRole('button', { name: `Close ${made[0].name}` }).click()
+  await openFromList(page, extra.name)
+  await expect(alert).toHaveCount(0)
+})
+
+test('a notebook that cannot start shows the reason and a restart button', async ({ app: page, api }, testInfo) => {
+  const nb = await api.create(uniqueName('Broken'))
+  const good = readNotebookFile(nb)
+  // marimo refuses a file without `app = marimo.App()`.
+  writeNotebookFile(nb, 'import marimo\n\nprint("no app here")\n')
+  await page.reload()
+  await page.getByRole('list', { name: 'Notebooks' }).getByRole('button', { name: nb.name, exact: true }).click()
+  const panel = page.getByRole('tabpanel', { name: nb.name })
+  await expect(panel.getByRole('alert')).toContainText('could not run')
+  await expect(panel.locator('.reason')).not.toBeEmpty()
+  await snap(page, testInfo, 'failed-tab')
+
+  writeNotebookFile(nb, good)
+  await panel.getByRole('button', { name: 'Restart' }).click()
+  await editorFrame(page, nb.name)
+})
