@@ -1,0 +1,234 @@
+"""The `builtin` model: offline, deterministic, and honest about how little it knows.
+
+It is a pydantic-ai `FunctionModel`, so it drives the very same agent, tools, approvals,
+audit and streaming as a real model. It understands a few commands (`COMMANDS`) and any
+fenced python block, makes at most one tool call per message, and afterwards puts the
+tool's result into words. Anything else gets a plain answer saying what it can do and how
+to configure a real model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    RetryPromptPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
+MODEL_NAME = "hexa-builtin"
+
+# (what to type, what it does): shown by `help` and `GET /api/agent`.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("add a cell: ```python ...```", "add a cell with that code and run it"),
+    ("```python ...```", "any fenced python block: add it as a cell and run it"),
+    ("add a cell after <id>: ```python ...```", "add it after (or before) a cell"),
+    ("edit cell <id>: ```python ...```", "replace a cell's code and run it"),
+    ("run all", "run every cell"),
+    ("run cell <id> [<id> ...]", "run cells"),
+    ("run stale", "run the cells that are out of date"),
+    ("move cell <id> after <id>", "move a cell (also: before)"),
+    ("delete cell <id> [<id> ...]", "delete cells (asks for your approval first)"),
+    ("list cells", "the notebook's cells with ids and first lines"),
+    ("show cell <id>", "a cell's code, state and errors"),
+    ("show outputs [of cell <id>]", "outputs as text"),
+    ("show errors", "every error in the notebook"),
+    ("show variables", "variables and dataframes"),
+    ("lint", "marimo's checker"),
+    ("format", "format every cell with ruff"),
+    ("interrupt", "stop the running cell"),
+    ("restart kernel", "restart the kernel (asks for your approval first)"),
+    ("docs <words>", "search marimo's API documentation"),
+    ("help", "this list"),
+)
+
+_ID = r"`?([A-Za-z0-9_-]+)`?"
+_IDS = r"((?:`?[A-Za-z0-9_-]+`?(?:\s*,\s*|\s+and\s+|\s+)?)+)"
+_CODE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n?(.*?)```", re.S | re.I)
+_SELECTED = re.compile(r"\b(selected|this|these|that)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Call:
+    tool_name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+def help_text() -> str:
+    rows = "\n".join(f"- `{typed}`: {does}" for typed, does in COMMANDS)
+    return (
+        "I'm Hexa's built-in assistant: I work offline and understand these commands "
+        f"(cell ids are the ones `list cells` shows):\n{rows}\n\n{CONFIGURE}"
+    )
+
+
+CONFIGURE = (
+    "For anything else, configure a real model: set `HEXA_MODEL=openai:<model>` with "
+    "`OPENAI_API_KEY`, `HEXA_MODEL=anthropic:<model>` with `ANTHROPIC_API_KEY`, or "
+    "`HEXA_MODEL=openai-compatible:<model>` with `HEXA_OPENAI_BASE_URL` for Ollama or vLLM, "
+    "and restart `hexa serve`."
+)
+
+
+def _ids(text: str) -> list[str]:
+    words = re.findall(r"[A-Za-z0-9_-]+", text)
+    return [w for w in words if w.lower() not in {"and", "cell", "cells"}]
+
+
+def parse_command(text: str, selected: Sequence[str] = ()) -> Call | Say:
+    """What a chat message asks the builtin model to do."""
+    message = text.strip()
+    code = _CODE.search(message)
+    head = message[: code.start()] if code else message
+    head_clean = head.strip().rstrip(":").strip()
+
+    def targets(found: str | None) -> list[str]:
+        if found and not _SELECTED.search(found):
+            return _ids(found)
+        return list(selected)
+
+    if code is not None:
+        body = code.group(1).strip("\n")
+        edit = re.search(rf"\b(?:edit|change|update|replace)\s+(?:cell\s+)?{_ID}", head, re.I)
+        if edit:
+            return Call("edit_cell", {"cell_id": edit.group(1), "code": body})
+        args: dict[str, Any] = {"code": body}
+        place = re.search(rf"\b(after|before)\s+(?:cell\s+)?{_ID}", head, re.I)
+        if place:
+            args[f"{place.group(1).lower()}_cell_id"] = place.group(2)
+        return Call("add_cell", args)
+
+    low = head_clean.lower()
+    if low in {"help", "?", "commands"} or "what can you do" in low:
+        return Say(help_text())
+    if re.fullmatch(r"(?:please\s+)?run\s+(?:all|everything|all\s+cells|the\s+notebook)", low):
+        return Call("run_cells", {"cell_ids": []})
+    if re.fullmatch(r"run\s+(?:the\s+)?stale(?:\s+cells)?", low):
+        return Call("run_stale_cells")
+    match = re.fullmatch(r"run\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, head_clean, re.I)
+    if match:
+        ids = targets(match.group(1))
+        if ids:
+            return Call("run_cells", {"cell_ids": ids})
+    match = re.fullmatch(r"(?:delete|remove)\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, head_clean, re.I)
+    if match:
+        ids = targets(match.group(1))
+        if ids:
+            return Call("delete_cells", {"cell_ids": ids})
+    match = re.fullmatch(
+        rf"move\s+(?:cell\s+)?{_ID}\s+(after|before|below|above)\s+(?:cell\s+)?{_ID}",
+        head_clean,
+        re.I,
+    )
+    if match:
+        where = "after" if match.group(2).lower() in ("after", "below") else "before"
+        return Call("move_cell", {"cell_id": match.group(1), f"{where}_cell_id": match.group(3)})
+    if re.fullmatch(r"(?:show|list|any)\s+(?:the\s+)?errors?", low):
+        return Call("get_notebook_errors")
+    if re.fullmatch(r"(?:list|show)\s+(?:the\s+)?(?:cells|notebook)|map", low):
+        return Call("get_notebook_map")
+    if re.fullmatch(r"(?:show|list)\s+(?:the\s+)?(?:variables|vars|dataframes|data)", low):
+        return Call("get_variables")
+    match = re.fullmatch(
+        r"show\s+(?:the\s+)?outputs?(?:\s+of)?(?:\s+(?:cells?\s+)?" + _IDS + ")?", head_clean, re.I
+    )
+    if match:
+        return Call("get_cell_outputs", {"cell_ids": targets(match.group(1))})
+    match = re.fullmatch(r"show\s+(?:cells?\s+)?" + _IDS, head_clean, re.I)
+    if match:
+        ids = targets(match.group(1))
+        if ids:
+            return Call("get_cells", {"cell_ids": ids})
+    if re.fullmatch(r"restart(?:\s+the)?\s+kernel", low):
+        return Call("restart_kernel")
+    if re.fullmatch(r"lint(?:\s+(?:the\s+)?notebook)?|check(?:\s+the)?\s+notebook", low):
+        return Call("lint_notebook")
+    if re.fullmatch(r"format(?:\s+(?:the\s+)?(?:notebook|cells|code))?", low):
+        return Call("format_cells", {"cell_ids": []})
+    if re.fullmatch(r"interrupt|stop(?:\s+(?:the\s+)?(?:run|kernel))?", low):
+        return Call("interrupt_kernel")
+    if re.fullmatch(r"clear\s+(?:all\s+)?outputs?", low):
+        return Call("clear_outputs", {"cell_ids": list(selected)})
+    if re.fullmatch(r"(?:show\s+)?(?:marimo\s+)?rules", low):
+        return Call("get_marimo_rules")
+    match = re.fullmatch(r"(?:docs|search\s+(?:the\s+)?docs(?:\s+for)?)\s+(.+)", head_clean, re.I)
+    if match:
+        return Call("search_marimo_docs", {"query": match.group(1)[:200]})
+    return Say(
+        "I'm the built-in offline assistant, so I only understand a few commands (type "
+        "`help` for the list), such as a fenced python block to add a cell, `run all`, "
+        f"`delete cell <id>` or `show errors`.\n\n{CONFIGURE}"
+    )
+
+
+def _chunks(text: str) -> list[str]:
+    """Word-sized pieces, so the reply streams like a real model's."""
+    return re.findall(r"\S+\s*|\s+", text) or [text]
+
+
+def _answer(part: ToolReturnPart | RetryPromptPart) -> str:
+    if isinstance(part, RetryPromptPart):
+        return f"I could not do that: {part.model_response()}"
+    content = (
+        part.content if isinstance(part.content, str) else json.dumps(part.content, default=str)
+    )
+    if part.outcome == "denied":
+        return f"OK, I did not run `{part.tool_name}`. {content}"
+    if part.outcome in ("failed", "retried"):
+        return f"I could not do that: {content}"
+    return content
+
+
+def reply_to(messages: Sequence[ModelMessage], selected: Sequence[str] = ()) -> Call | Say:
+    """The builtin model's next step for this conversation."""
+    request = messages[-1]
+    if not isinstance(request, ModelRequest) or not request.parts:
+        return Say("I have nothing to answer.")
+    results = [p for p in request.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
+    prompt = next((p for p in reversed(request.parts) if isinstance(p, UserPromptPart)), None)
+    if prompt is not None:
+        content = (
+            prompt.content
+            if isinstance(prompt.content, str)
+            else " ".join(c for c in prompt.content if isinstance(c, str))
+        )
+        return parse_command(content, selected)
+    if results:
+        return Say("\n\n".join(_answer(p) for p in results))
+    return Say("I have nothing to answer.")
+
+
+def builtin_model(selected: Sequence[str] = ()) -> FunctionModel:
+    """A FunctionModel that follows `reply_to`; `selected` are the person's selected cells."""
+    chosen = tuple(selected)
+
+    async def stream(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        step = reply_to(messages, chosen)
+        if isinstance(step, Call):
+            call_id = f"builtin-{uuid.uuid4().hex[:12]}"
+            yield {
+                0: DeltaToolCall(
+                    name=step.tool_name, json_args=json.dumps(step.args), tool_call_id=call_id
+                )
+            }
+            return
+        for chunk in _chunks(step.text):
+            yield chunk
+
+    return FunctionModel(stream_function=stream, model_name=MODEL_NAME)

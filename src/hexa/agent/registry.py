@@ -1,0 +1,195 @@
+"""The one tool registry: every tool the agent may call, with its schema and safety tier.
+
+A tool is a name, a description written for an LLM, a pydantic model of its arguments
+(the JSON schema the model sees), a tier, and an async implementation. Custom tools plug
+in with `ToolRegistry.register`; the agent, the approvals and the audit log treat them
+exactly like the built-in ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hexa.marimo.client import MarimoClient
+from hexa.users import Principal
+
+
+class Tier(enum.StrEnum):
+    """How much a call may change, and so whether it needs the person's yes first."""
+
+    READ = "read"  # looks only
+    WRITE = "write"  # applied at once (add, edit, move, run, ...)
+    DESTRUCTIVE = "destructive"  # loses work or state: runs only after a stored approval
+
+
+class ToolArgs(BaseModel):
+    """Base of every tool's arguments: unknown keys are an error the model is told about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NotebookArgs(ToolArgs):
+    """Arguments of a tool that acts on a notebook: it is always named, never implied."""
+
+    notebook_id: str | None = Field(
+        None,
+        max_length=64,
+        description="The notebook to act on. Defaults to the notebook this chat belongs to.",
+    )
+
+
+class RunningNotebook(Protocol):
+    """What the agent needs of a started notebook."""
+
+    @property
+    def client(self) -> MarimoClient: ...
+
+
+class NotebookView(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+class NotebookAccess(Protocol):
+    """The notebook service as the agent uses it (the real one is `NotebookService`).
+
+    Every method checks that the notebook is the user's own: someone else's notebook is
+    reported as not found.
+    """
+
+    async def get(self, user: Principal, notebook_id: str) -> NotebookView: ...
+
+    async def running(self, user: Principal, notebook_id: str) -> RunningNotebook: ...
+
+    async def restart(self, user: Principal, notebook_id: str) -> RunningNotebook: ...
+
+
+class BackgroundRuns(Protocol):
+    """Somewhere to keep a run that outlived its bounded wait (see `Toolbox.wait`)."""
+
+    def keep(self, notebook_id: str, label: str, task: asyncio.Task[Any]) -> None: ...
+
+
+@dataclass
+class ToolContext:
+    """What a tool implementation gets besides its arguments."""
+
+    user: Principal
+    notebook_id: str  # the chat's notebook: the default of every `notebook_id` argument
+    notebooks: NotebookAccess
+    run_wait: float  # seconds a run waits before reporting "still running"
+    max_code_bytes: int
+    background: BackgroundRuns
+    _clients: dict[str, MarimoClient] = field(default_factory=dict)
+
+    def target(self, args: ToolArgs) -> str:
+        """The notebook a call acts on: its `notebook_id`, else the chat's."""
+        named = getattr(args, "notebook_id", None)
+        return named if isinstance(named, str) and named else self.notebook_id
+
+    async def client(self, notebook_id: str) -> MarimoClient:
+        """The marimo client of one of the user's notebooks (started if needed)."""
+        cached = self._clients.get(notebook_id)
+        if cached is None:
+            cached = (await self.notebooks.running(self.user, notebook_id)).client
+            self._clients[notebook_id] = cached
+        return cached
+
+    def forget_client(self, notebook_id: str) -> None:
+        """Drop a cached client (its session changed, e.g. after a restart)."""
+        self._clients.pop(notebook_id, None)
+
+
+class ToolError(Exception):
+    """A call that cannot be carried out as asked; the model is told why."""
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """A finished call: `content` for the model, `summary` (one line) for people."""
+
+    content: str
+    summary: str
+    ok: bool = True
+    code_before: str | None = None
+    code_after: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalPreview:
+    """What the approval card shows: a sentence and the code that would change."""
+
+    description: str
+    code_before: str | None = None
+    code_after: str | None = None
+
+
+A = TypeVar("A", bound=ToolArgs)
+
+
+@dataclass(frozen=True)
+class ToolSpec(Generic[A]):
+    name: str
+    description: str
+    args_model: type[A]
+    tier: Tier
+    run: Callable[[ToolContext, A], Awaitable[ToolOutcome]]
+    # Whether a call may change cells' code or order (the turn's undo snapshot is taken
+    # before the first such call).
+    changes_cells: bool = False
+    # For destructive tools: the approval card's text; `None` gives a generic sentence.
+    preview: Callable[[ToolContext, A], Awaitable[ApprovalPreview]] | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.args_model.model_json_schema()
+
+    def parse(self, args: Any) -> A:
+        """Validated arguments (a model instance passes through)."""
+        if isinstance(args, self.args_model):
+            return args
+        return self.args_model.model_validate(args)
+
+
+class ToolRegistry:
+    """Tools by name. Anything not registered counts as destructive."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ToolSpec[Any]] = {}
+
+    def register(self, spec: ToolSpec[Any]) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"tool {spec.name!r} is already registered")
+        if not spec.name.isidentifier():
+            raise ValueError(f"tool names must be identifiers: {spec.name!r}")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> ToolSpec[Any] | None:
+        return self._specs.get(name)
+
+    def tier_of(self, name: str) -> Tier:
+        spec = self._specs.get(name)
+        return spec.tier if spec is not None else Tier.DESTRUCTIVE
+
+    def __iter__(self) -> Iterator[ToolSpec[Any]]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every tool as JSON: name, tier, description and argument schema."""
+        return [
+            {
+                "name": spec.name,
+                "tier": spec.tier.value,
+                "description": spec.description,
+                "parameters": spec.json_schema(),
+            }
+            for spec in self._specs.values()
+        ]

@@ -1,0 +1,242 @@
+"""The agent API (DESIGN.md §3): chat, approve, reject, history, audit, undo, and the
+notebook's live event stream. Thin: parse, call one AgentService method, serialise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import HTTPConnection
+
+from hexa.agent.service import AgentService
+from hexa.agent.views import ChatReply, PendingApproval
+from hexa.api.deps import CurrentUser, authenticate, services
+from hexa.notebooks.errors import HexaError, UnavailableError
+
+router = APIRouter(tags=["agent"])
+
+NotebookId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def agent_service(conn: HTTPConnection) -> AgentService:
+    agent = getattr(services(conn), "agent", None)
+    if not isinstance(agent, AgentService):
+        raise UnavailableError("the agent is not running")
+    return agent
+
+
+# ---------------------------------------------------------------------- bodies
+
+
+class ChatContext(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    cell_ids: list[str] = Field(
+        default_factory=list, max_length=50, description="Cells the person has selected."
+    )
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notebook_id: NotebookId
+    message: str = Field(max_length=1_000_000)
+    context: ChatContext | None = None
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notebook_id: NotebookId
+    approval_id: str = Field(min_length=1, max_length=64)
+
+
+class ToolCallOut(BaseModel):
+    tool_name: str
+    arguments: dict[str, Any]
+    tool_call_id: str
+    status: str = Field(description="ok, error, pending_approval, denied or invalid")
+    summary: str
+
+
+class PendingApprovalOut(BaseModel):
+    id: str
+    operation: str
+    description: str
+    arguments: dict[str, Any]
+    turn_id: str
+    expires_at: datetime
+    code_before: str | None = None
+    code_after: str | None = None
+
+
+class ChatResponse(BaseModel):
+    message: str
+    tool_calls: list[ToolCallOut]
+    pending_approval: PendingApprovalOut | None
+    turn_id: str
+    status: str = Field(description="done, waiting_approval or failed")
+    error: str | None = Field(None, description="Set when the model or its provider failed.")
+
+
+class ChatLineOut(BaseModel):
+    id: int
+    turn_id: str | None
+    role: str
+    content: str
+    data: dict[str, Any] | None
+    created_at: datetime
+
+
+class ChatHistoryOut(BaseModel):
+    notebook_id: str
+    messages: list[ChatLineOut]
+    pending_approvals: list[PendingApprovalOut]
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    user: str | None
+    notebook_id: str
+    turn_id: str | None
+    prompt: str | None
+    tool_name: str
+    arguments: Any
+    code_before: str | None
+    code_after: str | None
+    decision: str | None
+    outcome: str
+    duration_ms: float | None
+
+
+class AuditOut(BaseModel):
+    notebook_id: str
+    entries: list[AuditEntryOut]
+
+
+class UndoOut(BaseModel):
+    turn_id: str
+    prompt: str
+    message: str
+    notebooks: list[str]
+
+
+def _approval(p: PendingApproval | None) -> PendingApprovalOut | None:
+    return PendingApprovalOut(**p.__dict__) if p is not None else None
+
+
+def _reply(reply: ChatReply) -> ChatResponse:
+    return ChatResponse(
+        message=reply.message,
+        tool_calls=[ToolCallOut(**c.__dict__) for c in reply.tool_calls],
+        pending_approval=_approval(reply.pending_approval),
+        turn_id=reply.turn_id,
+        status=reply.status,
+        error=reply.error,
+    )
+
+
+# ---------------------------------------------------------------------- routes
+
+
+@router.post("/api/chat", response_model=ChatResponse)
+async def chat(body: ChatRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+    """One message to the notebook's agent; returns when the turn is done or waits for an
+    approval (`pending_approval`). The turn streams on `WS /api/ws/{notebook_id}`."""
+    context = body.context.model_dump() if body.context is not None else None
+    reply = await agent_service(conn).chat(user, body.notebook_id, body.message, context)
+    return _reply(reply)
+
+
+@router.post("/api/approve", response_model=ChatResponse)
+async def approve(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+    """Approve a pending destructive call (once); the turn resumes and its result is returned."""
+    return _reply(await agent_service(conn).approve(user, body.notebook_id, body.approval_id))
+
+
+@router.post("/api/reject", response_model=ChatResponse)
+async def reject(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+    """Reject a pending destructive call; the model is told and answers."""
+    return _reply(await agent_service(conn).reject(user, body.notebook_id, body.approval_id))
+
+
+@router.get("/api/notebooks/{notebook_id}/chat", response_model=ChatHistoryOut)
+async def chat_history(
+    notebook_id: NotebookId,
+    user: CurrentUser,
+    conn: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    after_id: Annotated[int | None, Query(ge=0)] = None,
+) -> ChatHistoryOut:
+    """The notebook's conversation, oldest first, and the approvals still pending."""
+    history = await agent_service(conn).history(user, notebook_id, limit=limit, after_id=after_id)
+    return ChatHistoryOut(
+        notebook_id=history.notebook_id,
+        messages=[ChatLineOut(**line.__dict__) for line in history.messages],
+        pending_approvals=[PendingApprovalOut(**p.__dict__) for p in history.pending_approvals],
+    )
+
+
+@router.get("/api/notebooks/{notebook_id}/audit", response_model=AuditOut)
+async def audit_log(
+    notebook_id: NotebookId,
+    user: CurrentUser,
+    conn: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=0)] = None,
+) -> AuditOut:
+    """Every tool call in the notebook, newest first."""
+    entries = await agent_service(conn).audit(user, notebook_id, limit=limit, before_id=before_id)
+    return AuditOut(notebook_id=notebook_id, entries=[AuditEntryOut(**e.__dict__) for e in entries])
+
+
+@router.post("/api/notebooks/{notebook_id}/undo", response_model=UndoOut)
+async def undo(notebook_id: NotebookId, user: CurrentUser, conn: Request) -> UndoOut:
+    """Put the cells back as they were before the agent's last turn (not yet undone)."""
+    result = await agent_service(conn).undo(user, notebook_id)
+    return UndoOut(**result.__dict__)
+
+
+@router.get("/api/agent")
+async def agent_info(user: CurrentUser, conn: Request) -> dict[str, Any]:
+    """The model in use; for `builtin`, the commands it understands; the tools and tiers."""
+    return agent_service(conn).info()
+
+
+@router.websocket("/api/ws/{notebook_id}")
+async def notebook_events(websocket: WebSocket, notebook_id: str) -> None:
+    """The notebook's live events as JSON: the agent's (see hexa.agent.events) and marimo's
+    own notifications (`{"type": "marimo", "op", "data"}`). Messages sent are ignored."""
+    try:
+        user = await authenticate(websocket)
+        agent = agent_service(websocket)
+        await services(websocket).notebooks.get(user, notebook_id)
+    except (HTTPException, HexaError):
+        # Refused before the handshake completes: the client sees HTTP 403.
+        await websocket.close(code=1008)
+        return
+    await websocket.accept()
+    async with agent.listen(user, notebook_id) as events:
+
+        async def send() -> None:
+            async for event in events:
+                await websocket.send_json(event)
+
+        async def receive() -> None:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+
+        tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    with contextlib.suppress(RuntimeError):
+        await websocket.close()

@@ -1,0 +1,327 @@
+"""Fakes for the agent's unit tests (NOT marimo): an in-memory notebook with the
+MarimoClient methods the agent uses, and a notebook service over such notebooks.
+
+FakeMarimoClient keeps cells (id, name, code) and "runs" a cell by exec'ing its code in one
+namespace, taking the last expression as its output, like marimo does; good enough to see
+ids, outputs and errors flow through the agent. `saved` is what the .py file would hold.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from hexa.marimo.errors import CellNotFoundError, CodeModeError
+from hexa.marimo.models import (
+    ApplyResult,
+    CreateCell,
+    DeleteCell,
+    EditCell,
+    MoveCell,
+    NewCell,
+    RunCell,
+    RunStale,
+)
+from hexa.notebooks.errors import NotFoundError
+from hexa.users import Principal
+
+
+@dataclass
+class FakeCell:
+    cell_id: str
+    code: str
+    name: str | None = None
+    output: str | None = None
+    error: str | None = None
+    state: str | None = None
+
+
+class FakeMarimoClient:
+    """In-memory stand-in for MarimoClient (a fake: no marimo involved)."""
+
+    def __init__(self, cells: list[tuple[str, str]] | None = None) -> None:
+        self.cells: list[FakeCell] = [FakeCell(cid, code) for cid, code in cells or []]
+        self.ids = (f"n{i:03d}" for i in itertools.count(1))
+        self.applied: list[list[Any]] = []  # every batch that was applied
+        self.apply_delay = 0.0
+        self.namespace: dict[str, Any] = {}
+        self.rules_calls = 0
+        self.fail_with: Exception | None = None
+
+    # --- helpers
+    def find(self, cell_id: str) -> FakeCell:
+        for cell in self.cells:
+            if cell.cell_id == cell_id:
+                return cell
+        raise CellNotFoundError(cell_id)
+
+    @property
+    def saved(self) -> list[tuple[str, str]]:
+        return [(c.cell_id, c.code) for c in self.cells]
+
+    def _run(self, cell: FakeCell) -> None:
+        cell.output, cell.error, cell.state = None, None, "idle"
+        try:
+            tree = ast.parse(cell.code)
+            last = tree.body[-1] if tree.body else None
+            if isinstance(last, ast.Expr):
+                exec(compile(ast.Module(tree.body[:-1], []), "<cell>", "exec"), self.namespace)
+                value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), self.namespace)
+                cell.output = repr(value)
+            else:
+                exec(compile(tree, "<cell>", "exec"), self.namespace)
+        except Exception as exc:
+            cell.error = f"{type(exc).__name__}: {exc}"
+            cell.state = "exception"
+
+    # --- reads
+    async def cell_map(self, preview_lines: int = 3) -> dict[str, Any]:
+        return {
+            "notebook_name": "fake.py",
+            "cells": [
+                {
+                    "cell_id": c.cell_id,
+                    "preview": "\n".join(c.code.splitlines()[:preview_lines]),
+                    "line_count": len(c.code.splitlines()),
+                    "cell_type": "code",
+                    "runtime_state": c.state,
+                    "has_output": c.output is not None,
+                    "has_console_output": False,
+                    "has_errors": c.error is not None,
+                }
+                for c in self.cells
+            ],
+            "total_cells": len(self.cells),
+            "preview_lines": preview_lines,
+        }
+
+    async def cell_runtime_data(self, cell_ids: list[str]) -> list[dict[str, Any]]:
+        chosen = [self.find(c) for c in cell_ids] if cell_ids else list(self.cells)
+        return [
+            {
+                "cell_id": c.cell_id,
+                "code": c.code,
+                "errors": [{"type": "exception", "message": c.error, "traceback": []}]
+                if c.error
+                else [],
+                "metadata": {"runtime_state": c.state, "execution_time": None},
+                "variables": {},
+            }
+            for c in chosen
+        ]
+
+    async def cell_outputs(self, cell_ids: list[str] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+        chosen = [self.find(c) for c in cell_ids] if cell_ids else list(self.cells)
+        out = []
+        for c in chosen:
+            if c.error:
+                visual = {
+                    "visual_output": f'[{{"type":"exception","msg":"{c.error}"}}]',
+                    "visual_mimetype": "application/vnd.marimo+error",
+                }
+            else:
+                visual = {
+                    "visual_output": f"<pre>{c.output}</pre>" if c.output else None,
+                    "visual_mimetype": "text/html" if c.output else None,
+                }
+            out.append(
+                {
+                    "cell_id": c.cell_id,
+                    "visual_output": visual,
+                    "console_outputs": {"stdout": [], "stderr": []},
+                }
+            )
+        return out
+
+    async def notebook_errors(self) -> dict[str, Any]:
+        bad = [c for c in self.cells if c.error]
+        return {
+            "has_errors": bool(bad),
+            "total_errors": len(bad),
+            "total_cells_with_errors": len(bad),
+            "cells": [
+                {
+                    "cell_id": c.cell_id,
+                    "errors": [{"type": "exception", "message": c.error, "traceback": []}],
+                    "stderr": [],
+                }
+                for c in bad
+            ],
+        }
+
+    async def tables_and_variables(self, names: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        variables = {
+            k: {"name": k, "value": repr(v), "datatype": type(v).__name__}
+            for k, v in self.namespace.items()
+            if not k.startswith("__") and (not names or k in names)
+        }
+        return {"tables": {}, "variables": variables}
+
+    async def lint(self) -> dict[str, Any]:
+        return {
+            "summary": {
+                "total_issues": 0,
+                "breaking_issues": 0,
+                "runtime_issues": 0,
+                "formatting_issues": 0,
+            },
+            "diagnostics": [],
+        }
+
+    async def dependency_graph(
+        self, cell_id: str | None = None, depth: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "cells": [
+                {
+                    "cell_id": c.cell_id,
+                    "cell_name": c.name or "_",
+                    "defs": [],
+                    "refs": [],
+                    "parent_cell_ids": [],
+                    "child_cell_ids": [],
+                }
+                for c in self.cells
+            ],
+            "variable_owners": {},
+            "multiply_defined": [],
+            "cycles": [],
+        }
+
+    async def marimo_rules(self) -> str:
+        self.rules_calls += 1
+        return "# marimo rules (fake)\nDefine each name in one cell."
+
+    async def read_code(self) -> str:
+        return "\n\n".join(c.code for c in self.cells)
+
+    async def interrupt(self) -> None:
+        return None
+
+    async def format(self, codes: dict[str, str], line_length: int = 79) -> dict[str, str]:
+        return {k: v.replace("x=1", "x = 1") for k, v in codes.items()}
+
+    # --- writes
+    def _target(self, ref: Any, created: list[str]) -> str:
+        return created[ref.index] if isinstance(ref, NewCell) else ref
+
+    async def apply(self, ops: list[Any], *, timeout: float | None = None) -> ApplyResult:
+        if self.fail_with is not None:
+            raise self.fail_with
+        if self.apply_delay:
+            await asyncio.sleep(self.apply_delay)
+        snapshot = [FakeCell(**c.__dict__) for c in self.cells]
+        created: list[str] = []
+        to_run: list[FakeCell] = []
+        try:
+            for op in ops:
+                if isinstance(op, CreateCell):
+                    cell = FakeCell(next(self.ids), op.code, op.name)
+                    if op.after is not None:
+                        at = self.cells.index(self.find(self._target(op.after, created))) + 1
+                    elif op.before is not None:
+                        at = self.cells.index(self.find(self._target(op.before, created)))
+                    else:
+                        at = len(self.cells)
+                    self.cells.insert(at, cell)
+                    created.append(cell.cell_id)
+                    if op.run:
+                        to_run.append(cell)
+                elif isinstance(op, EditCell):
+                    cell = self.find(self._target(op.target, created))
+                    if op.code is not None:
+                        cell.code = op.code
+                    if op.name is not None:
+                        cell.name = None if op.name == "_" else op.name
+                    if op.run:
+                        to_run.append(cell)
+                elif isinstance(op, MoveCell):
+                    cell = self.find(self._target(op.target, created))
+                    self.cells.remove(cell)
+                    anchor = self.find(self._target(op.after or op.before, created))
+                    at = self.cells.index(anchor) + (1 if op.after is not None else 0)
+                    self.cells.insert(at, cell)
+                elif isinstance(op, DeleteCell):
+                    self.cells.remove(self.find(self._target(op.target, created)))
+                elif isinstance(op, RunCell):
+                    to_run.append(self.find(self._target(op.target, created)))
+                elif isinstance(op, RunStale):
+                    to_run.extend(c for c in self.cells if c.state is None)
+                for cell in self.cells:
+                    compile(cell.code, "<cell>", "exec")  # a syntax error applies nothing
+        except CellNotFoundError:
+            self.cells = snapshot
+            raise
+        except SyntaxError as exc:
+            self.cells = snapshot
+            raise CodeModeError(f"SyntaxError: {exc}", applied=False) from exc
+        self.applied.append(list(ops))
+        for cell in to_run:
+            self._run(cell)
+        failed = [c for c in to_run if c.error]
+        if failed:
+            raise CodeModeError(
+                "a cell raised: " + (failed[0].error or ""),
+                applied=True,
+                stderr=f"Traceback (most recent call last):\n  ...\n{failed[0].error}",
+                cell_ids=tuple(created),
+            )
+        return ApplyResult(created=tuple(created), summary=(), stdout="", stderr="")
+
+    async def replace_cells(
+        self, cells: list[tuple[str, str | None]], *, run: bool = True, timeout: float | None = None
+    ) -> list[str]:
+        self.cells = []
+        result = await self.apply([CreateCell(code, name=name, run=run) for code, name in cells])
+        return list(result.created)
+
+    async def events(self, *, kiosk: bool = True, open_timeout: float = 10.0) -> Any:
+        yield {"op": "kernel-ready", "data": {"kiosk": kiosk}}
+        while True:
+            await asyncio.sleep(3600)
+
+
+@dataclass
+class FakeView:
+    notebook_id: str
+    status: str = "running"
+
+
+@dataclass
+class FakeRunning:
+    client: FakeMarimoClient
+
+
+@dataclass
+class FakeNotebooks:
+    """The notebook service as the agent sees it (a fake): owner -> notebooks."""
+
+    clients: dict[str, FakeMarimoClient] = field(default_factory=dict)
+    owners: dict[str, int] = field(default_factory=dict)
+    restarts: list[str] = field(default_factory=list)
+
+    def add(self, owner: Principal, notebook_id: str, client: FakeMarimoClient) -> FakeMarimoClient:
+        self.clients[notebook_id] = client
+        self.owners[notebook_id] = owner.id
+        return client
+
+    def _check(self, user: Principal, notebook_id: str) -> None:
+        if self.owners.get(notebook_id) != user.id:
+            raise NotFoundError(f"no notebook {notebook_id}")
+
+    async def get(self, user: Principal, notebook_id: str) -> FakeView:
+        self._check(user, notebook_id)
+        return FakeView(notebook_id)
+
+    async def running(self, user: Principal, notebook_id: str) -> FakeRunning:
+        self._check(user, notebook_id)
+        return FakeRunning(self.clients[notebook_id])
+
+    async def restart(self, user: Principal, notebook_id: str) -> FakeRunning:
+        self._check(user, notebook_id)
+        self.restarts.append(notebook_id)
+        self.clients[notebook_id].namespace.clear()
+        return FakeRunning(self.clients[notebook_id])

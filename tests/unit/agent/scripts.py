@@ -1,0 +1,36 @@
+"""Scripted FunctionModels for the agent tests (stand-ins for a real LLM)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
+from hexa.agent.models import ModelChoice
+
+Step = str | tuple[str, str] | list[tuple[str, str]]
+
+
+def scripted(*steps: Step, seen: list[Any] | None = None) -> ModelChoice:
+    """A FunctionModel that plays `steps`: text, a (tool, json args) call, or several."""
+    queue = list(steps)
+
+    async def stream(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        if seen is not None:
+            seen.append((messages, info))
+        step = queue.pop(0) if queue else "done"
+        if isinstance(step, str):
+            for word in step.split(" "):
+                yield word + " "
+            return
+        calls = step if isinstance(step, list) else [step]
+        yield {
+            i: DeltaToolCall(name=name, json_args=args, tool_call_id=f"call-{len(queue)}-{i}")
+            for i, (name, args) in enumerate(calls)
+        }
+
+    return ModelChoice("test:scripted", FunctionModel(stream_function=stream))
