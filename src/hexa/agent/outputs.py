@@ -24,7 +24,7 @@ _MARIMO_ELEMENT = re.compile(r"<(marimo-[\w-]+)\b([^>]*)>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-_ROWS = re.compile(r"data-total-rows=['\"]&quot;?(\d+)", re.I)
+_ROWS = re.compile(r"data-total-rows=['\"](?:&quot;)?(\d+)", re.I)
 
 
 def clip(text: str, limit: int) -> str:
