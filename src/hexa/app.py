@@ -11,6 +11,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hexa import __version__
+from hexa.agent.factory import build_agent_service
+from hexa.agent.models import choose_model
+from hexa.agent.text_model import text_model_for
+from hexa.api import agent as agent_api
 from hexa.api import generation as generation_api
 from hexa.api import notebooks as notebooks_api
 from hexa.api import pages, proxy
@@ -97,9 +101,18 @@ def create_app(settings: Settings) -> FastAPI:
             )
             stack.push_async_callback(notebooks.drain)
 
-            generation = GenerationService(notebooks)
+            model = choose_model(settings)
+            generation = GenerationService(notebooks, text_model_for(model))
+            agent = build_agent_service(
+                settings=settings, sessions=sessions, notebooks=notebooks, model=model
+            )
+            stack.push_async_callback(agent.close)
             app.state.services = Services(
-                settings=settings, users=users, notebooks=notebooks, generation=generation
+                settings=settings,
+                users=users,
+                notebooks=notebooks,
+                generation=generation,
+                agent=agent,
             )
             app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
             yield
@@ -119,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(generation_api.router)
+    app.include_router(agent_api.router)
     if (marimo_assets := marimo_assets_dir(settings.python)) is not None:
         app.include_router(assets_router(marimo_assets))
     app.include_router(notebooks_api.router)

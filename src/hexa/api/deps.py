@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from starlette.requests import HTTPConnection
 
+from hexa.agent.service import AgentService
 from hexa.config import Settings
 from hexa.notebooks.generation import GenerationService
 from hexa.notebooks.service import NotebookService
@@ -26,6 +27,7 @@ class Services:
     users: UserService
     notebooks: NotebookService
     generation: GenerationService
+    agent: AgentService
 
 
 def services(conn: HTTPConnection) -> Services:
