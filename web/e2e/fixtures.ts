@@ -112,6 +112,11 @@ export async function snap(page: Page, testInfo: TestInfo, name: string) {
   await testInfo.attach(name, { path: file, contentType: 'image/png' })
 }
 
+/** The notebook browser on the left. */
+export function rail(page: Page) {
+  return page.getByRole('navigation', { name: 'Notebook browser' })
+}
+
 /** Open a notebook from the list and wait for marimo's editor in its tab. */
 export async function openFromList(page: Page, name: string): Promise<Frame> {
   await page.getByRole('list', { name: 'Notebooks' }).getByRole('button', { name, exact: true }).click()

@@ -1,4 +1,5 @@
 import {
+  rail,
   editorFrame,
   expect,
   openFromList,
@@ -12,7 +13,7 @@ import {
 
 test('create a notebook, rename it, and delete it after confirming', async ({ app: page }, testInfo) => {
   const name = uniqueName('Created')
-  await page.getByRole('button', { name: 'New notebook' }).first().click()
+  await rail(page).getByRole('button', { name: 'New notebook' }).click()
   const dialog = page.getByRole('dialog', { name: 'New notebook' })
   await expect(dialog.getByRole('radio', { name: /Blank/ })).toBeChecked()
   await dialog.getByLabel('Name').fill(name)

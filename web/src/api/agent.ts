@@ -45,6 +45,8 @@ export interface TurnReply {
   toolCalls: ToolCall[]
   approval: Approval | null
   turnId: string | null
+  /** Set when the model or its provider failed; `text` then says why. */
+  error: string | null
 }
 
 export type ChatEntry =
@@ -85,9 +87,18 @@ export type LiveEvent =
   /** Something to tell the person outside a turn (a long run finished, a turn was undone). */
   | { type: 'note'; text: string; tone: 'info' | 'ok' | 'warn'; undo?: boolean }
 
+export interface Command {
+  /** What to type. */
+  text: string
+  /** What it does. */
+  does?: string
+}
+
 export interface AgentInfo {
   model: string
-  commands: string[]
+  commands: Command[]
+  /** Why the configured model cannot be used (a missing key), when the server says. */
+  problem?: string
 }
 
 export interface AuditEntry {
@@ -100,6 +111,7 @@ export interface AuditEntry {
   outcome: string | null
   durationMs: number | null
   prompt: string | null
+  turnId: string | null
   before: string | null
   after: string | null
   error: string | null
@@ -109,6 +121,7 @@ export interface AuditEntry {
 // Small readers over unknown JSON.
 
 type Obj = Record<string, unknown>
+type Assistant = Extract<ChatEntry, { kind: 'assistant' }>
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v)
 const str = (v: unknown): string | null =>
   typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null
@@ -155,7 +168,7 @@ function toolStatus(v: unknown, fallback: ToolStatus): ToolStatus {
   const s = (str(v) ?? '').toLowerCase()
   if (!s) return fallback
   if (['ok', 'done', 'success', 'succeeded', 'finished', 'completed', 'applied', 'approved'].includes(s)) return 'done'
-  if (['error', 'failed', 'failure', 'exception', 'expired'].includes(s)) return 'error'
+  if (['error', 'failed', 'failure', 'exception', 'expired', 'invalid'].includes(s)) return 'error'
   if (['pending', 'pending_approval', 'awaiting_approval', 'needs_approval', 'deferred'].includes(s))
     return 'awaiting_approval'
   if (['rejected', 'denied', 'declined'].includes(s)) return 'rejected'
@@ -263,15 +276,19 @@ export function parseReply(raw: unknown): TurnReply {
     const waiting = [...toolCalls].reverse().find((c) => c.name === approval.operation && c.status === 'done')
     if (waiting) waiting.status = 'awaiting_approval'
   }
+  const error = pickStr(o, 'error') ?? (pickStr(o, 'status') === 'failed' ? 'The agent failed.' : null)
   return {
     text: pickStr(o, 'message', 'text', 'content') ?? '',
     toolCalls,
     approval,
     turnId: pickStr(o, 'turn_id', 'turn'),
+    error,
   }
 }
 
-/** The stored conversation: user/assistant/tool messages, grouped into entries. */
+/** The stored conversation: user/assistant/tool/system lines, grouped into entries.
+ * A run of tool lines and the assistant line that ends it make one agent entry, so a turn
+ * resumed after an approval shows as a second entry after the decision. */
 export function parseHistory(raw: unknown): History {
   const list: unknown[] = Array.isArray(raw)
     ? raw
@@ -280,16 +297,16 @@ export function parseHistory(raw: unknown): History {
       : []
   const entries: ChatEntry[] = []
   let approval: Approval | null = null
-  const currentAssistant = (turnId: string | null, at?: string) => {
-    const last = entries[entries.length - 1]
-    if (last && last.kind === 'assistant' && (turnId === null || last.turnId === null || last.turnId === turnId)) {
-      if (turnId && !last.turnId) last.turnId = turnId
-      return last
-    }
-    const fresh: ChatEntry = { kind: 'assistant', id: localId('a'), text: '', toolCalls: [], turnId, at }
-    entries.push(fresh)
-    return fresh
+  let open: Assistant | null = null
+  let waitingFor: { operation: string; turnId: string | null } | null = null
+
+  const agentEntry = (turnId: string | null, at?: string): Assistant => {
+    if (open && (turnId === null || open.turnId === null || open.turnId === turnId)) return open
+    open = { kind: 'assistant', id: localId('a'), text: '', toolCalls: [], turnId, at }
+    entries.push(open)
+    return open
   }
+
   for (const m of list) {
     if (!isObj(m)) continue
     const role = (pickStr(m, 'role', 'kind') ?? '').toLowerCase()
@@ -300,34 +317,56 @@ export function parseHistory(raw: unknown): History {
     const at = pickStr(m, 'created_at', 'at', 'timestamp') ?? undefined
     const id = pickStr(m, 'id') ?? localId('m')
     if (role === 'user') {
-      entries.push({ kind: 'user', id, text, at })
+      open = null
+      waitingFor = null
       approval = null
-    } else if (role === 'assistant' || role === 'model') {
-      const a = currentAssistant(turnId, at)
-      if (a.kind !== 'assistant') continue
-      if (text) a.text = a.text ? `${a.text}\n\n${text}` : text
-      const calls = pick(data, 'tool_calls') ?? pick(m, 'tool_calls')
-      if (Array.isArray(calls)) for (const c of calls) {
-        const call = parseToolCall(c)
-        if (call && !a.toolCalls.some((x) => x.id === call.id)) a.toolCalls.push(call)
-      }
-      const pending = parseApproval(pick(data, 'pending_approval') ?? pick(m, 'pending_approval'))
-      approval = pending
+      entries.push({ kind: 'user', id: `u-${id}`, text, at })
     } else if (role === 'tool') {
-      const a = currentAssistant(turnId, at)
-      if (a.kind !== 'assistant') continue
-      const call = parseToolCall({ ...data, content: pick(data, 'result', 'summary') ?? (text || undefined) })
+      const call = parseToolCall({ ...data, summary: pick(data, 'summary', 'result') ?? (text || undefined) })
+      if (call && waitingFor && waitingFor.turnId === turnId && call.name === waitingFor.operation) {
+        // The turn resumed after a decision: say which, as the live view did.
+        const rejected = call.status === 'rejected'
+        entries.push({
+          kind: 'note',
+          id: `d-${id}`,
+          text: `You ${rejected ? 'rejected' : 'approved'} ${call.name.replace(/_/g, ' ')}.`,
+          tone: rejected ? 'warn' : 'ok',
+        })
+        waitingFor = null
+        // Earlier chips of this call are decided now.
+        for (const e of entries)
+          if (e.kind === 'assistant')
+            e.toolCalls = e.toolCalls.map((c) =>
+              c.status === 'awaiting_approval' && c.name === call.name ? { ...c, status: rejected ? 'rejected' : 'done' } : c,
+            )
+      }
+      const a = agentEntry(turnId, at)
       if (call) {
-        const existing = a.toolCalls.findIndex((x) => x.id === call.id)
-        if (existing >= 0) a.toolCalls[existing] = { ...a.toolCalls[existing], ...call }
+        const i = a.toolCalls.findIndex((x) => x.id === call.id)
+        if (i >= 0) a.toolCalls[i] = { ...a.toolCalls[i], ...call }
         else a.toolCalls.push(call)
       }
-      const pending = parseApproval(pick(data, 'pending_approval', 'approval'))
-      if (pending) approval = pending
-      else if (approval && call && call.name === approval.operation && call.status !== 'awaiting_approval') approval = null
+    } else if (role === 'assistant' || role === 'model') {
+      const a = agentEntry(turnId, at)
+      if (text) a.text = a.text ? `${a.text}\n\n${text}` : text
+      if (data.error === true) a.error = text || 'The agent failed.'
+      if (data.error === true) a.text = ''
+      const pending = Array.isArray(data.approvals) ? data.approvals : data.pending_approval ? [data.pending_approval] : []
+      const first = pending.map(parseApproval).find((x): x is Approval => !!x) ?? null
+      if (first) {
+        approval = first
+        waitingFor = { operation: first.operation, turnId }
+      }
+      open = null
     } else if (role === 'system' || role === 'note' || role === 'event') {
-      if (text) entries.push({ kind: 'note', id, text })
+      open = null
+      if (text) entries.push({ kind: 'note', id: `n-${id}`, text, tone: 'info' })
     }
+  }
+  // The server's list of approvals still pending is the truth; the lines only hint.
+  if (isObj(raw) && Array.isArray(raw.pending_approvals)) {
+    const pending = raw.pending_approvals.map(parseApproval).filter((x): x is Approval => !!x)
+    approval = pending[pending.length - 1] ?? null
   }
   return { entries, approval }
 }
@@ -414,6 +453,7 @@ export function parseAudit(raw: unknown): AuditEntry[] {
       tool: pickStr(e, 'tool', 'tool_name', 'operation', 'action') ?? '—',
       args: asArgs(pick(e, 'arguments', 'args')),
       decision: pickStr(e, 'decision', 'approval'),
+      turnId: pickStr(e, 'turn_id'),
       outcome: summarize(pick(e, 'outcome', 'result', 'status')) ?? null,
       durationMs,
       prompt: pickStr(e, 'prompt'),
@@ -427,9 +467,9 @@ export function parseAudit(raw: unknown): AuditEntry[] {
 // ---------------------------------------------------------------------------------------
 // Endpoints.
 
-const BUILTIN_COMMANDS = [
-  'add a cell: ```python … ```',
-  'edit cell <id>: ```python … ```',
+const BUILTIN_COMMANDS: Command[] = [
+  'add a cell: ```python ...```',
+  'edit cell <id>: ```python ...```',
   'run all',
   'run cell <id>',
   'delete cell <id>',
@@ -439,7 +479,7 @@ const BUILTIN_COMMANDS = [
   'show variables',
   'restart kernel',
   'help',
-]
+].map((text) => ({ text }))
 
 export const agent = {
   async info(fallbackModel: string): Promise<AgentInfo> {
@@ -447,10 +487,20 @@ export const agent = {
       const raw = await http.get<unknown>('/api/agent')
       const o = isObj(raw) ? raw : {}
       const model = pickStr(o, 'model') ?? fallbackModel
-      const cmds = Array.isArray(o.commands)
-        ? o.commands.map((c) => (isObj(c) ? pickStr(c, 'example', 'usage', 'command', 'name') : str(c))).filter((c): c is string => !!c)
+      const builtin = o.builtin === true || model === 'builtin'
+      const cmds: Command[] = Array.isArray(o.commands)
+        ? o.commands
+            .map((c): Command | null => {
+              const text = isObj(c) ? pickStr(c, 'command', 'example', 'usage', 'name') : str(c)
+              return text ? { text, does: isObj(c) ? (pickStr(c, 'does', 'description') ?? undefined) : undefined } : null
+            })
+            .filter((c): c is Command => !!c)
         : []
-      return { model, commands: cmds.length ? cmds : model === 'builtin' ? BUILTIN_COMMANDS : [] }
+      return {
+        model,
+        commands: cmds.length ? cmds : builtin ? BUILTIN_COMMANDS : [],
+        problem: pickStr(o, 'problem') ?? undefined,
+      }
     } catch (err) {
       if (err instanceof ApiError && err.notAvailable)
         return { model: fallbackModel, commands: fallbackModel === 'builtin' ? BUILTIN_COMMANDS : [] }

@@ -1,7 +1,7 @@
 // Typed calls of the notebook, auth and generation API.
 
 import { ApiError, http } from './client'
-import type { CreatedNotebook, Me, Notebook, NotebookState, OpenResult, Template } from './types'
+import type { CreatedNotebook, GeneratedNotebook, Me, Notebook, NotebookState, OpenResult, Template } from './types'
 
 const enc = encodeURIComponent
 
@@ -46,7 +46,7 @@ export const generation = {
     return http.post<CreatedNotebook>('/api/notebooks/import', form)
   },
   fromPrompt: (prompt: string, name?: string) =>
-    http.post<CreatedNotebook>('/api/notebooks/generate', name ? { prompt, name } : { prompt }),
+    http.post<GeneratedNotebook>('/api/notebooks/generate', name ? { prompt, name } : { prompt }),
   fromMermaid: (mermaid: string, name?: string) =>
-    http.post<CreatedNotebook>('/api/notebooks/generate', name ? { mermaid, name } : { mermaid }),
+    http.post<GeneratedNotebook>('/api/notebooks/generate', name ? { mermaid, name } : { mermaid }),
 }

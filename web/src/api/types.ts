@@ -39,6 +39,13 @@ export interface CreatedNotebook {
   url: string
 }
 
+export interface GeneratedNotebook extends CreatedNotebook {
+  /** What the generator wants the person to know (a stub, what a real model would add). */
+  notes?: string[]
+  /** Cells that still fail after the repair attempts. */
+  remaining_errors?: string[]
+}
+
 export interface CellInfo {
   cell_id: string
   preview: string
@@ -61,6 +68,13 @@ export interface NotebookState {
 export interface Diagnostic {
   line?: number | null
   cell?: string | number | null
+  cell_index?: number | null
+  cell_id?: string | null
   code?: string | null
+  severity?: string | null
   message: string
+  /** The source line at fault (Mermaid). */
+  text?: string | null
+  /** The nodes on a cycle (Mermaid). */
+  nodes?: string[]
 }

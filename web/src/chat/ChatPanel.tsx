@@ -9,6 +9,7 @@ import {
   type AgentInfo,
   type Approval,
   type ChatEntry,
+  type Command,
   type LiveEvent,
   type ToolCall,
   type TurnReply,
@@ -156,13 +157,14 @@ export function ChatPanel({
 
   const finishStream = useCallback(
     (reply: TurnReply | null, error?: string) => {
+      const failed = error ?? (reply?.error ? reply.text || reply.error : undefined)
       patchStream((a) => ({
         ...a,
         streaming: false,
-        text: reply?.text || a.text,
+        text: failed && reply?.error ? '' : reply?.text || a.text,
         turnId: reply?.turnId ?? a.turnId,
         toolCalls: reply ? mergeCalls(a.toolCalls, reply.toolCalls) : a.toolCalls,
-        error: error ?? a.error,
+        error: failed ?? a.error,
       }))
       streamId.current = null
       if (reply) setApproval(reply.approval)
@@ -186,7 +188,12 @@ export function ChatPanel({
       try {
         finishStream(await call())
       } catch (err) {
-        finishStream(null, errorMessage(err))
+        finishStream(
+          null,
+          err instanceof ApiError && err.status === 404 && err.detail === 'Not Found'
+            ? 'The agent is not available on this server.'
+            : errorMessage(err),
+        )
       } finally {
         setBusy(null)
       }
@@ -259,8 +266,8 @@ export function ChatPanel({
   }
 
   const hasTurns = entries.some((e) => e.kind === 'assistant')
-  const isBuiltin = agentInfo.model === 'builtin'
   const commands = agentInfo.commands
+  const isBuiltin = commands.length > 0
 
   return (
     <div className="chat" hidden={!visible} aria-label={`Chat about ${notebookName}`} role="region">
@@ -293,6 +300,11 @@ export function ChatPanel({
         {load === 'loading' && (
           <p className="muted small center" role="status">
             Loading the conversation…
+          </p>
+        )}
+        {agentInfo.problem && (
+          <p className="notice notice-error small" role="alert">
+            The model cannot be used: {agentInfo.problem}
           </p>
         )}
         {load === 'unavailable' && (
@@ -380,31 +392,33 @@ export function ChatPanel({
     </div>
   )
 
-  function pick(command: string) {
-    const text = command.includes('```')
-      ? command.replace(/```python[\s\S]*?```|```[\s\S]*?```/, '```python\n\n```')
-      : command.replace(/\s*…\s*/g, ' ')
+  function pick(command: Command) {
+    // Fill the composer with the command, the cursor where the person types next.
+    const text = command.text.replace(/```(?:python)?\s*(?:\.\.\.|…)?\s*```/, '```python\n\n```')
     setDraft(text)
     setShowHint(false)
     requestAnimationFrame(() => {
       const el = inputRef.current
       if (!el) return
       el.focus()
-      const at = text.indexOf('\n\n```')
-      if (at >= 0) el.setSelectionRange(at + 1, at + 1)
+      const id = text.indexOf('<id>')
+      const code = text.indexOf('\n\n```')
+      if (id >= 0) el.setSelectionRange(id, id + 4)
+      else if (code >= 0) el.setSelectionRange(code + 1, code + 1)
+      else el.setSelectionRange(text.length, text.length)
     })
   }
 }
 
-function CommandHint({ commands, onPick }: { commands: string[]; onPick: (c: string) => void }) {
+function CommandHint({ commands, onPick }: { commands: Command[]; onPick: (c: Command) => void }) {
   return (
     <div className="hint" aria-label="What the builtin model understands">
       <p className="small muted">The builtin model understands:</p>
       <ul>
         {commands.map((c) => (
-          <li key={c}>
-            <button type="button" className="hint-command" onClick={() => onPick(c)}>
-              <code>{c}</code>
+          <li key={c.text}>
+            <button type="button" className="hint-command" title={c.does} onClick={() => onPick(c)}>
+              <code>{c.text}</code>
             </button>
           </li>
         ))}

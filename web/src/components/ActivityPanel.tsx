@@ -33,7 +33,8 @@ export function ActivityPanel({ notebookId, notebookName, tick }: { notebookId: 
     void load()
   }, [load, tick])
 
-  const rows = entries ? [...entries].reverse() : []
+  // Newest first, as the server sends them.
+  const rows = entries ?? []
 
   return (
     <div className="activity">

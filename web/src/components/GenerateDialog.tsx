@@ -5,6 +5,7 @@ import type { CreatedNotebook } from '../api/types'
 import { ErrorBlock } from './Diagnostics'
 import { MermaidPreview } from './MermaidPreview'
 import { Modal } from './Modal'
+import { useToast } from './Toasts'
 
 const EXAMPLE = `flowchart TD
     A[Load sales.csv] --> B[Clean the data]
@@ -27,6 +28,7 @@ export function GenerateDialog({
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
   const input = mode === 'prompt' ? prompt : mermaid
+  const toast = useToast()
 
   async function submit(e: FormEvent) {
     e.preventDefault()
@@ -35,7 +37,11 @@ export function GenerateDialog({
     setError(null)
     try {
       const n = name.trim() || undefined
-      onCreated(mode === 'prompt' ? await generation.fromPrompt(prompt, n) : await generation.fromMermaid(mermaid, n))
+      const made = mode === 'prompt' ? await generation.fromPrompt(prompt, n) : await generation.fromMermaid(mermaid, n)
+      if (made.remaining_errors?.length)
+        toast.error(`“${made.name}” has cells that still fail`, new Error(made.remaining_errors.join('\n')))
+      else if (made.notes?.length) toast.info(`Generated “${made.name}”`, made.notes.join(' '))
+      onCreated(made)
     } catch (err) {
       setError(
         err instanceof ApiError && err.notAvailable && err.detail === 'Not Found'
@@ -87,9 +93,9 @@ export function GenerateDialog({
           </label>
         ) : (
           <div className="mermaid-editor">
-            <label className="field">
+            <div className="field">
               <span className="field-head">
-                Mermaid flowchart
+                <label htmlFor="mermaid-source">Mermaid flowchart</label>
                 {!mermaid && (
                   <button type="button" className="link-button" onClick={() => setMermaid(EXAMPLE)}>
                     Use an example
@@ -97,6 +103,7 @@ export function GenerateDialog({
                 )}
               </span>
               <textarea
+                id="mermaid-source"
                 className="mono"
                 rows={14}
                 value={mermaid}
@@ -105,7 +112,7 @@ export function GenerateDialog({
                 placeholder={'flowchart TD\n    A[Load] --> B[Transform]'}
                 autoFocus
               />
-            </label>
+            </div>
             <div className="field">
               <span>Preview</span>
               <MermaidPreview source={mermaid} />
