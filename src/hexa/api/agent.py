@@ -3,12 +3,12 @@ notebook's live event stream. Thin: parse, call one AgentService method, seriali
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
+import anyio
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
@@ -221,22 +221,16 @@ async def notebook_events(websocket: WebSocket, notebook_id: str) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    async with agent.listen(user, notebook_id) as events:
+    async with agent.listen(user, notebook_id) as events, anyio.create_task_group() as tasks:
 
-        async def send() -> None:
-            async for event in events:
-                await websocket.send_json(event)
+        async def relay() -> None:
+            # A send to a client that just left fails: the receive loop below ends too.
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                async for event in events:
+                    await websocket.send_json(event)
 
-        async def receive() -> None:
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
-
-        tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    with contextlib.suppress(RuntimeError):
-        await websocket.close()
+        tasks.start_soon(relay)
+        # Until the client leaves (what it sends is ignored), then stop relaying.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+        tasks.cancel_scope.cancel()
