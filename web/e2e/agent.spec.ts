@@ -44,7 +44,7 @@ test('the agent edits the notebook in the editor, asks before deleting, and undo
   await page.reload()
   const frame = await openFromList(page, nb.name)
   const { chat, log, composer } = chatOf(page, nb.name)
-  await expect(page.getByLabel('Live')).toBeVisible()
+  await expect(page.getByRole('status', { name: 'Live updates: Live' })).toBeVisible()
   await expect(chat.getByRole('button', { name: 'run all' })).toBeVisible() // the builtin's hint
 
   let x = ''
@@ -134,6 +134,7 @@ test('the builtin model explains what it understands', async ({ app: page, api }
   await openFromList(page, nb.name)
   const { chat } = chatOf(page, nb.name)
   // Clicking a command from the hint fills the composer.
+  await chat.getByRole('button', { name: /more…/ }).click()
   await chat.getByRole('button', { name: 'list cells' }).click()
   await expect(chat.getByLabel('Message the agent')).toHaveValue('list cells')
   const reply = await ask(page, nb.name, 'help')

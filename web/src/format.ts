@@ -29,7 +29,7 @@ export function fullTime(iso: string | null | undefined): string {
 
 export function clockTime(iso: string | null | undefined): string {
   const d = parseTime(iso)
-  return d ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }) : '—'
+  return d ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }) : '—'
 }
 
 export function duration(ms: number | null): string {

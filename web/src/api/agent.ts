@@ -337,7 +337,9 @@ export function parseHistory(raw: unknown): History {
         for (const e of entries)
           if (e.kind === 'assistant')
             e.toolCalls = e.toolCalls.map((c) =>
-              c.status === 'awaiting_approval' && c.name === call.name ? { ...c, status: rejected ? 'rejected' : 'done' } : c,
+              c.status === 'awaiting_approval' && c.name === call.name
+                ? { ...c, status: rejected ? 'rejected' : 'done', summary: rejected ? 'rejected by you' : 'approved' }
+                : c,
             )
       }
       const a = agentEntry(turnId, at)

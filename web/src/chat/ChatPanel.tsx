@@ -222,7 +222,7 @@ export function ChatPanel({
                 ...e,
                 toolCalls: e.toolCalls.map((c) =>
                   c.status === 'awaiting_approval' && c.name === a.operation
-                    ? { ...c, status: yes ? 'done' : 'rejected' }
+                    ? { ...c, status: yes ? 'done' : 'rejected', summary: yes ? 'approved' : 'rejected by you' }
                     : c,
                 ),
               }
@@ -410,18 +410,32 @@ export function ChatPanel({
   }
 }
 
+/** "add a cell: ```python" is how people type it; markdown wants the fence on its own line. */
+function fenceOnOwnLine(text: string): string {
+  return text.replace(/([^\n])[ \t]*(```[\w-]*[ \t]*\n)/g, '$1\n$2').replace(/\n([^\n`]+)```[ \t]*$/g, '\n$1\n```')
+}
+
 function CommandHint({ commands, onPick }: { commands: Command[]; onPick: (c: Command) => void }) {
+  const [all, setAll] = useState(commands.length <= 10)
+  const shown = all ? commands : commands.slice(0, 8)
   return (
-    <div className="hint" aria-label="What the builtin model understands">
-      <p className="small muted">The builtin model understands:</p>
+    <div className="hint" role="group" aria-label="What the builtin model understands">
+      <p className="small muted">The builtin model understands (click one to start):</p>
       <ul>
-        {commands.map((c) => (
+        {shown.map((c) => (
           <li key={c.text}>
             <button type="button" className="hint-command" title={c.does} onClick={() => onPick(c)}>
               <code>{c.text}</code>
             </button>
           </li>
         ))}
+        {!all && (
+          <li>
+            <button type="button" className="link-button small" onClick={() => setAll(true)}>
+              {commands.length - shown.length} more…
+            </button>
+          </li>
+        )}
       </ul>
     </div>
   )
@@ -432,7 +446,7 @@ function Entry({ entry }: { entry: ChatEntry }) {
     return (
       <article className="msg msg-user" aria-label="You">
         <div className="msg-body">
-          <Markdown text={entry.text} />
+          <Markdown text={fenceOnOwnLine(entry.text)} />
         </div>
       </article>
     )

@@ -6,7 +6,7 @@ import { ApiError } from '../api/client'
 import { notebooks as api } from '../api/hexa'
 import type { CreatedNotebook, Me, Notebook } from '../api/types'
 import { ChatPanel } from '../chat/ChatPanel'
-import { LiveHub } from '../live/hub'
+import { LiveHub, type LiveState } from '../live/hub'
 import { ActivityPanel } from './ActivityPanel'
 import { GenerateDialog } from './GenerateDialog'
 import { Icon } from './Icon'
@@ -29,6 +29,23 @@ const POLL_MS = 5000
 function limitFrom(err: ApiError): number | null {
   const m = /max_notebooks_per_user=(\d+)/.exec(err.message)
   return m ? Number(m[1]) : null
+}
+
+const LIVE_LABEL: Record<LiveState, string> = { online: 'Live', offline: 'Offline', connecting: 'Connecting' }
+
+function LiveIndicator({ state }: { state: LiveState }) {
+  const label = LIVE_LABEL[state]
+  return (
+    <span
+      className={`live-indicator live-${state}`}
+      role="status"
+      aria-label={`Live updates: ${label}`}
+      title={state === 'offline' ? 'The live connection dropped; reconnecting…' : state === 'online' ? 'Live updates connected' : 'Connecting…'}
+    >
+      {state === 'offline' ? <Icon name="wifiOff" size={14} /> : <span className="dot" aria-hidden="true" />}
+      {label}
+    </span>
+  )
 }
 
 export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
@@ -275,7 +292,6 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
 
   const active = tabs.find((t) => t.id === activeId) ?? null
   const openIds = new Set(tabs.map((t) => t.id))
-  const offline = active ? liveStates[active.id] === 'offline' : false
 
   return (
     <div className={railOpen ? 'app' : 'app rail-collapsed'}>
@@ -392,15 +408,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
           </button>
           <div className="topbar-spacer" />
           {active && (
-            <span
-              className={`live-indicator live-${liveStates[active.id] ?? 'connecting'}`}
-              role="status"
-              aria-label={offline ? 'Offline' : liveStates[active.id] === 'online' ? 'Live' : 'Connecting'}
-              title={offline ? 'The live connection dropped; reconnecting…' : 'Live updates connected'}
-            >
-              {offline ? <Icon name="wifiOff" size={14} /> : <span className="dot" aria-hidden="true" />}
-              {offline ? 'Offline' : liveStates[active.id] === 'online' ? 'Live' : 'Connecting'}
-            </span>
+            <LiveIndicator state={liveStates[active.id] ?? 'connecting'} />
           )}
         </div>
         <div id="side-chat" role="tabpanel" aria-labelledby="side-tab-chat" className="side-panel" hidden={side !== 'chat'}>
