@@ -65,8 +65,8 @@ def explainer(text: str) -> FunctionModel:
 
 
 def model_settings(settings: Settings) -> ModelSettings:
-    # One SDK retry at most: a turn must end in bounded time, and the person can resend.
-    return ModelSettings(timeout=settings.model_timeout, max_retries=1)
+    # No SDK retries: a request ends within model_timeout, and the person can resend.
+    return ModelSettings(timeout=settings.model_timeout, max_retries=0)
 
 
 def _key(configured: object, env: Mapping[str, str], name: str) -> str | None:
