@@ -3,7 +3,7 @@
 // a rejection keeps the cell; undo reverts a turn; the conversation survives a reload.
 
 import type { Frame, Locator, Page } from '@playwright/test'
-import { expect, openFromList, snap, test, uniqueName } from './fixtures'
+import { editorFrame, expect, openFromList, snap, test, uniqueName } from './fixtures'
 
 function chatOf(page: Page, name: string) {
   const chat = page.getByRole('region', { name: `Chat about ${name}` })
@@ -141,4 +141,26 @@ test('the builtin model explains what it understands', async ({ app: page, api }
   await expect(reply).toContainText('run all')
   const other = await ask(page, nb.name, 'write me a poem about pandas')
   await expect(other).toContainText(/HEXA_MODEL/)
+})
+
+test('a pending approval comes back after a reload and can still be decided', async ({ app: page, api }, testInfo) => {
+  const nb = await api.create(uniqueName('Pending'))
+  await page.reload()
+  const frame = await openFromList(page, nb.name)
+  const w = await addedCellId(await ask(page, nb.name, 'add a cell: ```python\nw = "keep me?"\nw\n```'))
+  await expect(cellIn(frame, w)).toBeVisible()
+  await ask(page, nb.name, `delete cell ${w}`)
+  await expect(chatOf(page, nb.name).log.getByRole('region', { name: 'Approval needed' })).toBeVisible()
+
+  await page.reload()
+  const { log } = chatOf(page, nb.name)
+  const card = log.getByRole('region', { name: 'Approval needed' })
+  await expect(card).toBeVisible()
+  await expect(card.getByRole('figure', { name: `Changes to cell ${w}` })).toContainText('keep me?')
+  await snap(page, testInfo, 'pending-after-reload')
+  await card.getByRole('button', { name: 'Approve' }).click()
+  await expect(card).toBeHidden()
+  await expect(log).toHaveAttribute('aria-busy', 'false', { timeout: 60_000 })
+  const after = await editorFrame(page, nb.name)
+  await expect(cellIn(after, w)).toHaveCount(0)
 })

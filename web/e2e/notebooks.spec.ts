@@ -120,3 +120,20 @@ test('a notebook that cannot start shows the reason and a restart button', async
   await panel.getByRole('button', { name: 'Restart' }).click()
   await editorFrame(page, nb.name)
 })
+
+test('errors from the API appear as readable messages', async ({ app: page, api }) => {
+  const nb = await api.create(uniqueName('Gone'))
+  await page.reload()
+  const list = rail(page).getByRole('list', { name: 'Notebooks' })
+  await expect(list.getByRole('button', { name: nb.name, exact: true })).toBeVisible()
+  // Someone deletes it elsewhere; this page still shows it.
+  await api.json('DELETE', `/api/notebooks/${nb.notebook_id}`)
+  await list.getByRole('button', { name: `Rename ${nb.name}` }).click()
+  const field = page.getByLabel(`New name for ${nb.name}`)
+  await field.fill(`${nb.name} again`)
+  await field.press('Enter')
+  const toast = page.getByRole('alert').filter({ hasText: `Could not rename “${nb.name}”` })
+  await expect(toast).toContainText(`no notebook ${nb.notebook_id}`)
+  await toast.getByRole('button', { name: 'Dismiss' }).click()
+  await expect(toast).toBeHidden()
+})

@@ -376,7 +376,7 @@ export function parseHistory(raw: unknown): History {
 /** One message of `WS /api/ws/{id}`, or null for what the UI does not show. */
 export function parseEvent(raw: unknown): LiveEvent | null {
   if (!isObj(raw)) return null
-  const type = (pickStr(raw, 'type', 'event', 'kind') ?? '').toLowerCase().replace(/[.\-]/g, '_')
+  const type = (pickStr(raw, 'type', 'event', 'kind') ?? '').toLowerCase().replace(/[.-]/g, '_')
   const data = isObj(raw.data) ? { ...raw.data, ...raw } : raw
   const turnId = pickStr(data, 'turn_id', 'turn')
   switch (type) {
