@@ -51,6 +51,7 @@ export function ChatPanel({
   liveState,
   agentInfo,
   onTurnDone,
+  onRestarted,
 }: {
   notebookId: string
   notebookName: string
@@ -60,6 +61,8 @@ export function ChatPanel({
   liveState: LiveState
   agentInfo: AgentInfo
   onTurnDone: () => void
+  /** The agent restarted the notebook's marimo: its editor must load again. */
+  onRestarted: () => void
 }) {
   const toast = useToast()
   const [entries, setEntries] = useState<ChatEntry[]>([])
@@ -70,6 +73,9 @@ export function ChatPanel({
   const [draft, setDraft] = useState('')
   const [showHint, setShowHint] = useState(false)
   const streamId = useRef<string | null>(null)
+  // Turns this panel ran itself: their late events must not trigger a reload.
+  const ownTurns = useRef(new Set<string>())
+  const quietTimer = useRef<number | undefined>(undefined)
   const logRef = useRef<HTMLDivElement>(null)
   const stick = useRef(true)
   const inputRef = useRef<HTMLTextAreaElement>(null)
@@ -94,6 +100,23 @@ export function ChatPanel({
     void loadHistory()
   }, [loadHistory])
 
+  // A turn run elsewhere (another browser tab, another client): show it once it is done.
+  const reloadQuietly = useCallback(() => {
+    window.clearTimeout(quietTimer.current)
+    quietTimer.current = window.setTimeout(async () => {
+      if (streamId.current) return
+      try {
+        const h = await agent.history(notebookId)
+        if (streamId.current) return
+        setEntries(h.entries)
+        setApproval(h.approval)
+      } catch {
+        /* the next event or a reload will catch up */
+      }
+    }, 300)
+  }, [notebookId])
+  useEffect(() => () => window.clearTimeout(quietTimer.current), [])
+
   const patchStream = useCallback((fn: (a: Assistant) => Assistant) => {
     const id = streamId.current
     if (!id) return
@@ -109,7 +132,12 @@ export function ChatPanel({
           if (!ev.undo) setEntries((es) => [...es, { kind: 'note', id: localId('n'), text: ev.text, tone: ev.tone }])
           return
         }
-        if (!streamId.current) return
+        if (!streamId.current) {
+          const foreign = 'turnId' in ev && ev.turnId && !ownTurns.current.has(ev.turnId)
+          if (foreign && (ev.type === 'turn_done' || ev.type === 'approval')) reloadQuietly()
+          return
+        }
+        if ('turnId' in ev && ev.turnId) ownTurns.current.add(ev.turnId)
         switch (ev.type) {
           case 'text':
             patchStream((a) => ({ ...a, text: a.text + ev.delta, turnId: a.turnId ?? ev.turnId }))
@@ -146,7 +174,7 @@ export function ChatPanel({
             break
         }
       }),
-    [hub, notebookId, patchStream],
+    [hub, notebookId, patchStream, reloadQuietly],
   )
 
   // Keep the newest message in view unless the person scrolled up to read.
@@ -167,10 +195,14 @@ export function ChatPanel({
         error: failed ?? a.error,
       }))
       streamId.current = null
-      if (reply) setApproval(reply.approval)
+      if (reply) {
+        if (reply.turnId) ownTurns.current.add(reply.turnId)
+        setApproval(reply.approval)
+        if (reply.toolCalls.some((c) => c.name === 'restart_kernel' && c.status === 'done')) onRestarted()
+      }
       onTurnDone()
     },
-    [onTurnDone, patchStream],
+    [onRestarted, onTurnDone, patchStream],
   )
 
   /** Run one request that makes the agent take a turn, streaming into a new entry. */

@@ -426,6 +426,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
               liveState={liveStates[t.id] ?? 'connecting'}
               agentInfo={agentInfo}
               onTurnDone={() => setAuditTick((n) => n + 1)}
+              onRestarted={() => updateTab(t.id, (x) => ({ generation: x.generation + 1 }))}
             />
           ))}
         </div>
