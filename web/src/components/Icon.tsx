@@ -23,6 +23,7 @@ const PATHS: Record<string, string> = {
   wifiOff: 'M2 2l20 20M8.5 16.5a5 5 0 017 0M5 12.9a10 10 0 015.2-2.8M19 12.9a10 10 0 00-2.1-1.5M2 8.8a15 15 0 014.2-2.6M22 8.8A15 15 0 0011.5 5M12 20h.01',
   external: 'M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 01-1 1H5a1 1 0 01-1-1V7a1 1 0 011-1h5',
   hex: 'M12 2l8.7 5v10L12 22l-8.7-5V7z',
+  stop: 'M7 7h10v10H7z',
 }
 
 export type IconName = keyof typeof PATHS

@@ -76,7 +76,7 @@ export function NewNotebookDialog({
                     onChange={() => setTemplate(t.id)}
                   />
                   <span className="choice-title">{t.title}</span>
-                  <span className="choice-desc">{t.description}</span>
+                  <span className="choice-desc">{withCode(t.description)}</span>
                 </label>
               ))}
             </div>
@@ -85,5 +85,12 @@ export function NewNotebookDialog({
         <ErrorBlock error={error} />
       </form>
     </Modal>
+  )
+}
+
+/** `code` spans in a short description as <code>. */
+function withCode(text: string) {
+  return text.split(/(`[^`]+`)/).map((part, i) =>
+    part.startsWith('`') && part.endsWith('`') ? <code key={i}>{part.slice(1, -1)}</code> : part,
   )
 }

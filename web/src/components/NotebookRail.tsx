@@ -33,6 +33,7 @@ export function NotebookRail({
   onGenerate,
   onRename,
   onDelete,
+  onStop,
   onRetry,
 }: {
   open: boolean
@@ -46,6 +47,7 @@ export function NotebookRail({
   onGenerate: () => void
   onRename: (nb: Notebook, name: string) => Promise<boolean>
   onDelete: (nb: Notebook) => void
+  onStop: (nb: Notebook) => void
   onRetry: () => void
 }) {
   const [filter, setFilter] = useState('')
@@ -140,6 +142,17 @@ export function NotebookRail({
                   )}
                 </button>
                 <div className="nb-actions">
+                  {(nb.status === 'running' || nb.status === 'starting') && (
+                    <button
+                      type="button"
+                      className="icon-button"
+                      aria-label={`Stop ${nb.name}`}
+                      title="Stop (closes its tab; the file stays)"
+                      onClick={() => onStop(nb)}
+                    >
+                      <Icon name="stop" size={14} />
+                    </button>
+                  )}
                   <button
                     type="button"
                     className="icon-button"

@@ -66,6 +66,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
   tabsRef.current = tabs
   const activeIdRef = useRef(activeId)
   activeIdRef.current = activeId
+  const runningRef = useRef(new Set<string>())
   const inflight = useRef(new Set<string>())
   const storageKey = `hexa:tabs:${me.name}`
 
@@ -134,9 +135,9 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
         if (activate) setActiveId(existing.id)
         return
       }
-      if (limit !== null && tabsRef.current.length >= limit) {
+      if (limit !== null && runningRef.current.size >= limit && !runningRef.current.has(nb.notebook_id)) {
         setLimitNotice(
-          `You have reached your limit of ${limit} open notebooks. Close a tab to open “${nb.name}”.`,
+          `You have reached your limit of ${limit} open notebooks. Close a tab (or stop a running notebook) to open “${nb.name}”.`,
         )
         return
       }
@@ -160,8 +161,8 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
             if (n !== null) setLimit(n)
             setLimitNotice(
               n !== null
-                ? `You have reached your limit of ${n} open notebooks. Close a tab to open “${nb.name}”.`
-                : `You have reached your limit of open notebooks. Close a tab to open “${nb.name}”.`,
+                ? `You have reached your limit of ${n} open notebooks. Close a tab (or stop a running notebook) to open “${nb.name}”.`
+                : `You have reached your limit of open notebooks. Close a tab (or stop a running notebook) to open “${nb.name}”.`,
             )
           } else {
             setLimitNotice(`The server is running as many notebooks as it can. Try again in a moment. (${err.message})`)
@@ -292,6 +293,12 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
 
   const active = tabs.find((t) => t.id === activeId) ?? null
   const openIds = new Set(tabs.map((t) => t.id))
+  // What counts against the limit: tabs, and notebooks running without one (opened elsewhere).
+  const running = new Set([
+    ...openIds,
+    ...(notebooks ?? []).filter((n) => n.status === 'running' || n.status === 'starting').map((n) => n.notebook_id),
+  ])
+  runningRef.current = running
 
   return (
     <div className={railOpen ? 'app' : 'app rail-collapsed'}>
@@ -313,7 +320,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
         <div className="topbar-title">{active ? active.name : 'No notebook open'}</div>
         <div className="topbar-spacer" />
         <span className="pill" title="Open notebooks">
-          {limit !== null ? `${tabs.length} of ${limit} open` : `${tabs.length} open`}
+          {limit !== null ? `${running.size} of ${limit} open` : `${running.size} open`}
         </span>
         <span className="pill pill-model" title="The agent's model">
           <span className="muted">Model</span> <strong aria-label="Model in use">{agentInfo.model}</strong>
@@ -341,6 +348,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
         onGenerate={() => setDialog({ kind: 'generate' })}
         onRename={renameNotebook}
         onDelete={(nb) => setDialog({ kind: 'delete', notebook: nb })}
+        onStop={(nb) => void closeTab(nb.notebook_id)}
         onRetry={() => void refresh()}
       />
 
