@@ -175,9 +175,19 @@ def parse_command(text: str, selected: Sequence[str] = ()) -> Call | Say:
     )
 
 
-def _chunks(text: str) -> list[str]:
-    """Word-sized pieces, so the reply streams like a real model's."""
-    return re.findall(r"\S+\s*|\s+", text) or [text]
+def _chunks(text: str, size: int = 80) -> list[str]:
+    """Pieces of about `size` characters cut after whitespace, so the reply streams like
+    a real model's (each streamed piece costs pydantic-ai an event: not word by word)."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            end = cut + 1 if cut > start else end
+        pieces.append(text[start:end])
+        start = end
+    return pieces or [text]
 
 
 def _answer(part: ToolReturnPart | RetryPromptPart) -> str:

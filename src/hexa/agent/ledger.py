@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -18,10 +19,19 @@ from hexa.store import ApprovalRepository, AuditRepository, TurnRepository
 
 logger = logging.getLogger(__name__)
 
+SNAPSHOT_TIMEOUT = 15.0
+
 
 class DbLedger:
-    """`TurnLedger` over the store. Each write is its own short transaction, so the audit
-    entry of a call is durable as soon as the call is done."""
+    """`TurnLedger` over the store.
+
+    Latency matters here (a builtin turn is little more than one marimo call), so:
+    - the snapshot of the chat's notebook is read when the turn starts, alongside the
+      first model request, and used if the turn changes that notebook ("the cells as
+      they were before the turn");
+    - audit entries are written in the background, in call order, and `flush` waits for
+      them before the turn's end is stored: every entry is durable before the reply.
+    """
 
     def __init__(
         self,
@@ -36,22 +46,57 @@ class DbLedger:
         # to the turn with the first audit entry after it was taken.
         self._snapshots: dict[str, dict[str, list[undo.CellState]]] = {}
         self._unsaved: set[str] = set()
+        self._prefetched: dict[tuple[str, str], asyncio.Task[list[undo.CellState]]] = {}
+        self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
 
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
         self._snapshots[turn_id] = undo.decode(cells_before_json)
 
-    def forget(self, turn_id: str) -> None:
+    def prefetch(self, state: TurnState, notebook_id: str) -> None:
+        """Start reading the notebook's cells now, in case the turn changes them."""
+        key = (state.turn_id, notebook_id)
+        if key in self._prefetched or notebook_id in self._snapshots.get(state.turn_id, {}):
+            return
+
+        async def read() -> list[undo.CellState]:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                return await undo.read_state(await state.tools.client(notebook_id))
+
+        task = asyncio.create_task(read())
+        # Read-only turns never look at it: keep a failure from being reported as unseen.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._prefetched[key] = task
+
+    async def flush(self, turn_id: str) -> None:
+        """Wait until the turn's audit entries are written."""
+        last = self._writes.get(turn_id)
+        if last is not None:
+            await asyncio.shield(last)
+
+    async def forget(self, turn_id: str) -> None:
+        await self.flush(turn_id)
+        self._writes.pop(turn_id, None)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
+        for key in [k for k in self._prefetched if k[0] == turn_id]:
+            self._prefetched.pop(key).cancel()
 
     async def snapshot(self, state: TurnState, notebook_id: str) -> None:
         taken = self._snapshots.setdefault(state.turn_id, {})
         if notebook_id in taken:
             return
+        early = self._prefetched.pop((state.turn_id, notebook_id), None)
         try:
-            client = await state.tools.client(notebook_id)
-            taken[notebook_id] = await undo.read_state(client)
+            if early is not None:
+                try:
+                    taken[notebook_id] = await early
+                except (MarimoError, HexaError, TimeoutError):
+                    early = None  # read again below
+            if early is None:
+                async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                    client = await state.tools.client(notebook_id)
+                    taken[notebook_id] = await undo.read_state(client)
         except (MarimoError, HexaError, TimeoutError) as exc:
             # The change goes ahead (it is what the person asked for); only its undo is lost.
             logger.warning(
@@ -72,23 +117,38 @@ class DbLedger:
     async def record(self, state: TurnState, record: CallRecord) -> None:
         scrub = self._redactor
         outcome = record.outcome
-        async with self._sessions.begin() as session:
-            await AuditRepository(session).append(
-                user_id=state.tools.user.id,
-                user_name=state.tools.user.name,
-                notebook_id=record.notebook_id,
-                turn_id=state.turn_id,
-                prompt=scrub.text(state.prompt),
-                tool_name=record.tool_name,
-                args=scrub.json(record.arguments),
-                code_before=scrub.text(outcome.code_before) if outcome.code_before else None,
-                code_after=scrub.text(outcome.code_after) if outcome.code_after else None,
-                decision=record.decision,
-                outcome=scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
-                duration_ms=round(record.duration_ms, 1),
-            )
-            if state.turn_id in self._unsaved:
-                await TurnRepository(session).update(
-                    state.turn_id, cells_before_json=undo.encode(self._snapshots[state.turn_id])
-                )
-                self._unsaved.discard(state.turn_id)
+        entry: dict[str, Any] = {
+            "user_id": state.tools.user.id,
+            "user_name": state.tools.user.name,
+            "notebook_id": record.notebook_id,
+            "turn_id": state.turn_id,
+            "prompt": scrub.text(state.prompt),
+            "tool_name": record.tool_name,
+            "args": scrub.json(record.arguments),
+            "code_before": scrub.text(outcome.code_before) if outcome.code_before else None,
+            "code_after": scrub.text(outcome.code_after) if outcome.code_after else None,
+            "decision": record.decision,
+            "outcome": scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
+            "duration_ms": round(record.duration_ms, 1),
+        }
+        snapshot = None
+        if state.turn_id in self._unsaved:
+            snapshot = undo.encode(self._snapshots[state.turn_id])
+            self._unsaved.discard(state.turn_id)
+        previous = self._writes.get(state.turn_id)
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # keep the entries in call order
+            try:
+                async with self._sessions.begin() as session:
+                    await AuditRepository(session).append(**entry)
+                    if snapshot is not None:
+                        await TurnRepository(session).update(
+                            state.turn_id, cells_before_json=snapshot
+                        )
+            except Exception:
+                logger.exception("audit entry of turn %s not written", state.turn_id)
+                raise
+
+        self._writes[state.turn_id] = asyncio.create_task(write())

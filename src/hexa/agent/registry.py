@@ -86,7 +86,7 @@ class ToolContext:
     run_wait: float  # seconds a run waits before reporting "still running"
     max_code_bytes: int
     background: BackgroundRuns
-    _clients: dict[str, MarimoClient] = field(default_factory=dict)
+    _clients: dict[str, asyncio.Future[MarimoClient]] = field(default_factory=dict)
 
     def target(self, args: ToolArgs) -> str:
         """The notebook a call acts on: its `notebook_id`, else the chat's."""
@@ -95,11 +95,21 @@ class ToolContext:
 
     async def client(self, notebook_id: str) -> MarimoClient:
         """The marimo client of one of the user's notebooks (started if needed)."""
-        cached = self._clients.get(notebook_id)
-        if cached is None:
-            cached = (await self.notebooks.running(self.user, notebook_id)).client
-            self._clients[notebook_id] = cached
-        return cached
+        # One look-up per notebook and turn, shared by concurrent callers (the undo
+        # snapshot is read while the model's first request runs).
+        pending = self._clients.get(notebook_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._running_client(notebook_id))
+            self._clients[notebook_id] = pending
+        try:
+            return await asyncio.shield(pending)
+        except BaseException:
+            if pending.done() and self._clients.get(notebook_id) is pending:
+                del self._clients[notebook_id]  # a failed look-up is not cached
+            raise
+
+    async def _running_client(self, notebook_id: str) -> MarimoClient:
+        return (await self.notebooks.running(self.user, notebook_id)).client
 
     def forget_client(self, notebook_id: str) -> None:
         """Drop a cached client (its session changed, e.g. after a restart)."""
@@ -161,6 +171,7 @@ class ToolRegistry:
 
     def __init__(self) -> None:
         self._specs: dict[str, ToolSpec[Any]] = {}
+        self.version = 0  # bumped by every registration (for caches of the schemas)
 
     def register(self, spec: ToolSpec[Any]) -> None:
         if spec.name in self._specs:
@@ -168,6 +179,7 @@ class ToolRegistry:
         if not spec.name.isidentifier():
             raise ValueError(f"tool names must be identifiers: {spec.name!r}")
         self._specs[spec.name] = spec
+        self.version += 1
 
     def get(self, name: str) -> ToolSpec[Any] | None:
         return self._specs.get(name)

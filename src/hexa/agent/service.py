@@ -122,6 +122,9 @@ class AgentService:
         self._background = BackgroundRunner(self._run_finished)
         self._relay = MarimoRelay(bus, notebooks)
         self._locks: dict[str, asyncio.Lock] = {}
+        # Notebooks whose last turn left nothing waiting (learnt from the database once,
+        # then kept up to date here: turns of a notebook run one at a time, in this process).
+        self._settled: set[str] = set()
 
     # ------------------------------------------------------------------ public API
 
@@ -154,9 +157,15 @@ class AgentService:
         if len(text) > MAX_MESSAGE_CHARS:
             raise TooLargeError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
         selected = _selected_cells(context)
-        await self._notebooks.get(user, notebook_id)  # someone else's notebook: 404
+        tools = self._tools(user, notebook_id)
+        # Someone else's notebook is a 404; the client is looked up once for the turn.
+        await tools.client(notebook_id)
         async with self._exclusive(notebook_id, LOCK_WAIT):
-            history, carried = await self._conversation(user, notebook_id)
+            # The builtin model reads only the last message: a history would be dead weight,
+            # except to answer calls an earlier turn left waiting.
+            history, carried = await self._conversation(
+                user, notebook_id, need_history=not self._model.builtin
+            )
             async with self._sessions.begin() as session:
                 turn = await TurnRepository(session).create(notebook_id, user.id, text)
                 await ChatRepository(session).add(
@@ -168,7 +177,8 @@ class AgentService:
                 )
                 turn_id = turn.id
             self._publish(notebook_id, {"type": "turn_started", "turn_id": turn_id, "prompt": text})
-            state = TurnState(self._tools(user, notebook_id), turn_id, text)
+            state = TurnState(tools, turn_id, text)
+            self._ledger.prefetch(state, notebook_id)
             try:
                 instructions = await self._instructions(state, selected)
                 outcome = await self._runner.run(
@@ -182,7 +192,7 @@ class AgentService:
                 )
                 return await self._conclude(user, notebook_id, state, outcome)
             finally:
-                self._ledger.forget(turn_id)
+                await self._ledger.forget(turn_id)
 
     async def approve(self, user: Principal, notebook_id: str, approval_id: str) -> ChatReply:
         """Say yes to a pending approval; the turn resumes and carries the call out."""
@@ -336,14 +346,16 @@ class AgentService:
         )
 
     async def _conversation(
-        self, user: Principal, notebook_id: str
+        self, user: Principal, notebook_id: str, *, need_history: bool = True
     ) -> tuple[list[ModelMessage] | None, DeferredToolResults | None]:
         """The history the next turn continues, and answers for calls a previous turn left
         waiting (the person wrote again instead of answering: those are not run)."""
+        if not need_history and notebook_id in self._settled:
+            return None, None
         async with self._sessions() as session:
             turns = await TurnRepository(session).list_for_notebook(notebook_id, limit=20)
         last = next((t for t in turns if t.messages_json), None)
-        if last is None:
+        if last is None or (not need_history and last.status is TurnStatus.DONE):
             return None, None
         history = list(ModelMessagesTypeAdapter.validate_json(last.messages_json or "[]"))
         unresolved = _unresolved(history)
@@ -364,6 +376,8 @@ class AgentService:
                 else:
                     answers[call_id] = ToolDenied(SUPERSEDED)
             carried = DeferredToolResults(approvals=answers) if answers else None
+        if carried is None and not need_history:
+            return None, None
         return _trim(history), carried
 
     async def _supersede(
@@ -403,6 +417,7 @@ class AgentService:
         pending: list[PendingApproval] = []
         turn_id = state.turn_id
         now = self._clock()
+        await self._ledger.flush(turn_id)  # the audit entries land before the turn's end
         async with self._sessions.begin() as session:
             chat = ChatRepository(session)
             for view in outcome.calls:
@@ -454,6 +469,10 @@ class AgentService:
                     messages_json=ModelMessagesTypeAdapter.dump_json(outcome.messages).decode(),
                 )
                 await chat.add(notebook_id, ChatRole.ASSISTANT, message, turn_id=turn_id)
+        if status is TurnStatus.WAITING_APPROVAL:
+            self._settled.discard(notebook_id)
+        else:
+            self._settled.add(notebook_id)
         for approval in pending:
             self._publish(
                 notebook_id,
@@ -627,7 +646,7 @@ class AgentService:
             )
             return await self._conclude(user, notebook_id, state, outcome)
         finally:
-            self._ledger.forget(turn_id)
+            await self._ledger.forget(turn_id)
 
     async def _check_answerable(self, user: Principal, notebook_id: str, approval_id: str) -> None:
         """Raise the precise reason an approval cannot be answered (404, or 409)."""

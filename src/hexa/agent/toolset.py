@@ -90,25 +90,32 @@ class RegistryToolset(AbstractToolset[TurnState]):
     def __init__(self, registry: ToolRegistry, ledger: TurnLedger) -> None:
         self._registry = registry
         self._ledger = ledger
+        # Tool definitions are asked for before every model request; generating the
+        # JSON schemas each time cost more than the rest of a builtin turn.
+        self._tools: dict[str, ToolsetTool[TurnState]] = {}
+        self._version = -1
 
     @property
     def id(self) -> str:
         return "hexa-tools"
 
     async def get_tools(self, ctx: RunContext[TurnState]) -> dict[str, ToolsetTool[TurnState]]:
-        return {
-            spec.name: ToolsetTool(
-                toolset=self,
-                tool_def=ToolDefinition(
-                    name=spec.name,
-                    description=spec.description,
-                    parameters_json_schema=spec.json_schema(),
-                ),
-                max_retries=MAX_RETRIES,
-                args_validator=spec.args_model.__pydantic_validator__,
-            )
-            for spec in self._registry
-        }
+        if self._version != self._registry.version:
+            self._tools = {
+                spec.name: ToolsetTool(
+                    toolset=self,
+                    tool_def=ToolDefinition(
+                        name=spec.name,
+                        description=spec.description,
+                        parameters_json_schema=spec.json_schema(),
+                    ),
+                    max_retries=MAX_RETRIES,
+                    args_validator=spec.args_model.__pydantic_validator__,
+                )
+                for spec in self._registry
+            }
+            self._version = self._registry.version
+        return dict(self._tools)
 
     async def call_tool(
         self,
