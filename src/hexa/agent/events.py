@@ -2,16 +2,19 @@
 
 Events are JSON-ready dicts with a `type` and the `notebook_id`:
 
-- `turn_started`      {turn_id, prompt}
+- `turn_started`      {turn_id, prompt, resumed?}  (resumed: after an approval)
 - `text_delta`        {turn_id, delta}
 - `tool_call_started` {turn_id, tool_call_id, tool_name, arguments}
-- `tool_call_finished`{turn_id, tool_call_id, tool_name, ok, summary, duration_ms}
-- `approval_requested`{turn_id, approval: {id, operation, description, arguments, ...}}
-- `turn_done`         {turn_id, status, message}
+- `tool_call_finished`{turn_id, tool_call_id, tool_name, ok, status, summary, duration_ms}
+- `approval_requested`{turn_id, approval: {id, operation, description, arguments,
+                       turn_id, expires_at, code_before, code_after}}
+- `approval_decided`  {turn_id, approval_id, decision: approved | rejected}
+- `turn_done`         {turn_id, status: done | waiting_approval | failed, message}
 - `error`             {turn_id, message}
 - `run_finished`      {tool_name, ok, message}   a run that outlived its wait has ended
 - `turn_undone`       {turn_id, message}
 - `marimo`            {op, data}                 marimo's own notifications (relayed)
+- `lagged`            {}                         this listener missed events (too slow)
 
 A subscriber that falls behind loses its oldest events (and gets a `lagged` event), so a
 slow browser never slows the agent down.

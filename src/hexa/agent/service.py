@@ -75,7 +75,7 @@ from hexa.users import Principal
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 64 * 1024
+MESSAGE_SLACK = 16 * 1024  # characters a message may have besides one cell's code
 MAX_SELECTED = 50
 HISTORY_MESSAGES = 60  # model messages carried into the next turn
 LOCK_WAIT = 10.0  # seconds a message waits for the notebook's previous turn
@@ -154,8 +154,9 @@ class AgentService:
         text = message.strip()
         if not text:
             raise BadRequestError("the message is empty")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise TooLargeError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+        limit = self._max_code_bytes + MESSAGE_SLACK
+        if len(text) > limit:
+            raise TooLargeError(f"the message is longer than {limit} characters")
         selected = _selected_cells(context)
         tools = self._tools(user, notebook_id)
         # Someone else's notebook is a 404; the client is looked up once for the turn.
