@@ -81,6 +81,9 @@ export type LiveEvent =
     }
   | { type: 'approval'; turnId: string | null; approval: Approval }
   | { type: 'turn_done'; turnId: string | null; text?: string }
+  | { type: 'decided'; turnId: string | null; approvalId: string | null; approved: boolean }
+  /** This listener missed events (it was too slow): catch up from the stored history. */
+  | { type: 'lagged' }
   | { type: 'error'; turnId: string | null; message: string }
   | { type: 'notebook'; status: string; reason: string | null }
   | { type: 'cells_changed' }
@@ -423,6 +426,15 @@ export function parseEvent(raw: unknown): LiveEvent | null {
     case 'error':
     case 'turn_error':
       return { type: 'error', turnId, message: pickStr(data, 'message', 'detail', 'error') ?? 'The agent failed.' }
+    case 'approval_decided':
+      return {
+        type: 'decided',
+        turnId,
+        approvalId: pickStr(data, 'approval_id'),
+        approved: (pickStr(data, 'decision') ?? '').toLowerCase().startsWith('approv'),
+      }
+    case 'lagged':
+      return { type: 'lagged' }
     case 'turn_undone':
       return { type: 'note', text: pickStr(data, 'message') ?? 'The last agent turn was undone.', tone: 'info', undo: true }
     case 'run_finished': {

@@ -132,9 +132,13 @@ export function ChatPanel({
           if (!ev.undo) setEntries((es) => [...es, { kind: 'note', id: localId('n'), text: ev.text, tone: ev.tone }])
           return
         }
+        if (ev.type === 'lagged') {
+          if (!streamId.current) reloadQuietly()
+          return
+        }
         if (!streamId.current) {
           const foreign = 'turnId' in ev && ev.turnId && !ownTurns.current.has(ev.turnId)
-          if (foreign && (ev.type === 'turn_done' || ev.type === 'approval')) reloadQuietly()
+          if (foreign && (ev.type === 'turn_done' || ev.type === 'approval' || ev.type === 'decided')) reloadQuietly()
           return
         }
         if ('turnId' in ev && ev.turnId) ownTurns.current.add(ev.turnId)
