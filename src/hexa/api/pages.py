@@ -29,6 +29,7 @@ class LoginRequest(Strict):
 class Me(BaseModel):
     name: str
     model: str
+    max_notebooks_per_user: int
 
 
 def _set_cookie(response: Response, token: str, request: Request) -> None:
@@ -85,7 +86,12 @@ async def logout() -> Response:
 
 @router.get("/api/me", response_model=Me, tags=["auth"])
 async def me(user: CurrentUser, svc: ServicesDep) -> Me:
-    return Me(name=user.name, model=svc.settings.model)
+    settings = svc.settings
+    return Me(
+        name=user.name,
+        model=settings.model,
+        max_notebooks_per_user=settings.max_notebooks_per_user,
+    )
 
 
 @router.post("/create-notebook", response_model=CreatedNotebook, tags=["notebooks"])

@@ -317,7 +317,9 @@ def test_cookie_sign_in_and_csrf(server: HexaServer) -> None:
 def test_user_add_prints_token_last(server: HexaServer) -> None:
     token = server.add_user("carol")
     with server.client(token) as carol:
-        assert carol.get("/api/me").json()["name"] == "carol"
+        me = carol.get("/api/me").json()
+        assert me["name"] == "carol"
+        assert me["max_notebooks_per_user"] == 2
 
 
 def test_restart_keeps_users_and_notebooks(tmp_path: Path) -> None:
