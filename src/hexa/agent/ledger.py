@@ -15,7 +15,7 @@ from hexa.agent.redaction import Redactor
 from hexa.agent.toolset import CallRecord, TurnState
 from hexa.marimo.errors import MarimoError
 from hexa.notebooks.errors import HexaError
-from hexa.store import ApprovalRepository, AuditRepository, TurnRepository
+from hexa.store import ApprovalRepository, AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ class DbLedger:
     Latency matters here (a builtin turn is little more than one marimo call), so:
     - the snapshot of the chat's notebook is read when the turn starts, alongside the
       first model request, and used if the turn changes that notebook ("the cells as
-      they were before the turn");
+      they were before the turn"); the service stores it with the turn's end
+      (`snapshot_json`), in the transaction it writes anyway;
     - audit entries are written in the background, in call order, and `flush` waits for
       them before the turn's end is stored: every entry is durable before the reply.
     """
@@ -42,10 +43,9 @@ class DbLedger:
         self._sessions = sessions
         self._redactor = redactor
         self._clock = clock
-        # turn id -> notebook id -> cells before the turn changed that notebook; written
-        # to the turn with the first audit entry after it was taken.
+        # turn id -> notebook id -> cells before the turn changed that notebook
         self._snapshots: dict[str, dict[str, list[undo.CellState]]] = {}
-        self._unsaved: set[str] = set()
+        self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
         self._prefetched: dict[tuple[str, str], asyncio.Task[list[undo.CellState]]] = {}
         self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
 
@@ -67,6 +67,13 @@ class DbLedger:
         # Read-only turns never look at it: keep a failure from being reported as unseen.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._prefetched[key] = task
+
+    def snapshot_json(self, turn_id: str) -> str | None:
+        """The turn's snapshots to store with it, if any was taken since last asked."""
+        if turn_id not in self._unsaved:
+            return None
+        self._unsaved.discard(turn_id)
+        return undo.encode(self._snapshots[turn_id])
 
     async def flush(self, turn_id: str) -> None:
         """Wait until the turn's audit entries are written."""
@@ -131,10 +138,6 @@ class DbLedger:
             "outcome": scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
             "duration_ms": round(record.duration_ms, 1),
         }
-        snapshot = None
-        if state.turn_id in self._unsaved:
-            snapshot = undo.encode(self._snapshots[state.turn_id])
-            self._unsaved.discard(state.turn_id)
         previous = self._writes.get(state.turn_id)
 
         async def write() -> None:
@@ -143,10 +146,6 @@ class DbLedger:
             try:
                 async with self._sessions.begin() as session:
                     await AuditRepository(session).append(**entry)
-                    if snapshot is not None:
-                        await TurnRepository(session).update(
-                            state.turn_id, cells_before_json=snapshot
-                        )
             except Exception:
                 logger.exception("audit entry of turn %s not written", state.turn_id)
                 raise

@@ -430,9 +430,13 @@ class AgentService:
                     data_json=json.dumps(self._redactor.json(view.json())),
                 )
             turns = TurnRepository(session)
+            # The undo snapshot, if the turn changed cells (taken before the change).
+            snapshot = self._ledger.snapshot_json(turn_id)
             if outcome.error is not None:
                 status, message = TurnStatus.FAILED, outcome.error
-                await turns.update(turn_id, status=status, reply=message)
+                await turns.update(
+                    turn_id, status=status, reply=message, cells_before_json=snapshot
+                )
                 await chat.add(
                     notebook_id,
                     ChatRole.ASSISTANT,
@@ -451,6 +455,7 @@ class AgentService:
                     status=status,
                     reply=message,
                     messages_json=ModelMessagesTypeAdapter.dump_json(outcome.messages).decode(),
+                    cells_before_json=snapshot,
                 )
                 await chat.add(
                     notebook_id,
@@ -468,6 +473,7 @@ class AgentService:
                     status=status,
                     reply=message,
                     messages_json=ModelMessagesTypeAdapter.dump_json(outcome.messages).decode(),
+                    cells_before_json=snapshot,
                 )
                 await chat.add(notebook_id, ChatRole.ASSISTANT, message, turn_id=turn_id)
         if status is TurnStatus.WAITING_APPROVAL:
