@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
 from hexa.api.schemas import NotebookId
+from hexa.marimo.frames import is_resume_banner
 from hexa.notebooks.errors import HexaError
 from hexa.proxy import websocket as ws_relay
 from hexa.proxy.http import HttpProxy
@@ -49,5 +50,9 @@ async def proxy_ws(websocket: WebSocket, notebook_id: str, path: str) -> None:
     if websocket.url.query:
         url += "?" + websocket.url.query
     await ws_relay.relay(
-        websocket, url, token=running.token, on_activity=lambda: svc.notebooks.touch(notebook_id)
+        websocket,
+        url,
+        token=running.token,
+        on_activity=lambda: svc.notebooks.touch(notebook_id),
+        drop=is_resume_banner,
     )

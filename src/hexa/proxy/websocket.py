@@ -23,8 +23,12 @@ async def relay(
     *,
     token: str,
     on_activity: Callable[[], None] | None = None,
+    drop: Callable[[str], bool] | None = None,
 ) -> None:
-    """Connect upstream, accept the client with the same subprotocol, pump until one closes."""
+    """Connect upstream, accept the client with the same subprotocol, pump until one closes.
+
+    `drop` filters text frames on their way to the client.
+    """
     subprotocols = [
         p.strip() for p in client.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
     ]
@@ -45,7 +49,7 @@ async def relay(
     async with upstream:
         await client.accept(subprotocol=upstream.subprotocol)
         to_upstream = asyncio.create_task(_client_to_upstream(client, upstream, on_activity))
-        to_client = asyncio.create_task(_upstream_to_client(upstream, client, on_activity))
+        to_client = asyncio.create_task(_upstream_to_client(upstream, client, on_activity, drop))
         done, pending = await asyncio.wait(
             {to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -81,13 +85,18 @@ async def _client_to_upstream(
 
 
 async def _upstream_to_client(
-    upstream: ClientConnection, client: WebSocket, on_activity: Callable[[], None] | None
+    upstream: ClientConnection,
+    client: WebSocket,
+    on_activity: Callable[[], None] | None,
+    drop: Callable[[str], bool] | None,
 ) -> None:
     try:
         async for message in upstream:
             if on_activity is not None:
                 on_activity()
             if isinstance(message, str):
+                if drop is not None and drop(message):
+                    continue
                 await client.send_text(message)
             else:
                 await client.send_bytes(message)

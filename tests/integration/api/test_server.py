@@ -176,6 +176,30 @@ def test_proxy_websocket_relays_marimo_messages(server: HexaServer, opened: dict
     assert frame["op"] == "kernel-ready"
 
 
+def test_browser_resume_gets_no_reconnected_banner(
+    server: HexaServer, opened: dict[str, str]
+) -> None:
+    """Every first editor load resumes Hexa's session; marimo's banner about it is dropped."""
+
+    async def frames() -> list[dict[str, object]]:
+        url = server.url.replace("http", "ws") + "/nb/first/ws?session_id=browser-like"
+        seen: list[dict[str, object]] = []
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {server.token}"}
+        ) as ws:
+            try:
+                while True:
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 3)))
+            except TimeoutError:
+                return seen
+
+    seen = asyncio.run(frames())
+    ready = next(f for f in seen if f["op"] == "kernel-ready")
+    assert isinstance(ready["data"], dict)
+    assert ready["data"]["resumed"] is True
+    assert not [f for f in seen if f["op"] == "banner"]
+
+
 def test_other_user_reaches_nothing_of_alice(
     server: HexaServer, bob: httpx2.Client, bob_token: str, opened: dict[str, str]
 ) -> None:
