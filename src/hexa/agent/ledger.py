@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.agent import undo
 from hexa.agent.redaction import Redactor
+from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
 from hexa.marimo.errors import MarimoError
 from hexa.notebooks.errors import HexaError
@@ -53,20 +54,27 @@ class DbLedger:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
         self._snapshots[turn_id] = undo.decode(cells_before_json)
 
-    def prefetch(self, state: TurnState, notebook_id: str) -> None:
-        """Start reading the notebook's cells now, in case the turn changes them."""
-        key = (state.turn_id, notebook_id)
-        if key in self._prefetched or notebook_id in self._snapshots.get(state.turn_id, {}):
-            return
+    @staticmethod
+    def read_early(tools: ToolContext, notebook_id: str) -> asyncio.Task[list[undo.CellState]]:
+        """Start reading a notebook's cells now, in case the coming turn changes them."""
 
         async def read() -> list[undo.CellState]:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                return await undo.read_state(await state.tools.client(notebook_id))
+                return await undo.read_state(await tools.client(notebook_id))
 
         task = asyncio.create_task(read())
         # Read-only turns never look at it: keep a failure from being reported as unseen.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._prefetched[key] = task
+        return task
+
+    def adopt(
+        self, state: TurnState, notebook_id: str, early: asyncio.Task[list[undo.CellState]]
+    ) -> None:
+        """Use an early read (`read_early`) as the turn's snapshot, if it needs one."""
+        if notebook_id in self._snapshots.get(state.turn_id, {}):
+            early.cancel()
+            return
+        self._prefetched[(state.turn_id, notebook_id)] = early
 
     def snapshot_json(self, turn_id: str) -> str | None:
         """The turn's snapshots to store with it, if any was taken since last asked."""

@@ -167,6 +167,9 @@ class AgentService:
             history, carried = await self._conversation(
                 user, notebook_id, need_history=not self._model.builtin
             )
+            # The cells as they are when the turn starts, read while the turn is stored
+            # and the model thinks; kept if the turn changes them (for undo).
+            early = self._ledger.read_early(tools, notebook_id)
             async with self._sessions.begin() as session:
                 turn = await TurnRepository(session).create(notebook_id, user.id, text)
                 await ChatRepository(session).add(
@@ -179,7 +182,7 @@ class AgentService:
                 turn_id = turn.id
             self._publish(notebook_id, {"type": "turn_started", "turn_id": turn_id, "prompt": text})
             state = TurnState(tools, turn_id, text)
-            self._ledger.prefetch(state, notebook_id)
+            self._ledger.adopt(state, notebook_id, early)
             try:
                 instructions = await self._instructions(state, selected)
                 outcome = await self._runner.run(
