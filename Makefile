@@ -8,15 +8,15 @@ UV := $(BIN)/uv
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export UV_PYTHON_DOWNLOADS := never
 
-WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' 2>/dev/null)
+WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' -not -path 'web/playwright-report/*' -not -path 'web/e2e/*' 2>/dev/null)
 WEB_STAMP := src/hexa/web/index.html
 
-.PHONY: serve test install install-dev web chromium lint typecheck pytest bench clean
+.PHONY: serve test install install-dev web chromium lint typecheck pytest e2e bench clean
 
 serve: $(VENV)/.installed web
 	$(BIN)/hexa serve
 
-test: $(VENV)/.installed-dev web chromium lint typecheck pytest
+test: $(VENV)/.installed-dev web chromium lint typecheck pytest e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,14 @@ typecheck:
 pytest:
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# Browser tests: Playwright with Debian's Chromium against a real `hexa serve`.
+e2e: $(VENV)/.installed-dev web chromium
+	cd web && npx playwright test
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/open_latency.py
+	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/agent.py
 
 clean:
 	rm -rf $(VENV) src/hexa/web web/node_modules .mypy_cache .ruff_cache
