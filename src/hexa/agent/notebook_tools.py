@@ -17,6 +17,7 @@ from hexa.agent.outputs import (
     describe_cell_outputs,
     describe_errors,
     first_line,
+    gist,
 )
 from hexa.agent.registry import (
     ApprovalPreview,
@@ -356,7 +357,7 @@ async def add_cell(ctx: ToolContext, args: AddCellArgs) -> ToolOutcome:
     shown = await _outputs(await ctx.client(notebook_id), [cell_id])
     return ToolOutcome(
         f"Added cell `{cell_id}` and ran it.\n{shown}",
-        f"added and ran cell {cell_id}: {first_line(shown)}",
+        f"added and ran cell {cell_id}: {gist(shown)}",
         code_after=args.code,
     )
 
@@ -386,7 +387,7 @@ async def edit_cell(ctx: ToolContext, args: EditCellArgs) -> ToolOutcome:
     shown = await _outputs(client, [args.cell_id]) if args.run else "(not run)"
     return ToolOutcome(
         f"Edited cell `{args.cell_id}`{' and ran it' if args.run else ''}.\n{shown}",
-        f"edited cell {args.cell_id}: {first_line(shown)}",
+        f"edited cell {args.cell_id}: {gist(shown)}",
         code_before=before,
         code_after=args.code,
     )

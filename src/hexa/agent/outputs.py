@@ -113,3 +113,10 @@ def first_line(text: str, limit: int = 80) -> str:
         if line.strip():
             return clip(line.strip(), limit)
     return ""
+
+
+def gist(text: str, limit: int = 80) -> str:
+    """A one-line gist of a labelled output block ("output:" / "console:" headers skipped)."""
+    lines = [line.strip() for line in text.splitlines()]
+    content = [line for line in lines if line and not line.endswith(":")]
+    return clip(" ".join(content), limit) if content else "no output"

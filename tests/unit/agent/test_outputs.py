@@ -44,3 +44,11 @@ def test_cell_outputs_with_console() -> None:
     assert describe_cell_outputs(cell) == "output:\n42\nstdout:\nhello\nstderr:\nwarn"  # type: ignore[arg-type]
     empty = {"cell_id": "b", "visual_output": {}, "console_outputs": {}}
     assert describe_cell_outputs(empty) == "(no output)"  # type: ignore[arg-type]
+
+
+def test_gist_skips_labels_and_joins_content() -> None:
+    from hexa.agent.outputs import gist
+
+    assert gist("output:\n42") == "42"
+    assert gist("output:\n[table with 4 rows]\nconsole:\nhello") == "[table with 4 rows] hello"
+    assert gist("output:\n") == "no output"
