@@ -14,68 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import TOKEN, hexa_server, serve_from_argv
 from hexa.marimo.client import MarimoClient, make_http_client
 from hexa.marimo.models import CreateCell, DeleteCell
-from hexa.runtime.ports import free_port
 
-TOKEN = "bench-token"
 NB = "agentbench"
-
-
-def serve(data_dir: Path, port: int, info: Path) -> None:
-    """Child mode: hexa serve in process, plus the upstream address written to `info`."""
-    import uvicorn
-
-    from hexa.app import create_app
-    from hexa.config import Settings
-    from hexa.users import Principal
-
-    settings = Settings(data_dir=data_dir, port=port, token=TOKEN, model="builtin")  # type: ignore[arg-type]
-    app = create_app(settings)
-    wired = any(getattr(r, "path", None) == "/api/chat" for r in app.routes)
-    if not wired:  # before app.py includes the agent router
-        from hexa.api import agent as agent_api
-
-        app.include_router(agent_api.router)
-
-    async def run() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        services = app.state.services
-        if getattr(services, "agent", None) is None:  # before the lifespan builds it
-            from hexa.agent import build_agent_service
-
-            services.agent = build_agent_service(
-                settings=settings,
-                sessions=services.notebooks._sessions,
-                notebooks=services.notebooks,
-            )
-        running = await services.notebooks.open(Principal(1, "default"), NB, "agentbench.py")
-        record = {
-            "url": running.client.base_url,
-            "token": running.token,
-            "session": running.session_id,
-        }
-        await asyncio.to_thread(info.write_text, json.dumps(record))
-        await task
-
-    asyncio.run(run())
 
 
 async def bench(
@@ -117,46 +70,13 @@ async def bench(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument(
-        "--serve", nargs=3, metavar=("DATA", "PORT", "INFO"), help=argparse.SUPPRESS
-    )
-    args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]))
+    if serve_from_argv(sys.argv):
         return
-    with tempfile.TemporaryDirectory(prefix="hexa-agent-bench-") as name:
-        tmp = Path(name)
-        port = free_port()
-        info = tmp / "info.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEXA_")}
-        env["HOME"] = str(tmp / "home")
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(tmp / "data"), str(port), str(info)],
-            env=env,
-            start_new_session=True,
+    args = parser.parse_args()
+    with hexa_server(__file__, NB) as (hexa_url, upstream):
+        times = asyncio.run(
+            bench(hexa_url, upstream.url, upstream.token, upstream.session, args.requests)
         )
-        try:
-            deadline = time.monotonic() + 180
-            while not info.exists():
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("hexa serve did not come up")
-                time.sleep(0.1)
-            upstream = json.loads(info.read_text())
-            times = asyncio.run(
-                bench(
-                    f"http://127.0.0.1:{port}",
-                    upstream["url"],
-                    upstream["token"],
-                    upstream["session"],
-                    args.requests,
-                )
-            )
-        finally:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
     print(f"{'arm':7} {'n':>4} {'p50 ms':>8} {'min ms':>8}")
     for arm, values in times.items():
         p50, low = statistics.median(values) * 1000, min(values) * 1000

@@ -16,13 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,42 +26,13 @@ import httpx2
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import TOKEN, hexa_server, serve_from_argv
 from hexa.marimo.client import MarimoClient, make_http_client
 from hexa.marimo.models import RunCell
-from hexa.runtime.ports import free_port
 
-TOKEN = "bench-token"
 NB = "bench"
-
-
-def serve(data_dir: Path, port: int, info: Path) -> None:
-    """Child mode: hexa serve in process, plus the upstream address written to `info`."""
-    import uvicorn
-
-    from hexa.app import create_app
-    from hexa.config import Settings
-    from hexa.users import Principal
-
-    settings = Settings(data_dir=data_dir, port=port, token=TOKEN)  # type: ignore[arg-type]
-    app = create_app(settings)
-
-    async def run() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        services = app.state.services
-        running = await services.notebooks.open(Principal(1, "default"), NB, "bench.py")
-        record = {
-            "url": running.client.base_url,
-            "token": running.token,
-            "session": running.session_id,
-        }
-        await asyncio.to_thread(info.write_text, json.dumps(record))
-        await task
-
-    asyncio.run(run())
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -140,45 +107,13 @@ async def bench(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument(
-        "--serve", nargs=3, metavar=("DATA", "PORT", "INFO"), help=argparse.SUPPRESS
-    )
-    args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), Path(args.serve[2]))
+    if serve_from_argv(sys.argv):
         return
-    with tempfile.TemporaryDirectory(prefix="hexa-proxy-bench-") as name:
-        tmp = Path(name)
-        port = free_port()
-        info = tmp / "info.json"
-        env = {**os.environ, "HOME": str(tmp / "home")}
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(tmp / "data"), str(port), str(info)],
-            env=env,
-            start_new_session=True,
+    args = parser.parse_args()
+    with hexa_server(__file__, NB) as (hexa_url, upstream):
+        times = asyncio.run(
+            bench(hexa_url, upstream.url, upstream.token, upstream.session, args.requests)
         )
-        try:
-            deadline = time.monotonic() + 120
-            while not info.exists():
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("hexa serve did not come up")
-                time.sleep(0.1)
-            upstream = json.loads(info.read_text())
-            times = asyncio.run(
-                bench(
-                    f"http://127.0.0.1:{port}",
-                    upstream["url"],
-                    upstream["token"],
-                    upstream["session"],
-                    args.requests,
-                )
-            )
-        finally:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
     print(f"{'path':6} {'arm':7} {'n':>4} {'p50 ms':>8} {'p99 ms':>8}")
     for kind, arms in times.items():
         for arm, values in arms.items():
