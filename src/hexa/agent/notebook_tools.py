@@ -515,8 +515,9 @@ async def preview_delete(ctx: ToolContext, args: CellIdsArgs) -> ApprovalPreview
     client = await ctx.client(ctx.target(args))
     before = await _codes(client, args.cell_ids)
     ids = ", ".join(args.cell_ids)
+    notebook = await ctx.label(ctx.target(args))
     return ApprovalPreview(
-        f"Delete {len(args.cell_ids)} cell(s) ({ids}) from notebook {ctx.target(args)}",
+        f"Delete {len(args.cell_ids)} cell(s) ({ids}) from notebook {notebook}",
         code_before=_joined(before),
     )
 
@@ -585,7 +586,7 @@ async def preview_replace(ctx: ToolContext, args: ReplaceArgs) -> ApprovalPrevie
     before = await _codes(client, await _all_ids(client))
     after = "\n\n".join(c.code for c in args.cells)
     return ApprovalPreview(
-        f"Replace all {len(before)} cell(s) of notebook {ctx.target(args)} "
+        f"Replace all {len(before)} cell(s) of notebook {await ctx.label(ctx.target(args))} "
         f"with {len(args.cells)} new cell(s)",
         code_before=_joined(before),
         code_after=after,
@@ -593,15 +594,17 @@ async def preview_replace(ctx: ToolContext, args: ReplaceArgs) -> ApprovalPrevie
 
 
 async def preview_restart(ctx: ToolContext, args: NoArgs) -> ApprovalPreview:
+    notebook = await ctx.label(ctx.target(args))
     return ApprovalPreview(
-        f"Restart the kernel of notebook {ctx.target(args)}: every variable is lost and the "
-        "cells run again"
+        f"Restart the kernel of notebook {notebook}: every variable is lost and the cells run again"
     )
 
 
 async def preview_clear(ctx: ToolContext, args: SomeCellsArgs) -> ApprovalPreview:
     which = ", ".join(args.cell_ids) if args.cell_ids else "every cell"
-    return ApprovalPreview(f"Clear the outputs of {which} in notebook {ctx.target(args)}")
+    return ApprovalPreview(
+        f"Clear the outputs of {which} in notebook {await ctx.label(ctx.target(args))}"
+    )
 
 
 # ---------------------------------------------------------------------------- registry

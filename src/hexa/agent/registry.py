@@ -54,6 +54,8 @@ class RunningNotebook(Protocol):
 class NotebookView(Protocol):
     @property
     def status(self) -> str: ...
+    @property
+    def name(self) -> str: ...
 
 
 class NotebookAccess(Protocol):
@@ -92,6 +94,13 @@ class ToolContext:
         """The notebook a call acts on: its `notebook_id`, else the chat's."""
         named = getattr(args, "notebook_id", None)
         return named if isinstance(named, str) and named else self.notebook_id
+
+    async def label(self, notebook_id: str) -> str:
+        """How people know the notebook: its name (the id is a meaningless hex string)."""
+        try:
+            return f"'{(await self.notebooks.get(self.user, notebook_id)).name}'"
+        except Exception:  # a label is never worth failing a call for
+            return notebook_id
 
     async def client(self, notebook_id: str) -> MarimoClient:
         """The marimo client of one of the user's notebooks (started if needed)."""

@@ -288,6 +288,7 @@ class FakeMarimoClient:
 class FakeView:
     notebook_id: str
     status: str = "running"
+    name: str = "Sales report"
 
 
 @dataclass

@@ -44,6 +44,7 @@ async def test_delete_waits_for_approval_and_then_runs_once(world: World) -> Non
     assert pending.operation == "delete_cells"
     assert pending.arguments["cell_ids"] == ["vblA"]
     assert "vblA" in pending.description
+    assert "notebook 'Sales report'" in pending.description  # its name, not its id
     assert "x + 1" in (pending.code_before or "")
     assert [c.status for c in reply.tool_calls] == ["pending_approval"]
     assert [c.cell_id for c in world.nb.cells] == ["Hbol", "MJUe", "vblA"]  # untouched
