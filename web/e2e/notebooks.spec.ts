@@ -63,7 +63,7 @@ test('open two notebooks and switch between them; each editor keeps its state', 
   await expect(page.locator(`iframe[title="Notebook ${first.name}"]`)).toBeHidden()
   await expect(page.getByRole('tab', { name: first.name, exact: true })).toHaveAttribute('aria-selected', 'false')
   await expect(page.getByLabel('Open notebooks', { exact: false }).first()).toBeVisible()
-  await expect(page.getByText(`2 open`, { exact: false })).toBeVisible()
+  await expect(page.getByText(`2 of ${server.limit} open`, { exact: true })).toBeVisible()
   expect(frameB.url()).toContain(`/nb/${second.notebook_id}/`)
   await snap(page, testInfo, 'second-tab')
 
