@@ -24,14 +24,6 @@ def kill_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
 def live_members(pgid: int) -> list[int]:
     """Pids in the group that still run (zombies, already dead, don't count)."""
     members: list[int] = []
