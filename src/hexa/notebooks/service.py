@@ -248,13 +248,17 @@ class NotebookService:
                 at_path = await repo.get_by_path(user.id, notebook_path)
                 if at_path is not None:
                     raise ConflictError(f"{notebook_path} is already open as notebook {at_path.id}")
-                if not path.exists():
+                created_file = not path.exists()
+                if created_file:
                     await self.files.write(path, self.files.blank())
                 try:
                     row = await repo.create(
                         user.id, notebook_id, notebook_path, display_name(notebook_path)
                     )
                 except Conflict as exc:
+                    # A concurrent open won the id or path: leave no orphan blank file.
+                    if created_file:
+                        path.unlink(missing_ok=True)
                     raise ConflictError(str(exc)) from exc
             elif row.path != notebook_path:
                 raise ConflictError(f"notebook {notebook_id} is {row.path}, not {notebook_path}")
