@@ -22,6 +22,7 @@ from hexa.api.deps import COOKIE, Services
 from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
 from hexa.config import Settings
+from hexa.generate import SubprocessRunner
 from hexa.marimo.client import make_http_client
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.generation import GenerationService
@@ -32,6 +33,7 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner
 from hexa.runtime.supervisor import Limits, Supervisor
+from hexa.sandbox import ResourceLimits, build_sandbox
 from hexa.store import NotebookRepository, create_engine, create_sessionmaker, upgrade_database
 from hexa.users import UserService
 
@@ -48,6 +50,14 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def resource_limits(settings: Settings) -> ResourceLimits:
+    return ResourceLimits(
+        memory_bytes=settings.notebook_memory_mb * 1024**2,
+        max_processes=settings.notebook_max_processes,
+        cpus=settings.notebook_cpus,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the Hexa app for these settings; nothing starts until the lifespan runs."""
 
@@ -56,11 +66,23 @@ def create_app(settings: Settings) -> FastAPI:
         data = settings.resolved_data_dir
         for folder in (data, settings.notebooks_dir, settings.run_dir, settings.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        # Hexa's data (database, logs, pid files, every user's folder) is Hexa's alone:
+        # behind the sandbox's mount namespace, the file mode is a second wall.
+        data.chmod(0o700)
         async with AsyncExitStack() as stack:
             pid_file = PidFile(settings.run_dir)
             reaped = pid_file.reap()
             if reaped:
                 logger.warning("reaped %d marimo processes left by an earlier run", len(reaped))
+            sandbox, enforcer = build_sandbox(
+                settings.sandbox,
+                data_dir=data,
+                python=settings.python,
+                limits=resource_limits(settings),
+                uid_base=settings.sandbox_uid_base,
+            )
+            enforcer.sweep()
+            stack.callback(enforcer.close)
 
             await upgrade_database(settings.db_url)
             engine = create_engine(settings.db_url)
@@ -82,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
                     home_root=data / "home",
                     logs_dir=settings.logs_dir,
                     pid_file=pid_file,
+                    sandbox=sandbox,
                 ),
                 connector=MarimoConnector(http),
                 limits=limits_from(settings),
@@ -90,7 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(supervisor.shutdown)
 
             users = UserService(sessions, settings.notebooks_dir)
-            await users.ensure_default(settings.ensure_token())
+            default_user = await users.ensure_default(settings.ensure_token())
+            shared_host = sandbox.kind == "none" and not settings.allow_unsandboxed_users
             notebooks = NotebookService(
                 sessions=sessions,
                 supervisor=supervisor,
@@ -98,11 +122,16 @@ def create_app(settings: Settings) -> FastAPI:
                 files=NotebookFiles(),
                 http=http,
                 max_code_bytes=settings.max_code_bytes,
+                # With no sandbox, one user's code can reach everyone's: only one may run.
+                sole_user_id=default_user.id if shared_host else None,
             )
             stack.push_async_callback(notebooks.drain)
 
             model = choose_model(settings)
-            generation = GenerationService(notebooks, text_model_for(model))
+            runner = SubprocessRunner(
+                python=str(settings.python), scratch_dir=data / "runs", sandbox=sandbox
+            )
+            generation = GenerationService(notebooks, text_model_for(model), runner)
             agent = build_agent_service(
                 settings=settings, sessions=sessions, notebooks=notebooks, model=model
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,31 @@ class Settings(BaseSettings):
     approval_ttl: float = Field(3600.0, gt=0, description="Seconds an approval stays valid.")
     run_wait: float = Field(
         30.0, gt=0, description="Seconds a run tool waits before reporting 'still running'."
+    )
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        "auto",
+        description="Where notebook code runs: `bwrap` (bubblewrap: a private view of the "
+        "machine, a uid per user when Hexa is root), `none` (a plain process as Hexa's own "
+        "user), or `auto` (bwrap where it works, else none with a warning).",
+    )
+    allow_unsandboxed_users: bool = Field(
+        False,
+        description="Let more than one user run notebooks with no sandbox (every user's "
+        "code can then read every other user's files and Hexa's database).",
+    )
+    notebook_memory_mb: int = Field(
+        2048, ge=64, description="Memory one notebook (server, kernel, children) may use."
+    )
+    notebook_max_processes: int = Field(
+        512, ge=16, description="Processes and threads one notebook may have at once."
+    )
+    notebook_cpus: float = Field(
+        1.0, ge=0, description="CPUs one notebook may use (0: no cap; cgroups only)."
+    )
+    sandbox_uid_base: int = Field(
+        200000,
+        ge=1000,
+        description="When Hexa runs as root, user N's notebooks run as uid base + N.",
     )
     python: Path = Field(
         Path(sys.executable), description="Python interpreter that runs `marimo edit`."

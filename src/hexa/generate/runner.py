@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from hexa.sandbox import Jail, PlainSandbox, Sandbox, sandbox_environment
+
 _OUTPUT_TAIL = 4000
-# The child sees only these from our environment: notebook code (possibly model-written)
-# has no business reading the server's secrets.
-_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV", "PYTHONPATH")
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,13 @@ class SubprocessRunner:
         timeout: float = 120.0,
         python: str | None = None,
         scratch_dir: Path | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.timeout = timeout
         self.python = python or sys.executable
         self.scratch_dir = scratch_dir
+        # Model-written code runs confined like a notebook: only its run folder writable.
+        self.sandbox: Sandbox = sandbox or PlainSandbox()
 
     async def run(self, text: str) -> RunReport:
         root = self.scratch_dir or Path(tempfile.gettempdir())
@@ -107,30 +109,41 @@ class SubprocessRunner:
             tmp / "output.log",
         )
         notebook.write_text(text, encoding="utf-8")
+        home = tmp / "home"
+        home.mkdir()
+        jail = Jail(
+            name=f"run-{tmp.name.removeprefix('hexa-run-')}",
+            owner_id=0,
+            owner="runner",
+            writable=(tmp, cache),
+            cwd=tmp,
+        )
+        command = [self.python, "-m", "hexa.generate.run_driver", str(notebook), str(result_file)]
+        launch = self.sandbox.launch(command, jail)
         started = time.monotonic()
-        with log_file.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                self.python,
-                "-m",
-                "hexa.generate.run_driver",
-                str(notebook),
-                str(result_file),
-                cwd=tmp,
-                env=_child_env(tmp, cache),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-            timed_out = False
-            try:
-                await asyncio.wait_for(process.wait(), self.timeout)
-            except TimeoutError:
-                timed_out = True
-            finally:
-                if process.returncode is None:
-                    _kill_group(process.pid)
-                    await process.wait()
+        user = launch.identity.name if launch.identity is not None else "hexa-runner"
+        try:
+            with log_file.open("wb") as log:
+                process = await asyncio.create_subprocess_exec(
+                    *launch.argv,
+                    cwd=tmp,
+                    env=sandbox_environment(home, user=user, extra=_run_env(cache)),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                timed_out = False
+                try:
+                    await asyncio.wait_for(process.wait(), self.timeout)
+                except TimeoutError:
+                    timed_out = True
+                finally:
+                    if process.returncode is None:
+                        _kill_group(process.pid)
+                        await process.wait()
+        finally:
+            launch.confinement.release()
         duration = time.monotonic() - started
         output = _tail(log_file)
         if timed_out:
@@ -173,22 +186,12 @@ def _report(raw: dict[str, Any], duration: float, output: str) -> RunReport:
     return RunReport(errors, skipped, False, duration, output)
 
 
-def _child_env(tmp: Path, cache: Path) -> dict[str, str]:
-    env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
-    home = tmp / "home"
-    home.mkdir()
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_STATE_HOME=str(home / ".local" / "state"),
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=str(cache / "matplotlib"),
-        PYTHONUNBUFFERED="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
+def _run_env(cache: Path) -> dict[str, str]:
+    return {
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(cache / "matplotlib"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def _kill_group(pid: int) -> None:

@@ -43,12 +43,31 @@ def _replace_atomically(target: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
+        _same_owner_as(directory, tmp_name)
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
     _fsync_directory(directory)
+
+
+def _same_owner_as(directory: Path, name: str | Path) -> None:
+    """A file Hexa (as root) writes into a user's folder belongs to that folder's owner,
+    so the user's sandboxed marimo, running as their own uid, can save over it."""
+    if os.geteuid() != 0:
+        return
+    st = directory.stat()
+    if st.st_uid != 0:
+        os.chown(name, st.st_uid, st.st_gid)
+
+
+def make_folders(folder: Path) -> None:
+    """`mkdir -p` whose new folders belong to the owner of the folder they are made in."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in reversed(missing):
+        _same_owner_as(made.parent, made)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -21,6 +21,10 @@ class BadRequestError(HexaError):
     status = 400
 
 
+class ForbiddenError(HexaError):
+    status = 403
+
+
 class NotFoundError(HexaError):
     status = 404
 

@@ -13,7 +13,7 @@ from hexa.generate.errors import (
     UnsupportedNotebookFormatError,
 )
 from hexa.generate.importing import import_notebook, normalize_notebook_text
-from hexa.generate.saving import write_notebook
+from hexa.generate.saving import make_folders, write_notebook
 from hexa.generate.templates import render_template
 from hexa.generate.validation import validate_notebook_async
 from hexa.notebooks.errors import InvalidNotebookError, NotFoundError, UnsupportedError
@@ -62,7 +62,7 @@ class NotebookFiles:
                 raise UnsupportedError(str(exc)) from exc
 
     async def write(self, path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         try:
             await asyncio.to_thread(write_notebook, path, text)
         except NotebookInvalidError as exc:

@@ -8,6 +8,7 @@ from hexa.generate import (
     GenerationResult,
     MermaidCycleError,
     MermaidSyntaxError,
+    NotebookRunner,
     TextModel,
     generate_from_mermaid,
     generate_from_prompt,
@@ -29,8 +30,15 @@ class Generated:
 class GenerationService:
     """Turns outside material into a saved, validated notebook of the user's."""
 
-    def __init__(self, notebooks: NotebookService, model: TextModel | None = None) -> None:
+    def __init__(
+        self,
+        notebooks: NotebookService,
+        model: TextModel | None = None,
+        runner: NotebookRunner | None = None,
+    ) -> None:
         self._notebooks = notebooks
+        # Runs model-written notebooks to find failing cells (in the sandbox Hexa uses).
+        self._runner = runner
         # None: the builtin, offline path (stub cells, nearest template).
         self._model = model
 
@@ -47,7 +55,9 @@ class GenerationService:
         if mermaid is not None:
             try:
                 title = name or parse_mermaid(mermaid).title or "Flowchart"
-                result = await generate_from_mermaid(mermaid, self._model, title=title)
+                result = await generate_from_mermaid(
+                    mermaid, self._model, title=title, runner=self._runner
+                )
             except MermaidSyntaxError as exc:
                 raise InvalidNotebookError(
                     str(exc),
@@ -70,7 +80,7 @@ class GenerationService:
             assert prompt is not None
             if not prompt.strip():
                 raise BadRequestError("prompt is empty")
-            result = await generate_from_prompt(prompt, self._model)
+            result = await generate_from_prompt(prompt, self._model, runner=self._runner)
             default_name = prompt.strip().splitlines()[0][:60]
         return await self._save(user, result, name or default_name)
 

@@ -27,6 +27,7 @@ from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
 from hexa.notebooks.errors import (
     BadRequestError,
     ConflictError,
+    ForbiddenError,
     LimitError,
     NotFoundError,
     TooLargeError,
@@ -124,6 +125,7 @@ class NotebookService:
         files: NotebookFiles,
         http: httpx2.AsyncClient,
         max_code_bytes: int = 256 * 1024,
+        sole_user_id: int | None = None,
     ) -> None:
         self._sessions = sessions
         self._supervisor = supervisor
@@ -134,6 +136,7 @@ class NotebookService:
         # One client per live process: it caches the session's current ws id.
         self._clients: dict[str, tuple[object, MarimoClient]] = {}
         self._max_code_bytes = max_code_bytes
+        self._sole_user_id = sole_user_id
         supervisor.on_state_change(self._record_state)
 
     # -- the catalogue -------------------------------------------------------------------
@@ -282,7 +285,9 @@ class NotebookService:
             if not path.exists():
                 raise NotFoundError(f"the file of notebook {notebook_id} is gone")
             await self.files.check(path)
-            nb = await self._start(NotebookSpec(notebook_id, user.name, path))
+            self._check_may_run(user)
+            spec = NotebookSpec(notebook_id, user.name, path, user.id, self._users.folder(user))
+            nb = await self._start(spec)
         self._supervisor.touch(notebook_id)
         if opening:
             async with self._sessions.begin() as session:
@@ -382,6 +387,15 @@ class NotebookService:
         self._supervisor.touch(notebook_id)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _check_may_run(self, user: Principal) -> None:
+        if self._sole_user_id is not None and user.id != self._sole_user_id:
+            raise ForbiddenError(
+                "this Hexa runs notebooks without a sandbox (HEXA_SANDBOX=none), so only "
+                "its default user may run them; install bubblewrap, or set "
+                "HEXA_ALLOW_UNSANDBOXED_USERS=true to accept that users can read each "
+                "other's files"
+            )
 
     async def _start(self, spec: NotebookSpec) -> Notebook:
         try:

@@ -21,7 +21,10 @@ HOP_BY_HOP = frozenset(
 )
 # Never forwarded upstream: Hexa's own credentials stay with Hexa.
 _REQUEST_DROP = HOP_BY_HOP | {"authorization", "content-length", "cookie"}
-_RESPONSE_DROP = HOP_BY_HOP
+# marimo's `session_<port>_…` cookie is a 14-day credential for marimo's port itself,
+# outside Hexa's sign-in and token revocation. Hexa sends the marimo token on every
+# proxied request, so the browser needs no marimo cookie at all.
+_RESPONSE_DROP = HOP_BY_HOP | {"set-cookie"}
 
 
 def request_headers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import httpx2
@@ -56,21 +57,44 @@ class MarimoConnector:
         return False
 
     @staticmethod
-    def _kernel_pids(server_pid: int) -> set[int]:
-        """The session's kernel: a spawned multiprocessing child of the server.
+    def _kernel_pids(root_pid: int) -> set[int]:
+        """The session's kernel: a spawned multiprocessing child of the marimo server.
 
-        marimo's resource tracker is a child too, but it is not the kernel.
+        The server is the spawned process itself, or (in a sandbox) a descendant of the
+        sandbox's launcher; marimo's resource tracker is its child too, but not a kernel.
         """
         try:
-            children = psutil.Process(server_pid).children(recursive=False)
+            root = psutil.Process(root_pid)
+            tree = [root, *root.children(recursive=True)]
         except psutil.Error:
             return set()
+        server = next((p for p in tree if _is_marimo_server(p)), None)
+        if server is None:
+            return set()
         kernels: set[int] = set()
-        for child in children:
-            try:
-                cmd = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            if "resource_tracker" not in cmd:
-                kernels.add(child.pid)
+        with contextlib.suppress(psutil.Error):
+            for child in server.children(recursive=False):
+                try:
+                    cmd = " ".join(child.cmdline())
+                except psutil.Error:
+                    continue
+                if "resource_tracker" not in cmd:
+                    kernels.add(child.pid)
         return kernels
+
+
+def _is_marimo_server(proc: psutil.Process) -> bool:
+    try:
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return False
+    return (
+        len(cmd) > 3
+        and "python" in cmd[0].rsplit("/", 1)[-1]
+        and cmd[1:4]
+        == [
+            "-m",
+            "marimo",
+            "edit",
+        ]
+    )

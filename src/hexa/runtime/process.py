@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Protocol
 
 from hexa.runtime.groups import kill_group, wait_group_gone
+from hexa.runtime.logpump import LogPump
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
+from hexa.sandbox import Confinement, Jail, PlainSandbox, Sandbox, sandbox_environment
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ class NotebookSpec:
     notebook_id: str
     owner: str
     path: Path  # absolute path of the notebook's .py file
+    owner_id: int = 0
+    folder: Path | None = None  # the owner's notebook folder (default: the file's folder)
 
     @property
     def base_url(self) -> str:
@@ -59,6 +63,10 @@ class NotebookProcess(Protocol):
 
     def log_tail(self, lines: int = 20) -> str: ...
 
+    def limit_breach(self) -> str | None:
+        """Why a resource limit stopped it (out of memory, too many processes), if so."""
+        ...
+
 
 class Spawner(Protocol):
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess: ...
@@ -76,8 +84,12 @@ class MarimoProcess:
         spec: NotebookSpec,
         log_path: Path,
         pid_file: PidFile,
+        confinement: Confinement,
+        pump: LogPump,
     ) -> None:
         self._proc = proc
+        self._confinement = confinement
+        self._pump = pump
         self._port = port
         self._token = token
         self._spec = spec
@@ -121,7 +133,12 @@ class MarimoProcess:
             await asyncio.wait_for(self._proc.wait(), timeout)
         if not await wait_group_gone(pgid, timeout):
             logger.error("process group %s of %s outlived SIGKILL", pgid, self._spec.notebook_id)
+        self._confinement.release()
+        await self._pump.close()
         self._pid_file.remove(self._spec.notebook_id)
+
+    def limit_breach(self) -> str | None:
+        return self._confinement.breach()
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -136,34 +153,27 @@ class MarimoProcess:
 
 
 class MarimoSpawner:
-    """Starts `marimo edit` the verified way (research/marimo-api.md §1, §7)."""
+    """Starts `marimo edit` the verified way (research/marimo-api.md §1, §7), inside the
+    sandbox it is given (a plain process by default)."""
 
-    def __init__(self, *, python: Path, home_root: Path, logs_dir: Path, pid_file: PidFile) -> None:
+    def __init__(
+        self,
+        *,
+        python: Path,
+        home_root: Path,
+        logs_dir: Path,
+        pid_file: PidFile,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         self._python = python
         self._home_root = home_root
         self._logs_dir = logs_dir
         self._pid_file = pid_file
+        self._sandbox: Sandbox = sandbox or PlainSandbox()
 
-    def environment(self, owner: str) -> dict[str, str]:
-        """HOME and XDG dirs point into Hexa's data dir: marimo writes config and caches
-        there, and one user's marimo settings must not leak into another's."""
-        home = self._home_root / owner
-        env = dict(os.environ)
-        env.update(
-            HOME=str(home),
-            XDG_CONFIG_HOME=str(home / ".config"),
-            XDG_CACHE_HOME=str(home / ".cache"),
-            XDG_STATE_HOME=str(home / ".local" / "state"),
-            XDG_DATA_HOME=str(home / ".local" / "share"),
-            PYTHONUNBUFFERED="1",
-        )
-        # Hexa's own secrets never reach a notebook kernel.
-        for key in list(env):
-            if key.startswith("HEXA_") or key.endswith("_API_KEY"):
-                del env[key]
-        for sub in (".config", ".cache", ".local/state", ".local/share"):
-            (home / sub).mkdir(parents=True, exist_ok=True)
-        return env
+    def home(self, owner: str) -> Path:
+        """The user's HOME: marimo writes config and caches there, per user."""
+        return self._home_root / owner
 
     def command(self, spec: NotebookSpec, port: int) -> list[str]:
         return [
@@ -190,27 +200,52 @@ class MarimoSpawner:
         ]
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
-        self._logs_dir.mkdir(parents=True, exist_ok=True)
+        self._logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_path = self._logs_dir / f"{spec.notebook_id}.log"
         token = secrets.token_urlsafe(32)
         port = free_port()
-        with log_path.open("ab") as log:
+        home = self.home(spec.owner)
+        for sub in (".config", ".cache", ".local/state", ".local/share"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        jail = Jail(
+            name=spec.notebook_id,
+            owner_id=spec.owner_id,
+            owner=spec.owner,
+            writable=(spec.folder or spec.path.parent, home),
+            cwd=spec.path.parent,
+        )
+        launch = self._sandbox.launch(self.command(spec, port), jail)
+        user = launch.identity.name if launch.identity is not None else spec.owner
+        try:
             proc = await asyncio.create_subprocess_exec(
-                *self.command(spec, port),
+                *launch.argv,
                 stdin=asyncio.subprocess.PIPE,
-                stdout=log,
-                stderr=log,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
                 cwd=str(spec.path.parent),
-                env=self.environment(spec.owner),
+                env=sandbox_environment(home, user=user),
                 start_new_session=True,
             )
+        except BaseException:
+            launch.confinement.release()
+            raise
         self._pid_file.write(spec.notebook_id, proc.pid)
         assert proc.stdin is not None
+        assert proc.stdout is not None
+        # marimo prints its URL with the token; the pump writes the log without it.
+        pump = LogPump(proc.stdout, log_path, secrets=(token,))
         proc.stdin.write(token.encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await proc.stdin.drain()
         proc.stdin.close()
         logger.info("started marimo for %s: pid %s port %s", spec.notebook_id, proc.pid, port)
         return MarimoProcess(
-            proc, port=port, token=token, spec=spec, log_path=log_path, pid_file=self._pid_file
+            proc,
+            port=port,
+            token=token,
+            spec=spec,
+            log_path=log_path,
+            pid_file=self._pid_file,
+            confinement=launch.confinement,
+            pump=pump,
         )

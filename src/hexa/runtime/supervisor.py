@@ -318,7 +318,12 @@ class Supervisor:
             if nb.stopping or nb.process is not dead:
                 return
             reason = self._reason(dead, RuntimeError("the notebook process died"))
+            breach = dead.limit_breach()
             await self._terminate(nb)
+            if breach is not None:
+                # Starting again would run the same cells into the same wall.
+                self._fail(nb, breach)
+                return
             if self._clock() - nb.started_at >= self._limits.stable_after:
                 nb.restarts = 0
             while nb.restarts < self._limits.max_restarts and not self._closed:

@@ -65,3 +65,15 @@ def test_response_headers_drop_hop_by_hop() -> None:
         upstream_origin="http://127.0.0.1:1",
     )
     assert out == [("Location", "/nb/a/"), ("X", "y")]
+
+
+def test_marimo_cookies_never_reach_the_browser() -> None:
+    out = response_headers(
+        [
+            ("set-cookie", "session_4321_nb_x=abc; HttpOnly; Path=/nb/x; Max-Age=1209600"),
+            ("Set-Cookie", "other=1"),
+            ("content-type", "text/html"),
+        ],
+        upstream_origin="http://127.0.0.1:4321",
+    )
+    assert out == [("content-type", "text/html")]

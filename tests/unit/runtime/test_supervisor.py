@@ -30,6 +30,7 @@ class FakeProcess:
     exit_at_once: int | None = None  # exits with this code before becoming healthy
     stopped: bool = False
     kernel_up: bool = True
+    breach: str | None = None  # what limit_breach() reports once a limit was hit
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
     _code: int | None = None
 
@@ -64,6 +65,9 @@ class FakeProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         return f"log of {self.name}"
+
+    def limit_breach(self) -> str | None:
+        return self.breach
 
 
 class FakeSpawner:
@@ -209,6 +213,20 @@ async def test_dead_kernel_is_noticed_and_restarted() -> None:
     await wait_for_state(sup, "a", NotebookState.RUNNING)
     assert spawner.spawned[0].stopped, "the server with the dead kernel is stopped"
     assert len(spawner.spawned) == 2
+    await sup.shutdown()
+
+
+async def test_a_kernel_stopped_by_a_limit_fails_at_once_with_that_reason() -> None:
+    sup, spawner, _ = make()
+    await sup.ensure_running(spec("a"))
+    spawner.spawned[0].breach = "out of memory: over its 64 MiB limit"
+    spawner.spawned[0].kernel_up = False
+    await wait_for_state(sup, "a", NotebookState.FAILED)
+    nb = sup.get("a")
+    assert nb is not None
+    assert nb.reason == "out of memory: over its 64 MiB limit"
+    assert len(spawner.spawned) == 1, "no restart into the same wall"
+    assert spawner.spawned[0].stopped
     await sup.shutdown()
 
 

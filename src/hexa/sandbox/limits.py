@@ -1,0 +1,272 @@
+"""Resource limits for one sandboxed process tree: cgroups where Hexa may write them,
+`prlimit` otherwise.
+
+A limit must hold for the whole tree (the marimo server, its kernel, anything a cell
+forks), so the process joins its cgroups before it execs anything: the launch command
+starts with a tiny `sh` that writes its own pid into each `cgroup.procs`, then execs the
+rest. cgroup v1 (one hierarchy per controller) and v2 (one unified hierarchy, where Hexa's
+own cgroup has the controllers delegated) are both handled; where neither is writable,
+`prlimit` caps processes (only when the sandbox has a uid of its own: RLIMIT_NPROC counts
+every process of the uid) and the data segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_V1_CONTROLLERS = ("memory", "pids", "cpu")
+_CPU_PERIOD_US = 100_000
+# Joins the cgroups named before `--`, then becomes the rest of the command.
+_JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; exec "$@"'
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Per notebook: memory in bytes, processes and threads, CPUs (0 = no cap)."""
+
+    memory_bytes: int = 2 * 1024**3
+    max_processes: int = 512
+    cpus: float = 1.0
+
+    def describe_memory(self) -> str:
+        return f"{self.memory_bytes / 1024**2:g} MiB"
+
+
+class Confinement:
+    """The limits of one process tree: how to enter them, whether one was hit, release."""
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return argv
+
+    def breach(self) -> str | None:
+        """Why the tree was stopped by a limit (out of memory, too many processes)."""
+        return None
+
+    def release(self) -> None:
+        """Remove what was made for this tree (after every process in it is gone)."""
+
+
+class PrlimitConfinement(Confinement):
+    def __init__(self, limits: ResourceLimits, *, own_uid: bool) -> None:
+        self._limits = limits
+        self._own_uid = own_uid
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        prlimit = shutil.which("prlimit")
+        if prlimit is None:
+            return argv
+        flags = [f"--data={self._limits.memory_bytes}"]
+        if self._own_uid:
+            flags.append(f"--nproc={self._limits.max_processes}")
+        return [prlimit, *flags, "--", *argv]
+
+
+class CgroupConfinement(Confinement):
+    """Leaf cgroups, one per controller directory (v1) or one (v2)."""
+
+    def __init__(self, leaves: dict[str, Path], limits: ResourceLimits, *, v2: bool) -> None:
+        self._leaves = leaves
+        self._limits = limits
+        self._v2 = v2
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        procs = [str(leaf / "cgroup.procs") for leaf in dict.fromkeys(self._leaves.values())]
+        return ["/bin/sh", "-c", _JOIN_SCRIPT, "hexa-limits", *procs, "--", *argv]
+
+    def breach(self) -> str | None:
+        memory = self._leaves.get("memory")
+        if memory is not None:
+            events = memory / ("memory.events" if self._v2 else "memory.oom_control")
+            if _counter(events, "oom_kill") > 0:
+                return (
+                    "out of memory: the notebook used more than its "
+                    f"{self._limits.describe_memory()} limit (HEXA_NOTEBOOK_MEMORY_MB) "
+                    "and its kernel was stopped"
+                )
+        pids = self._leaves.get("pids")
+        if pids is not None and _counter(pids / "pids.events", "max") > 0:
+            return (
+                f"too many processes: the notebook reached its limit of "
+                f"{self._limits.max_processes} processes and threads "
+                "(HEXA_NOTEBOOK_MAX_PROCESSES)"
+            )
+        return None
+
+    def release(self) -> None:
+        for leaf in dict.fromkeys(self._leaves.values()):
+            with contextlib.suppress(OSError):
+                _kill_members(leaf)
+                leaf.rmdir()
+
+
+def _counter(path: Path, key: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _kill_members(leaf: Path) -> None:
+    """Anything left in a leaf (a process that escaped its group) goes with it."""
+    with contextlib.suppress(OSError, ValueError):
+        for pid in (leaf / "cgroup.procs").read_text().split():
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), 9)
+
+
+class LimitEnforcer:
+    """Makes a `Confinement` per process tree, with the best mechanism this host allows."""
+
+    def __init__(
+        self, limits: ResourceLimits, *, parents: dict[str, Path] | None, v2: bool
+    ) -> None:
+        self.limits = limits
+        self._parents = parents  # controller -> Hexa's own `hexa` cgroup; None: prlimit
+        self._v2 = v2
+
+    @property
+    def mechanism(self) -> str:
+        if self._parents is None:
+            return "prlimit"
+        return "cgroup v2" if self._v2 else "cgroup v1"
+
+    @classmethod
+    def detect(cls, limits: ResourceLimits, *, name: str = "hexa") -> LimitEnforcer:
+        """cgroups if Hexa can make its own child cgroups here, else prlimit."""
+        parents, v2 = _v1_parents(name), False
+        if parents is None:
+            parents = _v2_parents(name)
+            v2 = parents is not None
+        if parents is None:
+            logger.warning(
+                "cgroups are not writable here: notebook limits fall back to prlimit "
+                "(memory as data size, processes only with a uid per user, no CPU cap)"
+            )
+        return cls(limits, parents=parents, v2=v2)
+
+    def confine(self, name: str, *, own_uid: bool) -> Confinement:
+        if self._parents is None:
+            return PrlimitConfinement(self.limits, own_uid=own_uid)
+        leaves: dict[str, Path] = {}
+        try:
+            for controller, parent in self._parents.items():
+                leaf = parent / name
+                if leaf not in leaves.values():
+                    _remake(leaf)
+                leaves[controller] = leaf
+            self._apply(leaves)
+        except OSError as exc:
+            logger.warning("could not make cgroups for %s (%s); using prlimit", name, exc)
+            CgroupConfinement(leaves, self.limits, v2=self._v2).release()
+            return PrlimitConfinement(self.limits, own_uid=own_uid)
+        return CgroupConfinement(leaves, self.limits, v2=self._v2)
+
+    def close(self) -> None:
+        """Remove Hexa's own parent cgroups (at shutdown, once every leaf is gone)."""
+        for parent in dict.fromkeys((self._parents or {}).values()):
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+    def sweep(self) -> None:
+        """Remove leaves left by an earlier run (their processes are reaped by pid file)."""
+        for parent in dict.fromkeys((self._parents or {}).values()):
+            with contextlib.suppress(OSError):
+                for leaf in parent.iterdir():
+                    if leaf.is_dir():
+                        with contextlib.suppress(OSError):
+                            _kill_members(leaf)
+                            leaf.rmdir()
+
+    def _apply(self, leaves: dict[str, Path]) -> None:
+        mem, pids, cpu = leaves["memory"], leaves["pids"], leaves["cpu"]
+        limits = self.limits
+        if self._v2:
+            (mem / "memory.max").write_text(str(limits.memory_bytes))
+            with contextlib.suppress(OSError):
+                (mem / "memory.swap.max").write_text("0")
+            (pids / "pids.max").write_text(str(limits.max_processes))
+            if limits.cpus > 0:
+                quota = int(limits.cpus * _CPU_PERIOD_US)
+                (cpu / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
+            return
+        (mem / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+        with contextlib.suppress(OSError):
+            (mem / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
+        (pids / "pids.max").write_text(str(limits.max_processes))
+        if limits.cpus > 0:
+            (cpu / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
+            (cpu / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * _CPU_PERIOD_US)))
+
+
+def _remake(leaf: Path) -> None:
+    if leaf.is_dir():
+        _kill_members(leaf)
+        with contextlib.suppress(OSError):
+            leaf.rmdir()
+    leaf.mkdir(exist_ok=True)
+
+
+def _own_cgroups() -> dict[str, str]:
+    """controller (or "" for v2) -> this process's cgroup path, from /proc/self/cgroup."""
+    own: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                own[controller] = path
+    return own
+
+
+def _v1_parents(name: str) -> dict[str, Path] | None:
+    own = _own_cgroups()
+    parents: dict[str, Path] = {}
+    for controller in _V1_CONTROLLERS:
+        mount = _CGROUP_ROOT / controller
+        if controller not in own or not (mount / "cgroup.procs").exists():
+            return None
+        parent = mount / own[controller].lstrip("/") / name
+        try:
+            parent.mkdir(exist_ok=True)
+            probe = parent / "hexa-probe"
+            probe.mkdir(exist_ok=True)
+            probe.rmdir()
+        except OSError:
+            return None
+        parents[controller] = parent
+    return parents
+
+
+def _v2_parents(name: str) -> dict[str, Path] | None:
+    """A `hexa` child of our own cgroup with memory, pids and cpu delegated to it.
+
+    cgroup v2 allows no processes in a cgroup whose children have controllers, so this
+    works only where Hexa's cgroup was made for it (a container's root, a systemd unit
+    with Delegate=yes and Hexa in a leaf of its own).
+    """
+    own = _own_cgroups().get("")
+    if own is None or not (_CGROUP_ROOT / "cgroup.controllers").exists():
+        return None
+    base = _CGROUP_ROOT / own.lstrip("/")
+    parent = base / name
+    try:
+        available = (base / "cgroup.controllers").read_text().split()
+        if not {"memory", "pids", "cpu"} <= set(available):
+            return None
+        parent.mkdir(exist_ok=True)
+        (base / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+        (parent / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+    except OSError:
+        return None
+    return dict.fromkeys(("memory", "pids", "cpu"), parent)
