@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from hexa.sandbox import bwrap_works
 from tests.support.server import HexaServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,7 +70,8 @@ def test_signal_stops_every_marimo(tmp_path: Path, sig: signal.Signals) -> None:
 
 
 def test_marimo_left_by_a_killed_hexa_is_reaped_at_next_start(tmp_path: Path) -> None:
-    server = HexaServer(data_dir=tmp_path)
+    # Without a sandbox marimo outlives a SIGKILLed Hexa (its own process group).
+    server = HexaServer(data_dir=tmp_path, env={"HEXA_SANDBOX": "none"})
     pids: list[int] = []
     try:
         server.start()
@@ -81,6 +83,31 @@ def test_marimo_left_by_a_killed_hexa_is_reaped_at_next_start(tmp_path: Path) ->
         assert alive(pids), "marimo runs in its own process groups"
         server.start()
         assert wait_gone(pids) == []
+        with server.client() as api:
+            states = {n["notebook_id"]: n["status"] for n in api.get("/api/notebooks").json()}
+        assert states == {"one": "stopped", "two": "stopped"}
+    finally:
+        server.stop()
+        for pid in alive(pids):
+            os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(
+    bwrap_works(as_root=os.geteuid() == 0) is not None, reason="bubblewrap cannot run here"
+)
+def test_sandboxed_marimo_dies_with_a_killed_hexa(tmp_path: Path) -> None:
+    # bubblewrap's --die-with-parent: a SIGKILLed Hexa leaves no notebook behind at all.
+    server = HexaServer(data_dir=tmp_path, env={"HEXA_SANDBOX": "bwrap"})
+    pids: list[int] = []
+    try:
+        server.start()
+        pids = open_two(server)
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        server.proc = None
+        assert wait_gone(pids) == []
+        server.start()
         with server.client() as api:
             states = {n["notebook_id"]: n["status"] for n in api.get("/api/notebooks").json()}
         assert states == {"one": "stopped", "two": "stopped"}
