@@ -229,7 +229,7 @@ class AgentService:
         await self._notebooks.get(user, notebook_id)
         async with self._sessions() as session:
             rows = await AuditRepository(session).list_for_notebook(
-                notebook_id, limit=limit, before_id=before_id
+                notebook_id, user_id=user.id, limit=limit, before_id=before_id
             )
         return [AuditLine.of(r) for r in rows]
 

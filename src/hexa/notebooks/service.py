@@ -245,9 +245,11 @@ class NotebookService:
             repo = NotebookRepository(session)
             row = await repo.get(user.id, notebook_id)
             if row is None:
-                other = await repo.find(notebook_id)
-                if other is not None:
-                    raise ConflictError(f"notebook_id {notebook_id} is already in use")
+                if not await repo.id_available(notebook_id):
+                    # The same answer whether another user holds the id or it was retired.
+                    raise ConflictError(
+                        f"notebook_id {notebook_id} is not available; choose another"
+                    )
                 at_path = await repo.get_by_path(user.id, notebook_path)
                 if at_path is not None:
                     raise ConflictError(f"{notebook_path} is already open as notebook {at_path.id}")

@@ -169,6 +169,14 @@ class Notebook(Base):
         return value
 
 
+class RetiredNotebookId(Base):
+    """The id of a deleted notebook: never given to another notebook (see migration 0002)."""
+
+    __tablename__ = "retired_notebook_ids"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Turn(Base):
     """One agent turn: a user's chat message and everything the agent did for it."""
 

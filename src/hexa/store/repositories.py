@@ -31,6 +31,7 @@ from hexa.store.models import (
     Decision,
     Notebook,
     NotebookStatus,
+    RetiredNotebookId,
     Turn,
     TurnStatus,
     User,
@@ -172,13 +173,20 @@ class NotebookRepository:
             name=name,
             created_at=now or utcnow(),
         )
-        if await self._session.get(Notebook, notebook_id) is not None:
-            raise Conflict(f"notebook id {notebook_id!r} is taken")
+        if not await self.id_available(notebook_id):
+            raise Conflict(f"notebook id {notebook_id!r} is not available; choose another")
         if await self.get_by_path(owner_id, path) is not None:
             raise Conflict(f"a notebook at {path!r} already exists")
         self._session.add(notebook)
         await self._session.flush()
         return notebook
+
+    async def id_available(self, notebook_id: str) -> bool:
+        """Neither in use (by anyone: ids are URLs) nor retired (ids are never reused)."""
+        for model in (Notebook, RetiredNotebookId):
+            if await self._session.get(model, notebook_id) is not None:
+                return False
+        return True
 
     async def get(self, owner_id: int, notebook_id: str) -> Notebook | None:
         """The owner's notebook with this id; None if absent or someone else's."""
@@ -237,6 +245,7 @@ class NotebookRepository:
         if notebook is None:
             return False
         await self._session.delete(notebook)
+        self._session.add(RetiredNotebookId(id=notebook_id))
         await self._session.flush()
         return True
 
@@ -555,10 +564,18 @@ class AuditRepository:
         return entry
 
     async def list_for_notebook(
-        self, notebook_id: str, *, limit: int = 100, before_id: int | None = None
+        self,
+        notebook_id: str,
+        *,
+        user_id: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[AuditEntry]:
-        """The notebook's entries, newest (last appended) first; `before_id` pages back."""
+        """The notebook's entries (only those `user_id` made, when given), newest (last
+        appended) first; `before_id` pages back."""
         stmt = select(AuditEntry).where(AuditEntry.notebook_id == notebook_id)
+        if user_id is not None:
+            stmt = stmt.where(AuditEntry.user_id == user_id)
         if before_id is not None:
             stmt = stmt.where(AuditEntry.id < before_id)
         stmt = stmt.order_by(AuditEntry.id.desc()).limit(limit)

@@ -102,8 +102,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0999"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -122,8 +122,8 @@ def downgrade() -> None:
 
 
 @pytest.fixture
-def ship_revision_0002(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Returns a function that makes the code look like a newer Hexa with revision 0002."""
+def ship_next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Returns a function that makes the code look like a newer Hexa (a revision past head)."""
 
     def ship() -> None:
         scripts = tmp_path / "migrations"
@@ -132,7 +132,7 @@ def ship_revision_0002(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calla
             scripts,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        (scripts / "versions" / "r0002_users_email.py").write_text(SECOND_REVISION)
+        (scripts / "versions" / "r0999_users_email.py").write_text(SECOND_REVISION)
         monkeypatch.setattr(migration_module, "MIGRATIONS_DIR", scripts)
 
     return ship
@@ -147,17 +147,17 @@ async def _seed_user_and_notebook(db_url: str) -> None:
 
 
 async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
-    db_url: str, db_path: Path, ship_revision_0002: Callable[[], None]
+    db_url: str, db_path: Path, ship_next_revision: Callable[[], None]
 ) -> None:
     await upgrade_database(db_url)
     await _seed_user_and_notebook(db_url)
 
-    ship_revision_0002()
-    assert head_revision() == "0002"
+    ship_next_revision()
+    assert head_revision() == "0999"
 
     await upgrade_database(db_url)
 
-    assert await current_revision(db_url) == "0002"
+    assert await current_revision(db_url) == "0999"
     columns = {c[1] for c in _sqlite(db_path, "PRAGMA table_info(users)")}
     assert "email" in columns
     # Foreign keys were off while users was rebuilt, so its notebooks were not cascaded away.
@@ -165,7 +165,7 @@ async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
     assert _sqlite(db_path, "PRAGMA foreign_key_check") == []
 
     [backup] = _backups(db_path)
-    assert _sqlite(backup, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert _sqlite(backup, "SELECT version_num FROM alembic_version") == [("0002",)]
     assert _sqlite(backup, "SELECT name FROM users") == [("alice",)]
     assert _sqlite(backup, "SELECT id FROM notebooks") == [("nb-1",)]
 

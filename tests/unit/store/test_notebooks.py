@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.store import Conflict, NotebookRepository, NotebookStatus, UserRepository
+from hexa.store import AuditRepository, Conflict, NotebookRepository, NotebookStatus, UserRepository
 
 from .conftest import T0
 
@@ -130,3 +130,30 @@ async def test_status_and_failure_reason(sessions: async_sessionmaker[AsyncSessi
         failed = await notebooks.find("a-1")
         assert failed is not None
         assert failed.status is NotebookStatus.FAILED
+
+
+async def test_a_deleted_notebooks_id_is_never_given_out_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    alice, bob = await _two_users(sessions)
+    async with sessions.begin() as session:
+        assert await NotebookRepository(session).delete(alice, "a-1")
+    async with sessions() as session:
+        assert not await NotebookRepository(session).id_available("a-1")
+    for owner in (bob, alice):
+        with pytest.raises(Conflict, match="not available"):
+            async with sessions.begin() as session:
+                await NotebookRepository(session).create(owner, "a-1", "again.py", "Again")
+
+
+async def test_audit_of_a_notebook_is_its_owners_own(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    alice, bob = await _two_users(sessions)
+    async with sessions.begin() as session:
+        audit = AuditRepository(session)
+        await audit.append(user_id=alice, notebook_id="a-1", tool_name="t", args={}, outcome="ok")
+        await audit.append(user_id=bob, notebook_id="a-1", tool_name="t", args={}, outcome="x")
+    async with sessions() as session:
+        mine = await AuditRepository(session).list_for_notebook("a-1", user_id=alice)
+        assert [e.outcome for e in mine] == ["ok"]

@@ -1,0 +1,35 @@
+"""Retired notebook ids: a deleted notebook's id is never handed out again.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-01
+
+Chats, turns and approvals go with the notebook (foreign keys), but the audit log keeps
+its rows and in-memory caches are keyed by id; a reused id would show the next owner the
+first one's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "retired_notebook_ids",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retired_notebook_ids")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("retired_notebook_ids")
