@@ -3,7 +3,9 @@
 Arms, interleaved round by round so machine noise hits them alike:
   plain   spawn `marimo edit` + poll /health + WebSocket to `kernel-ready`
   hexa    Supervisor.ensure_running: the same spawn + health + Hexa's session, which also
-          runs the notebook's cells the way the editor does on open
+          runs the notebook's cells the way the editor does on open (no sandbox)
+  bwrap   the same, inside Hexa's bubblewrap sandbox with its cgroup limits (a uid of its
+          own when run as root): what `HEXA_SANDBOX=auto` gives where bwrap works
   warm    the best a pool of pre-started servers could do: the server is already healthy
           before the clock starts; only the session (kernel) is opened
 
@@ -41,6 +43,7 @@ from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
 from hexa.runtime.supervisor import Limits, Supervisor
+from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox, bwrap_works
 
 NOTEBOOK = """import marimo
 
@@ -182,17 +185,32 @@ async def warm_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
         marimo.stop()
 
 
-async def hexa_round(sup: Supervisor, tmp: Path, i: int) -> tuple[float, int]:
-    path = tmp / f"hexa{i}.py"
+async def hexa_round(sup: Supervisor, folder: Path, i: int) -> tuple[float, int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"hexa{i}.py"
     path.write_text(NOTEBOOK)
     start = time.perf_counter()
-    nb = await sup.ensure_running(NotebookSpec(f"bench{i}", "bench", path))
+    nb = await sup.ensure_running(NotebookSpec(f"bench{i}", "bench", path, 1, folder))
     elapsed = time.perf_counter() - start
     assert nb.process is not None
     assert nb.process.pid is not None
     rss = group_rss(nb.process.pid)
     await sup.stop(f"bench{i}")
     return elapsed, rss
+
+
+def supervisor(http: httpx2.AsyncClient, data: Path, sandbox: Sandbox | None) -> Supervisor:
+    return Supervisor(
+        spawner=MarimoSpawner(
+            python=Path(sys.executable),
+            home_root=data / "home",
+            logs_dir=data / "logs",
+            pid_file=PidFile(data / "run"),
+            sandbox=sandbox,
+        ),
+        connector=MarimoConnector(http),
+        limits=Limits(max_processes=50, max_per_user=50),
+    )
 
 
 def hexa_serve_rss(tmp: Path) -> int:
@@ -225,45 +243,66 @@ async def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hexa-bench-") as name:
         tmp = Path(name)
         http = make_http_client()
-        sup = Supervisor(
-            spawner=MarimoSpawner(
+        sup = supervisor(http, tmp / "plain-data", None)
+        boxed: Supervisor | None = None
+        if bwrap_works(as_root=os.geteuid() == 0) is None:
+            sandbox, _ = build_sandbox(
+                "bwrap",
+                data_dir=tmp / "data",
                 python=Path(sys.executable),
-                home_root=tmp / "home-hexa",
-                logs_dir=tmp / "logs",
-                pid_file=PidFile(tmp / "run"),
-            ),
-            connector=MarimoConnector(http),
-            limits=Limits(max_processes=50, max_per_user=50),
-        )
-        plain: list[float] = []
-        hexa: list[float] = []
-        warm: list[float] = []
-        rss: list[int] = []
+                limits=ResourceLimits(),
+                uid_base=200000,
+            )
+            boxed = supervisor(http, tmp / "data", sandbox)
+        boxed_folder = tmp / "data" / "notebooks" / "bench"
+        times: dict[str, list[float]] = {"plain": [], "hexa": [], "bwrap": [], "warm": []}
+        rss: dict[str, list[int]] = {"hexa": [], "bwrap": []}
         try:
             # One untimed round of each warms the OS file cache for all arms alike.
             await plain_round(tmp, http, -1)
-            await hexa_round(sup, tmp, -1)
+            await hexa_round(sup, tmp / "plain-data" / "nb", -1)
+            if boxed is not None:
+                await hexa_round(boxed, boxed_folder, -1)
             for i in range(rounds):
-                plain.append(await plain_round(tmp, http, i))
-                seconds, used = await hexa_round(sup, tmp, i)
-                hexa.append(seconds)
-                rss.append(used)
-                warm.append(await warm_round(tmp, http, i))
+                times["plain"].append(await plain_round(tmp, http, i))
+                seconds, used = await hexa_round(sup, tmp / "plain-data" / "nb", i)
+                times["hexa"].append(seconds)
+                rss["hexa"].append(used)
+                if boxed is not None:
+                    seconds, used = await hexa_round(boxed, boxed_folder, i)
+                    times["bwrap"].append(seconds)
+                    rss["bwrap"].append(used)
+                times["warm"].append(await warm_round(tmp, http, i))
         finally:
             await sup.shutdown()
+            if boxed is not None:
+                await boxed.shutdown()
             await http.aclose()
         serve_rss = hexa_serve_rss(tmp)
 
-    p, h, w = (statistics.median(v) for v in (plain, hexa, warm))
+    med = {arm: statistics.median(v) for arm, v in times.items() if v}
+    p, h = med["plain"], med["hexa"]
     mib = 1024 * 1024
     print(f"rounds: {rounds} (interleaved; medians)")
     print(f"plain marimo  spawn -> kernel-ready        {p:6.3f} s")
     print(f"hexa          spawn -> session ready+run   {h:6.3f} s   ratio {h / p:.2f}x plain")
+    if "bwrap" in med:
+        b = med["bwrap"]
+        print(
+            f"hexa, bwrap sandbox                        {b:6.3f} s   ratio {b / p:.2f}x plain,"
+            f" {b / h:.2f}x unsandboxed"
+        )
+    else:
+        print("hexa, bwrap sandbox                        (bubblewrap cannot run here)")
+    w = med["warm"]
     print(
         f"warm (upper bound of a server pool)        {w:6.3f} s   ratio {w / p:.2f}x plain"
         f"   speed-up {p / w:.2f}x"
     )
-    print(f"RSS per open notebook (server + kernel)    {statistics.median(rss) / mib:6.1f} MiB")
+    for arm, values in rss.items():
+        if values:
+            used = statistics.median(values) / mib
+            print(f"RSS per open notebook, {arm:5} (server+kernel) {used:6.1f} MiB")
     print(f"RSS of idle hexa serve                     {serve_rss / mib:6.1f} MiB")
 
 

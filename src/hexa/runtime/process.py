@@ -152,6 +152,10 @@ class MarimoProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+# Under the user's HOME: what they `pip install` outlives restarts of their notebooks.
+PACKAGES = Path(".local/lib/hexa-packages")
+
+
 class MarimoSpawner:
     """Starts `marimo edit` the verified way (research/marimo-api.md §1, §7), inside the
     sandbox it is given (a plain process by default)."""
@@ -223,7 +227,7 @@ class MarimoSpawner:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=str(spec.path.parent),
-                env=sandbox_environment(home, user=user),
+                env=sandbox_environment(home, user=user, packages=home / PACKAGES),
                 start_new_session=True,
             )
         except BaseException:

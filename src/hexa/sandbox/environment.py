@@ -32,9 +32,17 @@ _SECRET_MARKS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "CREDENTIAL")
 
 
 def sandbox_environment(
-    home: Path, *, user: str, extra: Mapping[str, str] | None = None
+    home: Path,
+    *,
+    user: str,
+    packages: Path | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """HOME and XDG dirs in the user's own home (marimo writes config and caches there)."""
+    """HOME and XDG dirs in the user's own home (marimo writes config and caches there).
+
+    `packages`: where `pip install` (and marimo's package manager, pip or uv) puts what a
+    person installs, first on the import path; Hexa's own virtualenv is read-only to them.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
@@ -52,5 +60,12 @@ def sandbox_environment(
         XDG_DATA_HOME=str(home / ".local" / "share"),
         PYTHONUNBUFFERED="1",
     )
+    if packages is not None:
+        path = [str(packages), *filter(None, [env.get("PYTHONPATH")])]
+        env.update(
+            PIP_TARGET=str(packages),
+            MARIMO_UV_TARGET=str(packages),
+            PYTHONPATH=os.pathsep.join(path),
+        )
     env.update(extra or {})
     return env

@@ -343,3 +343,33 @@ def marimo_port(file_name: str) -> int:
         if cmd[1:3] == ["-m", "marimo"] and any(a.endswith(file_name) for a in cmd):
             return int(cmd[cmd.index("--port") + 1])
     raise AssertionError(f"no marimo serves {file_name}")
+
+
+def test_pip_install_goes_to_the_users_own_packages(
+    server: HexaServer, alice: httpx2.Client, alices_notebook: str
+) -> None:
+    found = probe(
+        server,
+        alice,
+        alices_notebook,
+        "pip",
+        """
+        import importlib, subprocess, sys
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "pyjokes"],
+            capture_output=True, text=True, timeout=120,
+        )
+        found["code"] = done.returncode
+        found["stderr"] = done.stderr[-2000:]
+        if done.returncode == 0:
+            importlib.invalidate_caches()
+            found["imported"] = importlib.import_module("pyjokes").__file__
+        """,
+        "default",
+    )
+    unreachable = ("could not find a version", "network", "connection", "resolve")
+    if found["code"] != 0 and any(m in found["stderr"].lower() for m in unreachable):
+        pytest.skip(f"no package index reachable: {found['stderr'][-300:]}")
+    assert found["code"] == 0, found["stderr"]
+    home = (server.data_dir / "home" / "default").resolve()
+    assert found["imported"].startswith(str(home)), found
