@@ -11,12 +11,12 @@ export UV_PYTHON_DOWNLOADS := never
 WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' -not -path 'web/playwright-report/*' -not -path 'web/e2e/*' 2>/dev/null)
 WEB_STAMP := src/hexa/web/index.html
 
-.PHONY: serve test install install-dev web chromium lint typecheck pytest e2e bench clean
+.PHONY: serve test install install-dev web chromium sandbox sandbox-required lint typecheck pytest e2e bench clean
 
-serve: $(VENV)/.installed web
+serve: $(VENV)/.installed web sandbox
 	$(BIN)/hexa serve
 
-test: $(VENV)/.installed-dev web chromium lint typecheck pytest e2e
+test: $(VENV)/.installed-dev web chromium sandbox-required lint typecheck pytest e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,22 @@ $(WEB_STAMP): $(WEB_SOURCES)
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(1); \
+	  else sudo apt-get update -q && sudo apt-get install -y -q $(1); fi
+
 # Browser tests use Debian's Chromium; a test tool's own browser download cannot work here.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
-	  else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi; }
+	@command -v chromium >/dev/null 2>&1 || { $(call APT_INSTALL,chromium); }
+
+# Notebook code runs in bubblewrap (HEXA_SANDBOX=auto); setpriv and prlimit (util-linux)
+# drop to a user's uid and set limits. Without apt, Hexa starts with a loud warning.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { $(call APT_INSTALL,bubblewrap) || \
+	  echo "!!! bubblewrap could not be installed: notebooks will run without a sandbox"; }
+
+# The isolation suite must run for real in `make test`, never skip for want of bwrap.
+sandbox-required: sandbox
+	@command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is needed by the tests"; exit 1; }
 
 lint:
 	$(BIN)/ruff check src tests bench

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hexa.sandbox import Jail, PlainSandbox, Sandbox, sandbox_environment
+from hexa.sandbox import Bind, Jail, PlainSandbox, Sandbox, sandbox_environment
 
 _OUTPUT_TAIL = 4000
 
@@ -115,7 +115,7 @@ class SubprocessRunner:
             name=f"run-{tmp.name.removeprefix('hexa-run-')}",
             owner_id=0,
             owner="runner",
-            writable=(tmp, cache),
+            binds=(Bind(tmp, tmp), Bind(cache, cache)),
             cwd=tmp,
         )
         command = [self.python, "-m", "hexa.generate.run_driver", str(notebook), str(result_file)]

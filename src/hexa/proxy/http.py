@@ -15,6 +15,9 @@ from hexa.proxy.headers import request_headers, response_headers
 logger = logging.getLogger(__name__)
 
 
+_REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class HttpProxy:
     """Forwards a request as is, both bodies streamed (so SSE is never buffered)."""
 
@@ -27,18 +30,23 @@ class HttpProxy:
         url = origin + request.url.path
         if request.url.query:
             url += "?" + request.url.query
-        upstream = self._http.build_request(
-            request.method,
-            url,
-            headers=request_headers(request.headers.items(), token=token, hexa_cookie=self._cookie),
-            content=request.stream(),
-        )
-        try:
-            reply = await self._http.send(upstream, stream=True, follow_redirects=False)
-        except httpx2.TimeoutException as exc:
-            raise UpstreamError("the notebook's marimo did not answer in time") from exc
-        except httpx2.TransportError as exc:
-            raise UpstreamError(f"the notebook's marimo is not reachable: {exc}") from exc
+        headers = request_headers(request.headers.items(), token=token, hexa_cookie=self._cookie)
+        # A request without a body may be sent again: a pooled connection that marimo
+        # closed while it sat idle fails on first use, and that is not the person's fault.
+        attempts = 2 if request.method in _REPEATABLE else 1
+        for attempt in range(attempts):
+            body = request.stream() if request.method not in _REPEATABLE else None
+            upstream = self._http.build_request(request.method, url, headers=headers, content=body)
+            try:
+                reply = await self._http.send(upstream, stream=True, follow_redirects=False)
+                break
+            except httpx2.TimeoutException as exc:
+                raise UpstreamError("the notebook's marimo did not answer in time") from exc
+            except httpx2.TransportError as exc:
+                if attempt + 1 < attempts:
+                    logger.info("retrying %s %s after %r", request.method, url, exc)
+                    continue
+                raise UpstreamError(f"the notebook's marimo is not reachable: {exc!r}") from exc
         return StreamingResponse(
             reply.aiter_raw(),
             status_code=reply.status_code,

@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +20,15 @@ from hexa.runtime.groups import kill_group, wait_group_gone
 from hexa.runtime.logpump import LogPump
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
-from hexa.sandbox import Confinement, Jail, PlainSandbox, Sandbox, sandbox_environment
+from hexa.sandbox import (
+    Bind,
+    Confinement,
+    Jail,
+    PlainSandbox,
+    Sandbox,
+    home_root,
+    sandbox_environment,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +187,36 @@ class MarimoSpawner:
         """The user's HOME: marimo writes config and caches there, per user."""
         return self._home_root / owner
 
-    def command(self, spec: NotebookSpec, port: int) -> list[str]:
+    def jail(self, spec: NotebookSpec, home: Path) -> Jail:
+        """The notebook's folder and HOME, the only places it may write.
+
+        Where the sandbox can, they appear at /home/<user> and /home/<user>/notebooks,
+        wherever Hexa's data dir is: marimo's editor never autosaves a file under /tmp
+        (nor shows a name a person would recognise), and Hexa's paths are none of the
+        notebook's business.
+        """
+        folder = spec.folder or spec.path.parent
+        if not self._sandbox.relocates:
+            return Jail(
+                name=spec.notebook_id,
+                owner_id=spec.owner_id,
+                owner=spec.owner,
+                binds=(Bind(folder, folder), Bind(home, home)),
+                cwd=spec.path.parent,
+            )
+        inside_home = home_root() / spec.owner
+        binds = (Bind(home, inside_home), Bind(folder, inside_home / "notebooks"))
+        jail = Jail(spec.notebook_id, spec.owner_id, spec.owner, binds, inside_home)
+        return replace(jail, cwd=jail.inside(spec.path.parent))
+
+    def command(self, spec: NotebookSpec, port: int, path: Path | None = None) -> list[str]:
+        """`path`: the notebook as marimo sees it (default: the host's path)."""
         return [
             str(self._python),
             "-m",
             "marimo",
             "edit",
-            str(spec.path),
+            str(path or spec.path),
             "--headless",
             "--host",
             "127.0.0.1",
@@ -211,15 +242,14 @@ class MarimoSpawner:
         home = self.home(spec.owner)
         for sub in (".config", ".cache", ".local/state", ".local/share"):
             (home / sub).mkdir(parents=True, exist_ok=True)
-        jail = Jail(
-            name=spec.notebook_id,
-            owner_id=spec.owner_id,
-            owner=spec.owner,
-            writable=(spec.folder or spec.path.parent, home),
-            cwd=spec.path.parent,
-        )
-        launch = self._sandbox.launch(self.command(spec, port), jail)
+        jail = self.jail(spec, home)
+        inside_path = jail.inside(spec.path)
+        launch = self._sandbox.launch(self.command(spec, port, inside_path), jail)
         user = launch.identity.name if launch.identity is not None else spec.owner
+        inside_home = jail.inside(home)
+        env = sandbox_environment(inside_home, user=user, packages=inside_home / PACKAGES)
+        # marimo's terminal starts its shell in $PWD.
+        env["PWD"] = str(jail.cwd)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
@@ -227,7 +257,7 @@ class MarimoSpawner:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=str(spec.path.parent),
-                env=sandbox_environment(home, user=user, packages=home / PACKAGES),
+                env=env,
                 start_new_session=True,
             )
         except BaseException:

@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from hexa.sandbox.jail import Identity, Jail, Launch, UserIds
+from hexa.sandbox.jail import Bind, Identity, Jail, Launch, UserIds
 from hexa.sandbox.limits import LimitEnforcer
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class BwrapUnavailableError(RuntimeError):
 
 class BwrapSandbox:
     kind = "bwrap"
+    relocates = True
 
     def __init__(
         self,
@@ -54,7 +55,9 @@ class BwrapSandbox:
         if user_ids is not None and self._setpriv is None:
             raise BwrapUnavailableError("setpriv (util-linux) is needed to drop to a user's uid")
         needed = [_real(p) for p in needed]
-        hidden = {_real(p) for p in hidden}
+        # The system's users' homes are not the notebook's business; a user's own HOME and
+        # notebooks are bound under /home/<user> (see `home_root`).
+        hidden = {_real(p) for p in hidden} | {home_root()}
         if user_ids is not None:
             # Another uid cannot walk into a folder such as root's 0700 HOME, where the
             # interpreter may live: such a folder is emptied and the needed part bound back.
@@ -68,21 +71,19 @@ class BwrapSandbox:
 
     def launch(self, argv: list[str], jail: Jail) -> Launch:
         identity = self._user_ids.of(jail) if self._user_ids is not None else None
-        writable = tuple(_real(p) for p in jail.writable)
+        hosts = tuple(bind.host for bind in jail.binds)
         if identity is not None:
-            UserIds.hand_over(identity, writable)
+            UserIds.hand_over(identity, hosts)
         else:
-            for folder in writable:
+            for folder in hosts:
                 folder.mkdir(parents=True, exist_ok=True)
+        binds = tuple(Bind(_real(b.host), b.inside) for b in jail.binds)
         inner = self._drop_privileges(identity) + argv
-        cwd = _real(jail.cwd) if jail.cwd is not None else writable[0]
-        command = [self._bwrap, *self.arguments(writable, cwd, identity), "--", *inner]
+        command = [self._bwrap, *self.arguments(binds, jail.cwd, identity), "--", *inner]
         confinement = self._enforcer.confine(jail.name, own_uid=identity is not None)
         return Launch(confinement.wrap(command), confinement, identity)
 
-    def arguments(
-        self, writable: tuple[Path, ...], cwd: Path, identity: Identity | None
-    ) -> list[str]:
+    def arguments(self, binds: tuple[Bind, ...], cwd: Path, identity: Identity | None) -> list[str]:
         args = [
             "--die-with-parent",
             "--unshare-pid",
@@ -117,7 +118,7 @@ class BwrapSandbox:
         ]
         if identity is None:
             args.append("--unshare-user")
-        made: set[Path] = {Path("/"), Path("/tmp"), Path("/var/tmp"), Path("/run")}
+        made = {Path("/"), Path("/tmp"), Path("/var/tmp"), Path("/run")}
         for hidden in self._hidden:
             if hidden in made or not hidden.exists():
                 continue
@@ -128,10 +129,10 @@ class BwrapSandbox:
             args += self._ancestors(path, made)
             args += ["--ro-bind", str(path), str(path)]
             made.add(path)
-        for path in sorted(writable, key=_depth):
-            args += self._ancestors(path, made)
-            args += ["--bind", str(path), str(path)]
-            made.add(path)
+        for bind in sorted(binds, key=lambda b: _depth(b.inside)):
+            args += self._ancestors(bind.inside, made)
+            args += ["--bind", str(bind.host), str(bind.inside)]
+            made.add(bind.inside)
         args += ["--chdir", str(cwd)]
         if identity is not None:
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -165,6 +166,12 @@ class BwrapSandbox:
             "--bounding-set=-all",
             "--",
         ]
+
+
+def home_root() -> Path:
+    """Where sandboxed users' HOMEs appear: /home, or /run/home on a system without /home
+    (the root is read-only inside, so a mount point must lie in a folder of ours)."""
+    return Path("/home") if Path("/home").is_dir() else Path("/run/home")
 
 
 def bwrap_works(*, as_root: bool, bwrap: str | None = None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -29,13 +29,27 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Bind:
+    """A host folder the tree may write, and where it sees it."""
+
+    host: Path
+    inside: Path
+
+
+@dataclass(frozen=True)
 class Jail:
     name: str  # unique among live trees: the cgroup leaf (a notebook id, run-<hex>)
     owner_id: int  # 0 for Hexa's own runs (generation)
     owner: str
-    writable: tuple[Path, ...]  # bound read-write at the same path; the first is the cwd
-    cwd: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    binds: tuple[Bind, ...]  # the only writable folders
+    cwd: Path  # as seen inside
+
+    def inside(self, host: Path) -> Path:
+        """Where the tree sees `host` (a path in one of the binds)."""
+        for bind in sorted(self.binds, key=lambda b: len(b.host.parts), reverse=True):
+            if host.is_relative_to(bind.host):
+                return bind.inside / host.relative_to(bind.host)
+        raise ValueError(f"{host} is outside the jail's folders")
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,11 @@ class Sandbox(Protocol):
 
     @property
     def kind(self) -> str: ...
+
+    @property
+    def relocates(self) -> bool:
+        """True when a bind may be seen at another path than the host's."""
+        ...
 
     def launch(self, argv: list[str], jail: Jail) -> Launch:
         """`argv` wrapped to run inside the jail; the writable folders made ready for it."""
@@ -95,13 +114,14 @@ class PlainSandbox:
     """`HEXA_SANDBOX=none`: a plain process as Hexa's own user, with resource limits only."""
 
     kind = "none"
+    relocates = False
 
     def __init__(self, enforcer: LimitEnforcer | None = None) -> None:
         self._enforcer = enforcer
 
     def launch(self, argv: list[str], jail: Jail) -> Launch:
-        for folder in jail.writable:
-            folder.mkdir(parents=True, exist_ok=True)
+        for bind in jail.binds:
+            bind.host.mkdir(parents=True, exist_ok=True)
         if self._enforcer is None:
             return Launch(argv, Confinement(), None)
         confinement = self._enforcer.confine(jail.name, own_uid=False)
