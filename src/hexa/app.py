@@ -50,6 +50,10 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+# marimo's editor treats a file under these as unnamed and never autosaves it.
+_TEMP_PREFIXES = ("/tmp/", "/var/tmp/", "/var/folders/")
+
+
 def resource_limits(settings: Settings) -> ResourceLimits:
     return ResourceLimits(
         memory_bytes=settings.notebook_memory_mb * 1024**2,
@@ -83,6 +87,14 @@ def create_app(settings: Settings) -> FastAPI:
             )
             enforcer.sweep()
             stack.callback(enforcer.close)
+            if not sandbox.relocates and str(data).startswith(_TEMP_PREFIXES):
+                logger.warning(
+                    "HEXA_DATA_DIR %s is a temporary folder and there is no sandbox to show "
+                    "notebooks elsewhere: marimo's editor never autosaves files under it, so "
+                    "what people type is saved only by the agent and the API. Choose a data "
+                    "dir outside /tmp.",
+                    data,
+                )
 
             await upgrade_database(settings.db_url)
             engine = create_engine(settings.db_url)

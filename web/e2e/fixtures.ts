@@ -134,8 +134,13 @@ export async function editorFrame(page: Page, name: string): Promise<Frame> {
   return frame
 }
 
+/** Write a notebook's file from outside, as its owner would (the sandbox runs the user's
+ *  marimo under a uid of its own, which must be able to save over it). */
 export function writeNotebookFile(nb: Pick<NotebookJson, 'path'>, text: string) {
-  fs.writeFileSync(server.notebookFile(nb), text)
+  const file = server.notebookFile(nb)
+  fs.writeFileSync(file, text)
+  const folder = fs.statSync(path.dirname(file))
+  if (process.getuid?.() === 0) fs.chownSync(file, folder.uid, folder.gid)
 }
 
 export function readNotebookFile(nb: Pick<NotebookJson, 'path'>) {

@@ -1,0 +1,23 @@
+// What a person types and runs in marimo's editor reaches the notebook's file on its own.
+// Real parts: Chromium, hexa serve, its proxy, marimo in Hexa's sandbox, the file on disk.
+// The e2e data dir lies under /tmp, where marimo's editor would never autosave a file;
+// the sandbox shows the notebook at /home/<user>/notebooks, so it does.
+
+import { expect, openFromList, readNotebookFile, test, uniqueName } from './fixtures'
+
+test('typed and run in the editor, saved to the file without Ctrl+S', async ({ app: page, api }) => {
+  const nb = await api.create(uniqueName('Autosave'))
+  await page.reload()
+  const frame = await openFromList(page, nb.name)
+
+  const cell = frame.locator('.marimo-cell').filter({ hasText: 'import marimo as mo' })
+  await cell.locator('.cm-content').click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type('\ntyped_by_hand = 6 * 7\ntyped_by_hand')
+  await page.keyboard.press('Control+Enter')
+  await expect(cell).toContainText('42', { timeout: 30_000 })
+
+  await expect
+    .poll(() => readNotebookFile(nb), { timeout: 30_000, message: 'the file gets the typed code' })
+    .toContain('typed_by_hand = 6 * 7')
+})
