@@ -15,6 +15,9 @@ from hexa.proxy.http import HttpProxy
 router = APIRouter(include_in_schema=False)
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# marimo's own credentials stay inside Hexa: `auth/token` hands marimo's token to whoever
+# asks with a session, and a login form is never needed (Hexa signs every request).
+_HIDDEN = frozenset({"auth/token", "auth/login", "auth/logout"})
 
 
 @router.api_route("/nb/{notebook_id}", methods=_METHODS)
@@ -28,6 +31,8 @@ async def without_slash(notebook_id: NotebookId, request: Request) -> Response:
 async def proxy_http(
     notebook_id: NotebookId, path: str, request: Request, user: CurrentUser, svc: ServicesDep
 ) -> Response:
+    if path.strip("/") in _HIDDEN:
+        raise HTTPException(status_code=404, detail="Not Found")
     running = await svc.notebooks.running(user, notebook_id)
     http_proxy: HttpProxy = request.app.state.http_proxy
     return await http_proxy.forward(request, origin=running.origin, token=running.token)

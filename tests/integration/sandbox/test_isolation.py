@@ -212,6 +212,7 @@ def test_marimo_cookie_stays_inside_hexa(
     assert page.status_code == 200, page.text
     assert "set-cookie" not in page.headers
     assert not [c for c in alice.cookies.jar if c.name.startswith("session_")]
+    assert alice.get(f"/nb/{alices_notebook}/auth/token").status_code == 404
     # Even a cookie marimo did hand out is useless to someone who reaches its port.
     port = marimo_port("a.py")
     cookie = f"session_{port}_nb_{alices_notebook}"
