@@ -1,6 +1,8 @@
 """The supervisor with real `marimo edit` processes: recovery, clean stop, reaping.
 
-Real parts only: MarimoSpawner, MarimoConnector and marimo 0.25.2 itself.
+Real parts only: MarimoSpawner, MarimoConnector and marimo 0.25.2 itself, each test both
+as a plain process and inside the real bubblewrap sandbox (cgroup limits, a uid of its own
+when run as root), where bwrap works.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
 from hexa.runtime.supervisor import Limits, NotebookState, Supervisor
+from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,11 +47,31 @@ if __name__ == "__main__":
 """
 
 
-@pytest_asyncio.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[tuple[Supervisor, NotebookSpec, Path]]:
+SANDBOXES = [
+    "none",
+    pytest.param(
+        "bwrap",
+        marks=pytest.mark.skipif(
+            bwrap_works(as_root=os.geteuid() == 0) is not None, reason="no bubblewrap here"
+        ),
+    ),
+]
+
+
+@pytest_asyncio.fixture(params=SANDBOXES)
+async def setup(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Supervisor, NotebookSpec, Path]]:
     path = tmp_path / "nb" / "kept.py"
     path.parent.mkdir()
     path.write_text(NOTEBOOK)
+    sandbox, _ = build_sandbox(
+        request.param,
+        data_dir=tmp_path,
+        python=Path(sys.executable),
+        limits=ResourceLimits(),
+        uid_base=200000,
+    )
     http = make_http_client()
     supervisor = Supervisor(
         spawner=MarimoSpawner(
@@ -56,12 +79,13 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[Supervisor, NotebookSpec,
             home_root=tmp_path / "home",
             logs_dir=tmp_path / "logs",
             pid_file=PidFile(tmp_path / "run"),
+            sandbox=sandbox,
         ),
         connector=MarimoConnector(http),
         limits=Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2),
     )
     try:
-        yield supervisor, NotebookSpec("kept", "alice", path), tmp_path
+        yield supervisor, NotebookSpec("kept", "alice", path, 1, path.parent), tmp_path
     finally:
         await supervisor.shutdown()
         await http.aclose()
@@ -77,6 +101,21 @@ async def wait_state(
 
 def group_members(pgid: int) -> list[int]:
     return live_members(pgid)
+
+
+def marimo_server(root_pid: int) -> psutil.Process:
+    """The `marimo edit` process: the spawned one, or (sandboxed) inside bwrap's tree."""
+    root = psutil.Process(root_pid)
+    for proc in [root, *root.children(recursive=True)]:
+        if proc.cmdline()[1:4] == ["-m", "marimo", "edit"]:
+            return proc
+    raise AssertionError("no marimo server under the notebook's process")
+
+
+async def wait_group_gone(pgid: int, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while group_members(pgid):
+            await asyncio.sleep(0.05)
 
 
 async def value_of(sup: Supervisor, notebook_id: str) -> object:
@@ -113,15 +152,12 @@ async def test_kill_9_is_recovered_with_the_file_intact(
     assert nb.process is not None
     server_pid = nb.process.pid
     assert server_pid is not None
+    server = marimo_server(server_pid)
     before = spec.path.read_text()
     if victim == "server":
-        os.kill(server_pid, signal.SIGKILL)
+        server.kill()
     else:
-        kernels = [
-            c
-            for c in psutil.Process(server_pid).children()
-            if "resource_tracker" not in " ".join(c.cmdline())
-        ]
+        kernels = [c for c in server.children() if "resource_tracker" not in " ".join(c.cmdline())]
         assert kernels, "the session has a kernel process"
         for kernel in kernels:
             kernel.kill()
@@ -133,8 +169,8 @@ async def test_kill_9_is_recovered_with_the_file_intact(
     assert nb.process.pid != server_pid
     assert spec.path.read_text() == before
     assert "42" in str(await value_of(sup, "kept"))
-    await asyncio.sleep(0.3)
-    assert group_members(server_pid) == [], "nothing of the dead server's group is left"
+    # Nothing of the dead server's group is left.
+    await wait_group_gone(server_pid, 10)
 
 
 async def test_a_file_marimo_cannot_open_fails_with_its_reason(
