@@ -41,7 +41,7 @@ def import_notebook(filename: str, data: bytes) -> str:
     if suffix == ".ipynb" or (suffix not in _SCRIPT_SUFFIXES and text.lstrip().startswith("{")):
         return _checked(_from_ipynb(text))
     if suffix in (".md", ".qmd"):
-        return _checked(_convert("from_md", text))
+        return _checked(_with_mo_import(_convert("from_md", text)))
     if suffix in _SCRIPT_SUFFIXES:
         if _MARIMO_HINT.search(text):
             return normalize_notebook_text(text)
@@ -62,6 +62,8 @@ def normalize_notebook_text(text: str) -> str:
     returns. Raises NotebookInvalidError with marimo's diagnostics when marimo cannot read
     the text or the result has breaking issues.
     """
+    if _intact(text):
+        return text
     source = _trim_prose(_repair_header(_unfence(text)))
     ir = _parse(source)
     ir = _rescue_stray_statements(source, ir)
@@ -70,6 +72,19 @@ def normalize_notebook_text(text: str) -> str:
 
 
 # --- steps of normalisation ---------------------------------------------------------------
+
+
+def _intact(text: str) -> bool:
+    """A notebook marimo reads as it is, losing nothing, passes through byte for byte:
+    the repairs are for text marimo cannot read (they would, say, take a fenced block out
+    of a `mo.md` string for the notebook)."""
+    if not validate_notebook(text).valid:
+        return False
+    try:
+        ir = _parse(text)
+    except NotebookInvalidError:
+        return False
+    return _rescue_stray_statements(text, ir) is ir
 
 
 def _unfence(text: str) -> str:
@@ -236,6 +251,23 @@ def _convert(method: str, text: str) -> str:
 
     out: str = getattr(MarimoConvert, method)(text).to_py()
     return out
+
+
+def _with_mo_import(text: str) -> str:
+    """marimo's Markdown converter writes `mo.md(...)` cells without a cell that imports
+    `mo` when the document has code blocks of its own; such a notebook fails with a
+    NameError on its first run. Add the import, as marimo's own notebooks have it."""
+    ir = _parse(text)
+    uses_mo = any(re.search(r"\bmo\.", cell.code) for cell in ir.cells)
+    defines_mo = any(
+        re.search(r"^\s*import marimo as mo\b", cell.code, re.MULTILINE) for cell in ir.cells
+    )
+    if not uses_mo or defines_mo:
+        return text
+    from marimo._schemas.serialization import CellDef
+
+    cells = [CellDef(code="import marimo as mo", name="_"), *ir.cells]
+    return _convert_ir(dataclasses.replace(ir, cells=cells))
 
 
 def _convert_ir(ir: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from hexa.generate import (
     GenerationResult,
@@ -88,7 +89,8 @@ class GenerationService:
         self, user: Principal, filename: str, data: bytes, *, name: str | None = None
     ) -> NotebookView:
         text = await self._notebooks.files.convert(filename, data)
-        stem = display_name(filename if filename.endswith(".py") else filename + ".py")
+        # `data.md` is named `data`, as `data.py` is; its file becomes `data.py`.
+        stem = display_name(PurePosixPath(filename).with_suffix(".py").name)
         return await self._notebooks.create(user, text=text, name=name or stem)
 
     async def _save(self, user: Principal, result: GenerationResult, name: str) -> Generated:
