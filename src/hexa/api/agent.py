@@ -20,6 +20,8 @@ from hexa.notebooks.errors import HexaError, UnavailableError
 router = APIRouter(tags=["agent"])
 
 NotebookId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# Row ids are 64-bit signed integers in SQLite and PostgreSQL alike.
+MAX_ROW_ID = 2**63 - 1
 
 
 def agent_service(conn: HTTPConnection) -> AgentService:
@@ -171,7 +173,7 @@ async def chat_history(
     user: CurrentUser,
     conn: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
 ) -> ChatHistoryOut:
     """The notebook's conversation, oldest first, and the approvals still pending."""
     history = await agent_service(conn).history(user, notebook_id, limit=limit, after_id=after_id)
@@ -188,7 +190,7 @@ async def audit_log(
     user: CurrentUser,
     conn: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=0)] = None,
+    before_id: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
 ) -> AuditOut:
     """Every tool call in the notebook, newest first."""
     entries = await agent_service(conn).audit(user, notebook_id, limit=limit, before_id=before_id)

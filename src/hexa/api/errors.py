@@ -41,6 +41,14 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def not_unicode(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON may carry a lone surrogate (`"\ud800"`), which no file or database takes.
+        return JSONResponse(
+            {"detail": "text must be valid Unicode: a lone surrogate cannot be stored"},
+            status_code=400,
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)

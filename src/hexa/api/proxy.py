@@ -33,7 +33,10 @@ async def proxy_http(
 ) -> Response:
     if path.strip("/") in _HIDDEN:
         raise HTTPException(status_code=404, detail="Not Found")
-    running = await svc.notebooks.running(user, notebook_id)
+    # Only loading the editor's page starts a stopped notebook; the background requests of
+    # a tab left open after a close must not take a slot again.
+    page_load = request.method == "GET" and path in ("", "index.html")
+    running = await svc.notebooks.running(user, notebook_id, start=page_load)
     http_proxy: HttpProxy = request.app.state.http_proxy
     return await http_proxy.forward(request, origin=running.origin, token=running.token)
 
@@ -43,7 +46,7 @@ async def proxy_ws(websocket: WebSocket, notebook_id: str, path: str) -> None:
     svc = services(websocket)
     try:
         user = await authenticate(websocket)
-        running = await svc.notebooks.running(user, notebook_id)
+        running = await svc.notebooks.running(user, notebook_id, start=False)
     except HTTPException as exc:
         # Close before accepting: the handshake is answered with 403.
         await websocket.close(code=1008, reason=str(exc.detail)[:120])

@@ -68,9 +68,19 @@ class NotebookFiles:
         except NotebookInvalidError as exc:
             raise InvalidNotebookError(str(exc), [d.to_dict() for d in exc.diagnostics]) from exc
 
+    async def read(self, path: Path) -> str:
+        """A notebook's text; 422 when the file is not UTF-8 (marimo could not read it)."""
+        try:
+            return await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidNotebookError(
+                f"{path.name} is not UTF-8 text (byte {exc.start}), so marimo cannot read it",
+                [],
+            ) from exc
+
     async def check(self, path: Path) -> None:
         """Refuse to start a file marimo cannot open (it would exit at once)."""
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        text = await self.read(path)
         result = await validate_notebook_async(text)
         if not result.valid:
             raise InvalidNotebookError(

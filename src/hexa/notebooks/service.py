@@ -35,7 +35,12 @@ from hexa.notebooks.errors import (
     UpstreamError,
 )
 from hexa.notebooks.files import NotebookFiles
-from hexa.notebooks.paths import display_name, resolve_notebook_path, safe_file_name
+from hexa.notebooks.paths import (
+    canonical_path,
+    display_name,
+    resolve_notebook_path,
+    safe_file_name,
+)
 from hexa.runtime.process import NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
@@ -164,6 +169,7 @@ class NotebookService:
         if notebook_path is None:
             base = safe_file_name(name) if name else f"{notebook_id}.py"
             notebook_path = self._free_path(folder, base)
+        notebook_path = canonical_path(notebook_path)
         path = resolve_notebook_path(folder, notebook_path)
         if path.exists():
             raise ConflictError(f"a file already exists at {notebook_path}")
@@ -205,6 +211,11 @@ class NotebookService:
             lambda v: v.path in (name, f"{name}.py"),
         ):
             found = [v for v in views if match(v)]
+            if len(found) > 1:
+                ids = ", ".join(f"/{v.notebook_id}" for v in found)
+                raise ConflictError(
+                    f"{len(found)} notebooks are called {name!r}; open one by its id: {ids}"
+                )
             if found:
                 return found[0]
         raise NotFoundError(f"no notebook named {name}")
@@ -231,7 +242,7 @@ class NotebookService:
         row = await self._row(user, notebook_id)
         path = resolve_notebook_path(self._users.folder(user), row.path)
         try:
-            return path.read_text(encoding="utf-8")
+            return await self.files.read(path)
         except FileNotFoundError as exc:
             raise NotFoundError(f"the file of notebook {notebook_id} is gone") from exc
 
@@ -240,6 +251,7 @@ class NotebookService:
     async def open(self, user: Principal, notebook_id: str, notebook_path: str) -> Running:
         """Open (registering and creating the file if new) and return once it is ready."""
         folder = self._users.folder(user)
+        notebook_path = canonical_path(notebook_path)
         path = resolve_notebook_path(folder, notebook_path)
         async with self._sessions.begin() as session:
             repo = NotebookRepository(session)
@@ -269,8 +281,11 @@ class NotebookService:
                 raise ConflictError(f"notebook {notebook_id} is {row.path}, not {notebook_path}")
         return await self.running(user, notebook_id, opening=True)
 
-    async def running(self, user: Principal, notebook_id: str, *, opening: bool = False) -> Running:
-        """The notebook's live marimo, started first when it is not running."""
+    async def running(
+        self, user: Principal, notebook_id: str, *, opening: bool = False, start: bool = True
+    ) -> Running:
+        """The notebook's live marimo, started first when it is not running (unless not
+        `start`: a closed notebook stays closed for an old tab's background requests)."""
         nb = self._supervisor.get(notebook_id)
         if (
             not opening
@@ -284,6 +299,11 @@ class NotebookService:
         row = await self._row(user, notebook_id)
         path = resolve_notebook_path(self._users.folder(user), row.path)
         if nb is None or nb.state is not RuntimeState.RUNNING:
+            if not start:
+                state = nb.state.value if nb is not None else "stopped"
+                raise UnavailableError(
+                    f"notebook {notebook_id} is {state}; open it (reload its page) to start it"
+                )
             if not path.exists():
                 raise NotFoundError(f"the file of notebook {notebook_id} is gone")
             await self.files.check(path)
