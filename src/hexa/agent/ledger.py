@@ -121,11 +121,11 @@ class DbLedger:
         self._unsaved.add(state.turn_id)
 
     async def consume(
-        self, state: TurnState, approval_id: str, tool_name: str, arguments: dict[str, Any]
+        self, state: TurnState, approval_id: str, tool_name: str, bound_sha256: str
     ) -> bool:
         async with self._sessions.begin() as session:
             claimed = await ApprovalRepository(session).consume(
-                approval_id, tool_name=tool_name, args=arguments, now=self._clock()
+                approval_id, tool_name=tool_name, bound_sha256=bound_sha256, now=self._clock()
             )
         return claimed is not None
 

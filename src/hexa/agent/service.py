@@ -522,11 +522,13 @@ class AgentService:
         stored = []
         for call in requests.approvals:
             spec = self._registry.get(call.tool_name)
-            meta = requests.metadata.get(call.tool_call_id, {})
-            # The arguments as validated (what the call will run with): the hash binds them.
+            meta = dict(requests.metadata.get(call.tool_call_id, {}))
+            # The arguments as validated (what the call will run with), shown redacted; the
+            # binding (arguments as they are, and the cells shown) is stored as a hash.
             arguments = (
                 canonical_arguments(spec, call.args_as_dict()) if spec else call.args_as_dict()
             )
+            bound = meta.pop("binding_sha256", None)
             row = await repo.create(
                 turn_id=turn_id,
                 user_id=user.id,
@@ -539,6 +541,7 @@ class AgentService:
                 ),
                 expires_at=now + timedelta(seconds=self._approval_ttl),
                 now=now,
+                bound_sha256=bound if isinstance(bound, str) else None,
             )
             stored.append(
                 PendingApproval.of(

@@ -36,7 +36,7 @@ from hexa.agent.registry import (
 )
 from hexa.marimo.errors import CellNotFoundError, MarimoError
 from hexa.notebooks.errors import HexaError
-from hexa.store import Decision
+from hexa.store import Decision, args_sha256
 
 MAX_RETRIES = 3  # malformed calls of one tool the model may correct per run
 PREVIEW_TIMEOUT = 10.0
@@ -74,16 +74,25 @@ class TurnLedger(Protocol):
     async def snapshot(self, state: TurnState, notebook_id: str) -> None: ...
 
     async def consume(
-        self, state: TurnState, approval_id: str, tool_name: str, arguments: dict[str, Any]
+        self, state: TurnState, approval_id: str, tool_name: str, bound_sha256: str
     ) -> bool: ...
 
     async def record(self, state: TurnState, record: CallRecord) -> None: ...
 
 
 def canonical_arguments(spec: ToolSpec[Any], raw: Any) -> dict[str, Any]:
-    """The validated arguments as JSON: what an approval's hash binds to."""
+    """The validated arguments as JSON (what the call runs with)."""
     dumped: dict[str, Any] = spec.parse(raw).model_dump(mode="json")
     return dumped
+
+
+def binding_sha256(tool_name: str, arguments: dict[str, Any], shown: str | None) -> str:
+    """What an approval binds, hashed the same way when it is asked for and when the call
+    runs: the tool, its validated arguments as they are (never a redacted copy), and the
+    code of the cells the person was shown. marimo hands out cell ids by position, so after
+    a reorder and a restart an id can name another cell; its code then differs, and the
+    call is refused as stale instead of acting on a cell nobody approved."""
+    return args_sha256({"tool": tool_name, "arguments": arguments, "shown": shown or ""})
 
 
 class RegistryToolset(AbstractToolset[TurnState]):
@@ -134,23 +143,27 @@ class RegistryToolset(AbstractToolset[TurnState]):
         call_id = ctx.tool_call_id or ""
         decision: Decision | None = Decision.AUTO
         if spec.tier is Tier.DESTRUCTIVE:
+            preview = await self._preview(spec, state.tools, args)
+            bound = binding_sha256(name, arguments, preview.code_before)
             if not ctx.tool_call_approved:
-                preview = await self._preview(spec, state.tools, args)
                 raise ApprovalRequired(
                     metadata={
                         "notebook_id": notebook_id,
                         "description": preview.description,
                         "code_before": preview.code_before,
                         "code_after": preview.code_after,
+                        "binding_sha256": bound,
                     }
                 )
             approval_id = state.approved.get(call_id)
             if approval_id is None or not await self._ledger.consume(
-                state, approval_id, name, arguments
+                state, approval_id, name, bound
             ):
                 refused = ToolOutcome(
-                    "Not run: there is no valid approval for this exact call.",
-                    "not run: no valid approval",
+                    "Not run: there is no valid approval for exactly this call on exactly "
+                    "these cells (they may have changed since the approval was shown). "
+                    "Read the notebook again and ask again if it is still wanted.",
+                    "not run: no valid approval for these cells as they are now",
                     ok=False,
                 )
                 await self._finish(state, call_id, spec, arguments, notebook_id, None, refused, 0.0)

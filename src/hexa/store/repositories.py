@@ -410,7 +410,10 @@ class ApprovalRepository:
         description: str,
         expires_at: datetime,
         now: datetime | None = None,
+        bound_sha256: str | None = None,
     ) -> Approval:
+        """`args` are stored to be shown (redacted); `bound_sha256` is what a later
+        `consume` must match: the hash of the exact call (default: of `args`)."""
         now = now or utcnow()
         if expires_at <= now:
             raise ValueError("an approval must expire after it is created")
@@ -421,7 +424,7 @@ class ApprovalRepository:
             tool_call_id=tool_call_id,
             tool_name=tool_name,
             args_json=canonical_json(args),
-            args_sha256=args_sha256(args),
+            args_sha256=bound_sha256 or args_sha256(args),
             description=description,
             status=ApprovalStatus.PENDING,
             created_at=now,
@@ -488,11 +491,12 @@ class ApprovalRepository:
         approval_id: str,
         *,
         tool_name: str,
-        args: Mapping[str, Any],
+        bound_sha256: str,
         now: datetime,
     ) -> Approval | None:
         """Claim an approved call for execution: succeeds once, and only if the call about
-        to run is the one approved (same tool, same arguments). None means: do not run."""
+        to run is the one approved (same tool, same binding hash: arguments and the content
+        the person was shown). None means: do not run."""
         result = await self._session.execute(
             update(Approval)
             .where(
@@ -500,7 +504,7 @@ class ApprovalRepository:
                 Approval.status == ApprovalStatus.APPROVED,
                 Approval.consumed_at.is_(None),
                 Approval.tool_name == tool_name,
-                Approval.args_sha256 == args_sha256(args),
+                Approval.args_sha256 == bound_sha256,
             )
             .values(consumed_at=now)
             .execution_options(synchronize_session=False)

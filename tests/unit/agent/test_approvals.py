@@ -258,3 +258,34 @@ async def test_turn_states_follow_the_approval(world: World) -> None:
 
 def test_builtin_model_is_made_per_turn() -> None:
     assert builtin_model(["a"]) is not builtin_model(["a"])
+
+
+async def test_an_approval_is_refused_when_its_cell_changed_under_it(world: World) -> None:
+    service = world.service()
+    reply = await service.chat(world.alice, "nb1", "delete cell vblA")
+    assert reply.pending_approval is not None
+    assert "x + 1" in (reply.pending_approval.code_before or "")
+    # marimo hands out ids by position on load: after a reorder and a restart, `vblA`
+    # names the cell that was `MJUe`, which nobody asked to delete.
+    cells = world.nb.cells
+    cells[1].code, cells[2].code = cells[2].code, cells[1].code
+    done = await service.approve(world.alice, "nb1", reply.pending_approval.id)
+    assert "no valid approval" in done.message
+    assert deletes(world) == 0
+    assert [c.cell_id for c in world.nb.cells] == ["Hbol", "MJUe", "vblA"]
+    [entry] = await audit(world)
+    assert "not run" in entry.outcome
+
+
+async def test_an_approved_call_whose_code_looks_like_a_key_still_runs(world: World) -> None:
+    cells = '{"cells": [{"code": "client = make(api_key=\\"sk-live-0123456789abcdef\\")"}]}'
+    service = world.service(scripted(("replace_notebook", cells), "replaced"))
+    reply = await service.chat(world.alice, "nb1", "start over")
+    pending = reply.pending_approval
+    assert pending is not None
+    # Shown and stored redacted...
+    assert "sk-live-0123456789abcdef" not in json.dumps(pending.arguments)
+    done = await service.approve(world.alice, "nb1", pending.id)
+    # ...but bound to the call as it is, so the approved call runs.
+    assert [(c.tool_name, c.status) for c in done.tool_calls] == [("replace_notebook", "ok")]
+    assert "sk-live-0123456789abcdef" in world.nb.cells[0].code

@@ -196,20 +196,28 @@ async def test_an_approved_call_runs_once_and_only_as_approved(
     sessions: async_sessionmaker[AsyncSession], seed: Seed
 ) -> None:
     approval = await _ask(sessions, seed)
+    bound, other = args_sha256(ARGS), args_sha256({**ARGS, "cell_ids": ["c9"]})
     async with sessions.begin() as session:
         repo = ApprovalRepository(session)
         # Not yet approved: nothing to run.
-        assert await repo.consume(approval.id, tool_name="delete_cells", args=ARGS, now=T0) is None
+        assert (
+            await repo.consume(approval.id, tool_name="delete_cells", bound_sha256=bound, now=T0)
+            is None
+        )
     await _decide(sessions, approval.id, seed.user_id, True)
     async with sessions.begin() as session:
         repo = ApprovalRepository(session)
-        other_args = {**ARGS, "cell_ids": ["c9"]}
         assert (
-            await repo.consume(approval.id, tool_name="delete_cells", args=other_args, now=T0)
+            await repo.consume(approval.id, tool_name="delete_cells", bound_sha256=other, now=T0)
             is None
         )
-        assert await repo.consume(approval.id, tool_name="restart", args=ARGS, now=T0) is None
-        used = await repo.consume(approval.id, tool_name="delete_cells", args=ARGS, now=T0)
+        assert (
+            await repo.consume(approval.id, tool_name="restart", bound_sha256=bound, now=T0) is None
+        )
+        used = await repo.consume(approval.id, tool_name="delete_cells", bound_sha256=bound, now=T0)
         assert used is not None
         assert used.consumed_at == T0
-        assert await repo.consume(approval.id, tool_name="delete_cells", args=ARGS, now=T0) is None
+        assert (
+            await repo.consume(approval.id, tool_name="delete_cells", bound_sha256=bound, now=T0)
+            is None
+        )
