@@ -83,6 +83,20 @@ class DbLedger:
         self._unsaved.discard(turn_id)
         return undo.encode(self._snapshots[turn_id])
 
+    async def after_json(self, state: TurnState) -> str | None:
+        """The cells of every notebook the turn changed, as it leaves them (None when it
+        changed nothing, or they could not be read)."""
+        changed = self._snapshots.get(state.turn_id)
+        if not changed:
+            return None
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                after = {nb: await undo.read_state(await state.tools.client(nb)) for nb in changed}
+        except (MarimoError, HexaError, TimeoutError) as exc:
+            logger.warning("could not read the cells turn %s left: %s", state.turn_id, exc)
+            return None
+        return undo.encode(after)
+
     async def flush(self, turn_id: str) -> None:
         """Wait until the turn's audit entries are written."""
         last = self._writes.get(turn_id)

@@ -218,6 +218,7 @@ async def get_cells(ctx: ToolContext, args: CellIdsArgs) -> ToolOutcome:
     client = await ctx.client(ctx.target(args))
     parts = []
     for data in await client.cell_runtime_data(args.cell_ids):
+        ctx.saw(ctx.target(args), data["cell_id"], data.get("code") or "")
         meta = data.get("metadata")
         state = (meta and meta.get("runtime_state")) or "not run"
         took = meta.get("execution_time") if meta else None
@@ -350,6 +351,7 @@ async def add_cell(ctx: ToolContext, args: AddCellArgs) -> ToolOutcome:
     if isinstance(result, StillRunning):
         return _still_running(result.waited, "The new cell")
     cell_id = result.value.created[0]
+    ctx.saw(notebook_id, cell_id, args.code)
     if not args.run:
         return ToolOutcome(
             f"Added cell `{cell_id}` (not run).", f"added cell {cell_id}", code_after=args.code
@@ -367,18 +369,29 @@ async def edit_cell(ctx: ToolContext, args: EditCellArgs) -> ToolOutcome:
     notebook_id = ctx.target(args)
     client = await ctx.client(notebook_id)
     before = (await _codes(client, [args.cell_id])).get(args.cell_id)
+    last_seen = ctx.seen.get(notebook_id, {}).get(args.cell_id)
+    if before is not None and last_seen is not None and before != last_seen:
+        # Someone (the person, in the editor) changed it since the agent read it.
+        ctx.saw(notebook_id, args.cell_id, before)
+        raise ToolError(
+            f"cell `{args.cell_id}` changed since you last read it (the person may have "
+            "edited it); nothing was overwritten. Its code now:\n```python\n"
+            f"{clip(before, CODE_LIMIT)}\n```\nBase your edit on this code."
+        )
     op = EditCell(args.cell_id, code=args.code, run=args.run)
     try:
         result = await _apply(ctx, notebook_id, [op], "edit_cell")
     except CodeModeError as exc:
         if not exc.applied:
             raise ToolError(f"the cell was not changed: {exc.message}") from exc
+        ctx.saw(notebook_id, args.cell_id, args.code)
         return ToolOutcome(
             f"Edited cell `{args.cell_id}`; running it raised:\n{_tail(exc)}",
             f"edited cell {args.cell_id}; it raised {first_line(exc.message)}",
             code_before=before,
             code_after=args.code,
         )
+    ctx.saw(notebook_id, args.cell_id, args.code)
     if isinstance(result, StillRunning):
         outcome = _still_running(result.waited, f"The edit of cell `{args.cell_id}`")
         return ToolOutcome(

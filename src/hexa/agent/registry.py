@@ -88,7 +88,13 @@ class ToolContext:
     run_wait: float  # seconds a run waits before reporting "still running"
     max_code_bytes: int
     background: BackgroundRuns
+    # notebook id -> cell id -> the code the agent last read or wrote there (kept across
+    # turns by the service): an edit of a cell that changed since is a conflict.
+    seen: dict[str, dict[str, str]] = field(default_factory=dict)
     _clients: dict[str, asyncio.Future[MarimoClient]] = field(default_factory=dict)
+
+    def saw(self, notebook_id: str, cell_id: str, code: str) -> None:
+        self.seen.setdefault(notebook_id, {})[cell_id] = code
 
     def target(self, args: ToolArgs) -> str:
         """The notebook a call acts on: its `notebook_id`, else the chat's."""

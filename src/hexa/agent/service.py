@@ -122,6 +122,8 @@ class AgentService:
         self._background = BackgroundRunner(self._run_finished)
         self._relay = MarimoRelay(bus, notebooks)
         self._locks: dict[str, asyncio.Lock] = {}
+        # What the agent last read or wrote in each cell, across turns (see ToolContext).
+        self._seen: dict[str, dict[str, str]] = {}
         # Notebooks whose last turn left nothing waiting (learnt from the database once,
         # then kept up to date here: turns of a notebook run one at a time, in this process).
         self._settled: set[str] = set()
@@ -244,21 +246,27 @@ class AgentService:
                     t
                     for t in turns
                     if t.status is not TurnStatus.UNDONE
-                    and t.cells_before_json
                     and t.user_id == user.id
+                    # A turn that changed nothing is not what a person means to undo.
+                    and undo.changed(t.cells_before_json, t.cells_after_json)
                 ),
                 None,
             )
             if turn is None:
                 raise ConflictError("there is no agent change to undo in this notebook")
             snapshots = undo.decode(turn.cells_before_json)
+            afters = undo.decode(turn.cells_after_json) if turn.cells_after_json else None
             restored: list[str] = []
+            spared: list[str] = []
             started = asyncio.get_running_loop().time()
             befores: list[str] = []
-            for target_id, cells in snapshots.items():
+            for target_id, before in snapshots.items():
                 client = (await self._notebooks.running(user, target_id)).client
                 current = await undo.read_state(client)
                 befores.append(undo.joined(current))
+                left = afters.get(target_id) if afters is not None else None
+                cells, kept = undo.spare_later_edits(before, left, current)
+                spared.extend(kept)
                 ops = undo.plan_restore(cells, current)
                 if not ops:
                     continue
@@ -282,6 +290,12 @@ class AgentService:
             message = f"Undid the agent's turn {turn.prompt!r}: " + (
                 f"restored {', '.join(restored)}." if restored else "nothing had changed."
             )
+            if spared:
+                message += (
+                    " Left as you changed them after that turn: cell(s) "
+                    + ", ".join(f"`{c}`" for c in spared)
+                    + "."
+                )
             async with self._sessions.begin() as session:
                 await self._supersede(session, user, turn.id, "the turn was undone")
                 await TurnRepository(session).update(turn.id, status=TurnStatus.UNDONE)
@@ -335,6 +349,7 @@ class AgentService:
             run_wait=self._run_wait,
             max_code_bytes=self._max_code_bytes,
             background=self._background,
+            seen=self._seen,
         )
 
     async def _instructions(self, state: TurnState, selected: Sequence[str]) -> str | None:
@@ -421,6 +436,7 @@ class AgentService:
         pending: list[PendingApproval] = []
         turn_id = state.turn_id
         now = self._clock()
+        after = await self._ledger.after_json(state)
         await self._ledger.flush(turn_id)  # the audit entries land before the turn's end
         async with self._sessions.begin() as session:
             chat = ChatRepository(session)
@@ -435,6 +451,8 @@ class AgentService:
             turns = TurnRepository(session)
             # The undo snapshot, if the turn changed cells (taken before the change).
             snapshot = self._ledger.snapshot_json(turn_id)
+            if after is not None:
+                await turns.update(turn_id, cells_after_json=after)
             if outcome.error is not None:
                 status, message = TurnStatus.FAILED, outcome.error
                 await turns.update(

@@ -107,3 +107,53 @@ def plan_restore(target: Sequence[CellState], current: Sequence[CellState]) -> l
         # Chaining every cell after its predecessor leaves exactly the target order.
         ops.extend(MoveCell(refs[i], after=refs[i - 1]) for i in range(1, len(refs)))
     return ops
+
+
+def spare_later_edits(
+    before: Sequence[CellState], after: Sequence[CellState] | None, current: Sequence[CellState]
+) -> tuple[list[CellState], list[str]]:
+    """The cells to restore, sparing what changed after the turn; and the spared ids.
+
+    `after` is how the turn left the notebook. A cell whose code changed since, a cell
+    deleted since, and a cell added since were the person's doing: undo leaves each as it
+    is now and says so. Without `after` (a turn stored before it was kept) everything is
+    restored as before.
+    """
+    if after is None:
+        return list(before), []
+    now = {c.cell_id: c for c in current}
+    left = {c.cell_id: c for c in after}
+    was = {c.cell_id for c in before}
+    spared: list[str] = []
+    target: list[CellState] = []
+    for cell in before:
+        cur, aft = now.get(cell.cell_id), left.get(cell.cell_id)
+        if aft is not None and cur is None:
+            spared.append(cell.cell_id)  # deleted after the turn: it stays deleted
+        elif aft is not None and cur is not None and cur.code != aft.code:
+            spared.append(cell.cell_id)
+            target.append(cur)
+        else:
+            target.append(cell)
+    for index, cur in enumerate(current):
+        added_later = cur.cell_id not in left and cur.cell_id not in was
+        agents_then_edited = (
+            cur.cell_id in left and cur.cell_id not in was and cur.code != left[cur.cell_id].code
+        )
+        if not (added_later or agents_then_edited):
+            continue
+        spared.append(cur.cell_id)
+        ids = [c.cell_id for c in target]
+        before_it = [c.cell_id for c in current[:index] if c.cell_id in ids]
+        at = ids.index(before_it[-1]) + 1 if before_it else 0
+        target.insert(at, cur)
+    return target, spared
+
+
+def changed(before: str | None, after: str | None) -> bool:
+    """Whether a stored turn changed any cell (unknown, so yes, without `after`)."""
+    if not before:
+        return False
+    if after is None:
+        return True
+    return decode(before) != decode(after)

@@ -194,6 +194,8 @@ class Turn(Base):
     messages_json: Mapped[str | None] = mapped_column(Text, default=None)
     # The notebook's cells before the turn touched them, so the turn can be undone.
     cells_before_json: Mapped[str | None] = mapped_column(Text, default=None)
+    # The cells as the turn left them: undo never reverts what a person changed since.
+    cells_after_json: Mapped[str | None] = mapped_column(Text, default=None)
     reply: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -317,6 +317,7 @@ class TurnRepository:
         status: TurnStatus | None = None,
         messages_json: str | None = None,
         cells_before_json: str | None = None,
+        cells_after_json: str | None = None,
         reply: str | None = None,
         finished_at: datetime | None = None,
     ) -> Turn | None:
@@ -335,6 +336,8 @@ class TurnRepository:
             turn.messages_json = messages_json
         if cells_before_json is not None:
             turn.cells_before_json = cells_before_json
+        if cells_after_json is not None:
+            turn.cells_after_json = cells_after_json
         if reply is not None:
             turn.reply = reply
         await self._session.flush()

@@ -248,3 +248,30 @@ async def test_every_tool_json_is_in_the_chat_line(world: World) -> None:
 
 def _requests(messages: list[ModelMessage]) -> int:
     return sum(isinstance(m, ModelRequest) for m in messages)
+
+
+async def test_an_edit_of_a_cell_the_person_changed_since_is_a_conflict(world: World) -> None:
+    seen: list[Any] = []
+    service = world.service(
+        scripted(
+            ("get_cells", '{"cell_ids": ["vblA"]}'),
+            "read it",
+            ("edit_cell", '{"cell_id": "vblA", "code": "x + 1000"}'),
+            "tried",
+            ("edit_cell", '{"cell_id": "vblA", "code": "x + 2000"}'),
+            "again",
+            seen=seen,
+        )
+    )
+    await service.chat(world.alice, "nb1", "look at vblA")
+    world.nb.find("vblA").code = "x + 7  # typed by the person"
+    reply = await service.chat(world.alice, "nb1", "now change it")
+    assert [(c.tool_name, c.status) for c in reply.tool_calls] == [("edit_cell", "error")]
+    assert world.nb.find("vblA").code == "x + 7  # typed by the person"
+    told = str(seen[-1][0][-1])
+    assert "changed since you last read it" in told
+    assert "typed by the person" in told  # the model gets the code as it is now
+    # Having been told, its next edit is based on what it saw, so it goes through.
+    again = await service.chat(world.alice, "nb1", "go on")
+    assert [(c.tool_name, c.status) for c in again.tool_calls] == [("edit_cell", "ok")]
+    assert world.nb.find("vblA").code == "x + 2000"

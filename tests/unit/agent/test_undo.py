@@ -12,7 +12,7 @@ from hexa.notebooks.errors import ConflictError, NotFoundError
 from hexa.store import AuditRepository, TurnRepository, TurnStatus
 
 from .conftest import World, collector
-from .fakes import FakeMarimoClient
+from .fakes import FakeCell, FakeMarimoClient
 from .scripts import scripted
 
 
@@ -161,3 +161,40 @@ async def test_undo_waits_for_a_running_turn(world: World) -> None:
     await service.undo(world.alice, "nb1")  # queued behind the turn, then undoes it
     await chat
     assert len(world.nb.cells) == 3
+
+
+async def test_undo_leaves_what_the_person_changed_after_the_turn(world: World) -> None:
+    service = world.service(
+        scripted(
+            [
+                ("edit_cell", '{"cell_id": "MJUe", "code": "x = 3"}'),
+                ("edit_cell", '{"cell_id": "vblA", "code": "x + 100"}'),
+            ],
+            "edited both",
+        )
+    )
+    original = dict(world.nb.saved)
+    await service.chat(world.alice, "nb1", "change both")
+    # The person, in the editor: edits one of the agent's cells and adds one of theirs.
+    world.nb.find("vblA").code = "x + 7"
+    world.nb.cells.append(FakeCell("mine", "note = 'mine'"))
+    result = await service.undo(world.alice, "nb1")
+    assert world.nb.saved == [
+        ("Hbol", original["Hbol"]),
+        ("MJUe", original["MJUe"]),
+        ("vblA", "x + 7"),
+        ("mine", "note = 'mine'"),
+    ]
+    assert "`vblA`" in result.message
+    assert "`mine`" in result.message
+
+
+async def test_a_turn_that_changed_nothing_is_not_the_one_undone(world: World) -> None:
+    service = world.service()
+    original = list(world.nb.saved)
+    await service.chat(world.alice, "nb1", "edit cell MJUe: ```python\nx = 3\n```")
+    unchanged = dict(world.nb.saved)["vblA"]
+    await service.chat(world.alice, "nb1", f"edit cell vblA: ```python\n{unchanged}\n```")
+    result = await service.undo(world.alice, "nb1")
+    assert "MJUe" in result.prompt
+    assert world.nb.saved == original

@@ -1,4 +1,7 @@
-"""Retired notebook ids: a deleted notebook's id is never handed out again.
+"""Retired notebook ids, and the cells as each agent turn left them.
+
+A deleted notebook's id is never handed out again. A turn keeps the cells it left, so an
+undo can tell the person's later edits from the agent's and leave them alone.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,7 +32,11 @@ def upgrade() -> None:
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retired_notebook_ids")),
     )
+    with op.batch_alter_table("turns") as batch:
+        batch.add_column(sa.Column("cells_after_json", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("turns") as batch:
+        batch.drop_column("cells_after_json")
     op.drop_table("retired_notebook_ids")
