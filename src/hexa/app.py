@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from hexa import __version__
 from hexa.agent.factory import build_agent_service
-from hexa.agent.models import choose_model
+from hexa.agent.models import choose_model, key_values
+from hexa.agent.redaction import Redactor
 from hexa.agent.text_model import text_model_for
 from hexa.api import agent as agent_api
 from hexa.api import generation as generation_api
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
                 max_code_bytes=settings.max_code_bytes,
                 # With no sandbox, one user's code can reach everyone's: only one may run.
                 sole_user_id=default_user.id if shared_host else None,
+                redact=Redactor(key_values(settings)).text,
             )
             stack.push_async_callback(notebooks.drain)
 
@@ -148,6 +150,8 @@ def create_app(settings: Settings) -> FastAPI:
                 settings=settings, sessions=sessions, notebooks=notebooks, model=model
             )
             stack.push_async_callback(agent.close)
+            if interrupted := await agent.recover():
+                logger.warning("%d agent turn(s) were interrupted by a stop of Hexa", interrupted)
             app.state.services = Services(
                 settings=settings,
                 users=users,

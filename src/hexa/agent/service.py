@@ -335,6 +335,20 @@ class AgentService:
             detach()
             subscription.close()
 
+    async def recover(self) -> int:
+        """At start: turns a crash left running are marked so, and their chats say it."""
+        reason = (
+            "This turn was interrupted: Hexa stopped while it ran. What its tool calls "
+            "finished is in the notebook and the Activity log; nothing else was done."
+        )
+        async with self._sessions.begin() as session:
+            turns = await TurnRepository(session).interrupt_running(reason, now=self._clock())
+            for turn in turns:
+                await ChatRepository(session).add(
+                    turn.notebook_id, ChatRole.SYSTEM, reason, turn_id=turn.id
+                )
+        return len(turns)
+
     async def close(self) -> None:
         await self._relay.close()
         await self._background.close()

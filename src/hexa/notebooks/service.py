@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +49,7 @@ from hexa.runtime.supervisor import (
     Supervisor,
 )
 from hexa.runtime.supervisor import NotebookState as RuntimeState
-from hexa.store import Conflict, NotebookRepository, NotebookStatus
+from hexa.store import AuditRepository, Conflict, NotebookRepository, NotebookStatus
 from hexa.store import Notebook as NotebookRow
 from hexa.users import Principal, UserService
 
@@ -131,6 +131,7 @@ class NotebookService:
         http: httpx2.AsyncClient,
         max_code_bytes: int = 256 * 1024,
         sole_user_id: int | None = None,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._sessions = sessions
         self._supervisor = supervisor
@@ -142,6 +143,7 @@ class NotebookService:
         self._clients: dict[str, tuple[object, MarimoClient]] = {}
         self._max_code_bytes = max_code_bytes
         self._sole_user_id = sole_user_id
+        self._redact = redact  # for the audit log: keys never land in it
         supervisor.on_state_change(self._record_state)
 
     # -- the catalogue -------------------------------------------------------------------
@@ -398,12 +400,60 @@ class NotebookService:
             if not success:
                 report = await client.notebook_errors()
                 errors = [dict(e) for e in report["cells"] if e["cell_id"] in ids]
+        await self._audit(
+            user,
+            notebook_id,
+            "api_execute_cells",
+            {"cell_ids": cell_ids},
+            before="\n\n".join(
+                f"# cell {i}\n{existing[i].code}" for i in cell_ids if i in existing
+            ),
+            after="\n\n".join(f"# cell {i}\n{c}" for i, c in zip(ids, codes, strict=True)),
+            outcome=("ok" if success else "failed") + f": ran {', '.join(ids)}",
+        )
         return ExecuteOutcome(success=success, cell_ids=ids, errors=errors)
 
     async def delete_cell(self, user: Principal, notebook_id: str, cell_id: str) -> None:
         running = await self.running(user, notebook_id)
         with marimo_errors(notebook_id):
+            before = {c.cell_id: c.code for c in await running.client.read_cells()}
+            if cell_id not in before:
+                raise CellNotFoundError(cell_id)
             await running.client.delete_cells([cell_id])
+        await self._audit(
+            user,
+            notebook_id,
+            "api_delete_cell",
+            {"cell_id": cell_id},
+            before=f"# cell {cell_id}\n{before[cell_id]}",
+            after=None,
+            outcome=f"ok: deleted cell {cell_id}",
+        )
+
+    async def _audit(
+        self,
+        user: Principal,
+        notebook_id: str,
+        action: str,
+        args: dict[str, Any],
+        *,
+        before: str | None,
+        after: str | None,
+        outcome: str,
+    ) -> None:
+        """A change made through the API is audited like the agent's (by the person)."""
+        async with self._sessions.begin() as session:
+            await AuditRepository(session).append(
+                user_id=user.id,
+                user_name=user.name,
+                notebook_id=notebook_id,
+                tool_name=action,
+                args=args,
+                code_before=self._redact(before) if before else None,
+                code_after=self._redact(after) if after else None,
+                decision=None,
+                outcome=self._redact(outcome),
+            )
 
     def touch(self, notebook_id: str) -> None:
         self._supervisor.touch(notebook_id)

@@ -310,6 +310,19 @@ class TurnRepository:
     async def get(self, turn_id: str) -> Turn | None:
         return await self._session.get(Turn, turn_id)
 
+    async def interrupt_running(self, reason: str, *, now: datetime | None = None) -> list[Turn]:
+        """Turns left `running` by a Hexa that stopped mid-turn: failed, with `reason`.
+        (A turn waiting for an approval is not running: it can still be answered.)"""
+        turns = list(
+            await self._session.scalars(select(Turn).where(Turn.status == TurnStatus.RUNNING))
+        )
+        for turn in turns:
+            turn.status = TurnStatus.FAILED
+            turn.reply = reason
+            turn.finished_at = now or utcnow()
+        await self._session.flush()
+        return turns
+
     async def update(
         self,
         turn_id: str,

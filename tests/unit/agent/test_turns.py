@@ -275,3 +275,19 @@ async def test_an_edit_of_a_cell_the_person_changed_since_is_a_conflict(world: W
     again = await service.chat(world.alice, "nb1", "go on")
     assert [(c.tool_name, c.status) for c in again.tool_calls] == [("edit_cell", "ok")]
     assert world.nb.find("vblA").code == "x + 2000"
+
+
+async def test_a_turn_left_running_by_a_crash_is_marked_interrupted(world: World) -> None:
+    async with world.sessions.begin() as session:
+        turn = await TurnRepository(session).create("nb1", world.alice.id, "do something")
+    assert turn.status is TurnStatus.RUNNING
+    service = world.service()  # as at the next start of hexa serve
+    assert await service.recover() == 1
+    async with world.sessions() as session:
+        stored = await TurnRepository(session).get(turn.id)
+        lines = await ChatRepository(session).list_for_notebook("nb1")
+    assert stored is not None
+    assert stored.status is TurnStatus.FAILED
+    assert "interrupted" in (stored.reply or "")
+    assert any("interrupted" in line.content for line in lines)
+    assert await service.recover() == 0
