@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import IO
+from collections.abc import Awaitable, Callable
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import click
 
 from hexa.config import Settings
+
+if TYPE_CHECKING:
+    from hexa.users import UserService
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -44,32 +50,65 @@ def user() -> None:
     """Manage users (works while the server runs)."""
 
 
-@user.command("add")
-@click.argument("name")
-def user_add(name: str) -> None:
-    """Create user NAME and print their token (the last word of the output)."""
+def _with_users(work: Callable[[UserService], Awaitable[T]]) -> T:
+    """Run `work` against the configured database (also while the server runs)."""
     from hexa.notebooks.errors import HexaError
     from hexa.store import create_engine, create_sessionmaker, upgrade_database
     from hexa.users import UserService
 
     settings = Settings()
 
-    async def add() -> str:
+    async def run() -> T:
         await upgrade_database(settings.db_url)
         engine = create_engine(settings.db_url)
         try:
-            users = UserService(create_sessionmaker(engine), settings.notebooks_dir)
-            _, token = await users.add(name)
-            return token
+            return await work(UserService(create_sessionmaker(engine), settings.notebooks_dir))
         finally:
             await engine.dispose()
 
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        token = asyncio.run(add())
+        return asyncio.run(run())
     except HexaError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"Created user {name}. Their token: {token}")
+
+
+@user.command("add")
+@click.argument("name")
+def user_add(name: str) -> None:
+    """Create user NAME and print their token (the last word of the output)."""
+
+    async def add(users: UserService) -> str:
+        return (await users.add(name))[1]
+
+    click.echo(f"Created user {name}. Their token: {_with_users(add)}")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List users: name, id, whether default, created, signed-in browsers."""
+    for row in _with_users(lambda users: users.listing()):
+        default = " (default)" if row.is_default else ""
+        click.echo(
+            f"{row.name}{default}\tid {row.id}\tcreated {row.created_at:%Y-%m-%d}"
+            f"\t{row.live_sessions} browser session(s)"
+        )
+
+
+@user.command("rotate")
+@click.argument("name")
+def user_rotate(name: str) -> None:
+    """Give NAME a new token (printed last) and sign out all of their browsers."""
+    token = _with_users(lambda users: users.rotate(name))
+    click.echo(f"New token for {name} (every browser of theirs is signed out): {token}")
+
+
+@user.command("remove")
+@click.argument("name")
+def user_remove(name: str) -> None:
+    """Remove NAME, their sessions and their notebooks' records (files stay on disk)."""
+    _with_users(lambda users: users.remove(name))
+    click.echo(f"Removed user {name}.")
 
 
 @main.command()

@@ -15,7 +15,8 @@ from hexa.notebooks.generation import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.users import Principal, UserService
 
-COOKIE = "hexa_token"
+# The browser's cookie holds a server-side session's secret, never the user's token.
+COOKIE = "hexa_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -36,7 +37,8 @@ def services(conn: HTTPConnection) -> Services:
 
 
 def bearer_or_cookie(conn: HTTPConnection) -> tuple[str | None, bool]:
-    """The presented token and whether it came from the cookie."""
+    """The presented token (or, from the cookie, session secret) and whether it came
+    from the cookie."""
     header = conn.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -64,9 +66,11 @@ async def authenticate(conn: HTTPConnection) -> Principal:
             "missing token: send 'Authorization: Bearer <token>' or sign in",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    user = await services(conn).users.authenticate(token)
+    users = services(conn).users
+    user = await (users.session_user(token) if from_cookie else users.authenticate(token))
     if user is None:
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+        detail = "signed out: sign in again" if from_cookie else "invalid token"
+        raise HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
     if from_cookie:
         # A cookie rides along on cross-site requests; only same-origin ones may use it to
         # change state (REST) or open a socket (WebSocket handshakes are always GET).

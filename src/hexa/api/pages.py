@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from hexa.api.deps import COOKIE, CurrentUser, ServicesDep, same_origin
 from hexa.api.schemas import CreatedNotebook, CreateNotebookRequest, Strict
+from hexa.users import SESSION_SECONDS
 
 router = APIRouter()
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-_COOKIE_AGE = 14 * 24 * 3600
+_COOKIE_AGE = SESSION_SECONDS
 
 _FALLBACK_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Hexa</title></head>
 <body style="font-family:system-ui;max-width:36rem;margin:4rem auto">
@@ -32,10 +33,10 @@ class Me(BaseModel):
     max_notebooks_per_user: int
 
 
-def _set_cookie(response: Response, token: str, request: Request) -> None:
+def _set_cookie(response: Response, secret: str, request: Request) -> None:
     response.set_cookie(
         COOKIE,
-        token,
+        secret,
         max_age=_COOKIE_AGE,
         httponly=True,
         samesite="strict",
@@ -56,29 +57,37 @@ async def home(request: Request, svc: ServicesDep) -> Response:
     """The web UI. `/?token=...` (the URL `hexa serve` prints) signs in and drops the token."""
     token = request.query_params.get("token")
     if token is not None:
-        if await svc.users.authenticate(token) is None:
+        secret = await svc.users.start_session(token)
+        if secret is None:
             return RedirectResponse("/?signin=failed", status_code=303)
         response = RedirectResponse("/", status_code=303)
-        _set_cookie(response, token, request)
+        _set_cookie(response, secret, request)
         return response
     return _index()
 
 
 @router.post("/api/auth/login", tags=["auth"])
 async def login(body: LoginRequest, request: Request, svc: ServicesDep) -> Response:
-    """Trade a token for an HttpOnly, SameSite=Strict session cookie."""
+    """Trade a token for an HttpOnly, SameSite=Strict cookie of a server-side session
+    (it survives restarts of Hexa; signing out or rotating the token revokes it)."""
     if request.headers.get("origin") and not same_origin(request):
         raise HTTPException(403, "cross-origin request refused (Origin check)")
-    user = await svc.users.authenticate(body.token)
-    if user is None:
+    secret = await svc.users.start_session(body.token)
+    if secret is None:
         raise HTTPException(401, "invalid token")
     response = Response(status_code=204)
-    _set_cookie(response, body.token, request)
+    _set_cookie(response, secret, request)
     return response
 
 
-@router.post("/api/auth/logout", tags=["auth"])
-async def logout() -> Response:
+@router.post("/api/auth/logout", tags=["auth"], status_code=204)
+async def logout(request: Request, svc: ServicesDep) -> Response:
+    """End this browser's session (others of the same user stay signed in)."""
+    if request.headers.get("origin") and not same_origin(request):
+        raise HTTPException(403, "cross-origin request refused (Origin check)")
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        await svc.users.end_session(secret)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -169,6 +169,19 @@ class Notebook(Base):
         return value
 
 
+class BrowserSession(Base):
+    """A signed-in browser: its cookie holds a random secret, the database its hash. It
+    survives restarts of Hexa and is revoked on its own (sign-out) or with its user's
+    token (rotation, removal)."""
+
+    __tablename__ = "browser_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the secret
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class RetiredNotebookId(Base):
     """The id of a deleted notebook: never given to another notebook (see migration 0002)."""
 

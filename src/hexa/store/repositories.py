@@ -26,6 +26,7 @@ from hexa.store.models import (
     Approval,
     ApprovalStatus,
     AuditEntry,
+    BrowserSession,
     ChatMessage,
     ChatRole,
     Decision,
@@ -147,6 +148,63 @@ class UserRepository:
         await self._session.delete(user)
         await self._session.flush()
         return True
+
+
+class SessionRepository:
+    """Browser sessions: a random secret in the cookie, its hash here."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def start(self, user_id: int, *, expires_at: datetime, now: datetime) -> str:
+        secret = new_token()
+        self._session.add(
+            BrowserSession(
+                id=hash_token(secret), user_id=user_id, created_at=now, expires_at=expires_at
+            )
+        )
+        await self._session.flush()
+        return secret
+
+    async def user_of(self, secret: str, *, now: datetime) -> User | None:
+        """The user of a live (unexpired, unrevoked) session, or None."""
+        if not secret:
+            return None
+        return await self._session.scalar(
+            select(User)
+            .join(BrowserSession, BrowserSession.user_id == User.id)
+            .where(
+                BrowserSession.id == hash_token(secret),
+                BrowserSession.revoked_at.is_(None),
+                BrowserSession.expires_at > now,
+            )
+        )
+
+    async def revoke(self, secret: str, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.id == hash_token(secret), BrowserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return _rowcount(result) == 1
+
+    async def revoke_all(self, user_id: int, *, now: datetime) -> int:
+        result = await self._session.execute(
+            update(BrowserSession)
+            .where(BrowserSession.user_id == user_id, BrowserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return _rowcount(result)
+
+    async def count_live(self, user_id: int, *, now: datetime) -> int:
+        rows = await self._session.scalars(
+            select(BrowserSession.id).where(
+                BrowserSession.user_id == user_id,
+                BrowserSession.revoked_at.is_(None),
+                BrowserSession.expires_at > now,
+            )
+        )
+        return len(list(rows))
 
 
 class NotebookRepository:
