@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from hexa.api.deps import CurrentUser, ServicesDep
 from hexa.api.schemas import CreatedNotebook, Strict
 from hexa.generate import list_templates
+from hexa.generate.mermaid import MAX_MERMAID_BYTES
 
 router = APIRouter(tags=["generation"])
 
@@ -18,7 +19,7 @@ _MAX_SOURCE = 200_000
 
 class GenerateRequest(Strict):
     prompt: str | None = Field(None, max_length=_MAX_SOURCE)
-    mermaid: str | None = Field(None, max_length=_MAX_SOURCE)
+    mermaid: str | None = Field(None, max_length=MAX_MERMAID_BYTES)
     name: str | None = Field(None, max_length=120)
 
 

@@ -41,6 +41,17 @@ class MermaidSyntaxError(GenerateError):
         super().__init__(f"Mermaid line {line_no}: {reason}: {line.strip()!r}")
 
 
+class MermaidTooLargeError(GenerateError):
+    """The flowchart is over a cap; `limit` names which (`bytes`, `nodes` or `edges`)."""
+
+    def __init__(self, limit: str, value: int, cap: int) -> None:
+        self.limit, self.value, self.cap = limit, value, cap
+        super().__init__(
+            f"The flowchart has {value} {limit}; at most {cap} are accepted "
+            f"(a notebook of that many cells would be no use to anyone)"
+        )
+
+
 class MermaidCycleError(GenerateError):
     """The flowchart has a cycle, which a marimo notebook (a DAG of cells) cannot express.
 

@@ -71,6 +71,11 @@ def normalize_notebook_text(text: str) -> str:
     return _checked(out)
 
 
+def cell_codes(text: str) -> list[str]:
+    """The code of each cell of a valid notebook text, in order."""
+    return [cell.code for cell in _parse(text).cells]
+
+
 # --- steps of normalisation ---------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hexa.generate.errors import MermaidSyntaxError
+from hexa.generate.errors import MermaidSyntaxError, MermaidTooLargeError
 
 Direction = Literal["TB", "TD", "BT", "RL", "LR"]
 NodeShape = Literal[
@@ -255,8 +255,19 @@ class _Builder:
                 self.members[sub].append(node_id)
 
 
+# Bounds on the work one request can cause: parsing is linear, but every node becomes a
+# cell that is validated, and a chain of thousands held the checker for minutes.
+MAX_MERMAID_BYTES = 64 * 1024
+MAX_NODES = 200
+MAX_EDGES = 400
+
+
 def parse_mermaid(text: str) -> Flowchart:
-    """Parse a Mermaid flowchart. Raises MermaidSyntaxError with the line at fault."""
+    """Parse a Mermaid flowchart. Raises MermaidSyntaxError with the line at fault, and
+    MermaidTooLargeError past `MAX_MERMAID_BYTES`, `MAX_NODES` or `MAX_EDGES`."""
+    size = len(text.encode("utf-8", "replace"))
+    if size > MAX_MERMAID_BYTES:
+        raise MermaidTooLargeError("bytes", size, MAX_MERMAID_BYTES)
     title, statements = _statements(text)
     if not statements:
         raise MermaidSyntaxError("expected `flowchart` or `graph` and a direction", 1, "")
@@ -281,6 +292,10 @@ def parse_mermaid(text: str) -> Flowchart:
 
     for stmt in statements[1:]:
         _statement(builder, stmt)
+        if len(builder.nodes) > MAX_NODES:
+            raise MermaidTooLargeError("nodes", len(builder.nodes), MAX_NODES)
+        if len(builder.edges) > MAX_EDGES:
+            raise MermaidTooLargeError("edges", len(builder.edges), MAX_EDGES)
     if builder.open_subgraphs:
         sub_id = builder.open_subgraphs[-1]
         line_no = builder.subgraphs[sub_id][2]

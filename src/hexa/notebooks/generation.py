@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -9,13 +10,15 @@ from hexa.generate import (
     GenerationResult,
     MermaidCycleError,
     MermaidSyntaxError,
+    MermaidTooLargeError,
     NotebookRunner,
     TextModel,
     generate_from_mermaid,
     generate_from_prompt,
 )
+from hexa.generate.importing import cell_codes
 from hexa.generate.mermaid import parse_mermaid
-from hexa.notebooks.errors import BadRequestError, InvalidNotebookError
+from hexa.notebooks.errors import BadRequestError, InvalidNotebookError, TooLargeError
 from hexa.notebooks.paths import display_name
 from hexa.notebooks.service import NotebookService, NotebookView
 from hexa.users import Principal
@@ -71,6 +74,8 @@ class GenerationService:
                         }
                     ],
                 ) from exc
+            except MermaidTooLargeError as exc:
+                raise TooLargeError(str(exc)) from exc
             except MermaidCycleError as exc:
                 raise InvalidNotebookError(
                     str(exc),
@@ -89,6 +94,7 @@ class GenerationService:
         self, user: Principal, filename: str, data: bytes, *, name: str | None = None
     ) -> NotebookView:
         text = await self._notebooks.files.convert(filename, data)
+        self._notebooks.check_code_sizes(await asyncio.to_thread(cell_codes, text))
         # `data.md` is named `data`, as `data.py` is; its file becomes `data.py`.
         stem = display_name(PurePosixPath(filename).with_suffix(".py").name)
         return await self._notebooks.create(user, text=text, name=name or stem)

@@ -363,11 +363,7 @@ class NotebookService:
         atomic code-mode batch (visible in the editor, saved to the file)."""
         if len(cell_ids) != len(codes):
             raise BadRequestError("cell_ids and codes must have the same length")
-        for code in codes:
-            if len(code.encode()) > self._max_code_bytes:
-                raise TooLargeError(
-                    f"a cell's code is larger than {self._max_code_bytes} bytes (max_code_bytes)"
-                )
+        self.check_code_sizes(codes)
         running = await self.running(user, notebook_id)
         client = running.client
         with marimo_errors(notebook_id):
@@ -454,6 +450,14 @@ class NotebookService:
                 decision=None,
                 outcome=self._redact(outcome),
             )
+
+    def check_code_sizes(self, codes: list[str]) -> None:
+        """413 when a cell is larger than `max_code_bytes` (API, import, agent alike)."""
+        for code in codes:
+            if len(code.encode()) > self._max_code_bytes:
+                raise TooLargeError(
+                    f"a cell's code is larger than {self._max_code_bytes} bytes (max_code_bytes)"
+                )
 
     def touch(self, notebook_id: str) -> None:
         self._supervisor.touch(notebook_id)

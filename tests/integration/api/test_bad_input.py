@@ -152,3 +152,20 @@ def test_a_closed_notebook_is_not_restarted_by_background_requests(api: httpx2.C
     assert page.status_code == 200
     assert api.get("/api/notebooks/bg").json()["status"] == "running"
     api.post("/api/notebooks/bg/close")
+
+
+def test_a_huge_mermaid_chart_is_413_and_stalls_no_one(api: httpx2.Client) -> None:
+    chain = "flowchart TD\n" + "\n".join(f"n{i} --> n{i + 1}" for i in range(3000))
+    reply = api.post("/api/notebooks/generate", json={"mermaid": chain})
+    assert reply.status_code == 413, reply.text
+    assert "at most" in reply.json()["detail"]
+    still_answers(api)
+
+
+def test_import_honours_max_code_bytes(api: httpx2.Client) -> None:
+    big = "x = 1\n" * 50_000  # 300 KB in one cell; max_code_bytes is 256 KiB
+    reply = api.post(
+        "/api/notebooks/import", files={"file": ("big.py", big.encode(), "text/x-python")}
+    )
+    assert reply.status_code == 413, reply.text
+    assert "max_code_bytes" in reply.json()["detail"]

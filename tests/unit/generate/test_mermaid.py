@@ -169,3 +169,22 @@ def test_cycle_nodes_are_in_edge_order() -> None:
     cycle = list(caught.value.nodes)
     start = cycle.index("X")
     assert cycle[start:] + cycle[:start] == ["X", "Y", "Z"]
+
+
+def test_a_huge_chain_is_refused_at_once_naming_the_cap() -> None:
+    from hexa.generate import MermaidTooLargeError
+    from hexa.generate.mermaid import MAX_EDGES, MAX_NODES
+
+    chain = "flowchart TD\n" + "\n".join(f"n{i} --> n{i + 1}" for i in range(3000))
+    with pytest.raises(MermaidTooLargeError) as caught:
+        parse_mermaid(chain)
+    assert caught.value.limit in ("nodes", "edges")
+    assert caught.value.cap in (MAX_NODES, MAX_EDGES)
+    assert str(caught.value.cap) in str(caught.value)
+
+
+def test_a_flowchart_over_the_size_cap_is_refused_before_parsing() -> None:
+    from hexa.generate import MermaidTooLargeError
+
+    with pytest.raises(MermaidTooLargeError, match="bytes"):
+        parse_mermaid("flowchart TD\n" + "%% padding\n" * 20_000)
