@@ -71,6 +71,13 @@ def normalize_notebook_text(text: str) -> str:
     return _checked(out)
 
 
+def becomes_one_cell(filename: str, data: bytes) -> bool:
+    """Whether an upload is a plain script, which `import_notebook` makes one cell of (so
+    its size can be checked before any work)."""
+    suffix = PurePath(filename).suffix.lower()
+    return suffix in _SCRIPT_SUFFIXES and not _MARIMO_HINT.search(data.decode("utf-8", "replace"))
+
+
 def cell_codes(text: str) -> list[str]:
     """The code of each cell of a valid notebook text, in order."""
     return [cell.code for cell in _parse(text).cells]

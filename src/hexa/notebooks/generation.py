@@ -16,7 +16,7 @@ from hexa.generate import (
     generate_from_mermaid,
     generate_from_prompt,
 )
-from hexa.generate.importing import cell_codes
+from hexa.generate.importing import becomes_one_cell, cell_codes
 from hexa.generate.mermaid import parse_mermaid
 from hexa.notebooks.errors import BadRequestError, InvalidNotebookError, TooLargeError
 from hexa.notebooks.paths import display_name
@@ -93,6 +93,9 @@ class GenerationService:
     async def import_file(
         self, user: Principal, filename: str, data: bytes, *, name: str | None = None
     ) -> NotebookView:
+        if becomes_one_cell(filename, data):
+            # A plain script becomes one cell: its size is known before any work.
+            self._notebooks.check_code_sizes([data.decode("utf-8", "replace")])
         text = await self._notebooks.files.convert(filename, data)
         self._notebooks.check_code_sizes(await asyncio.to_thread(cell_codes, text))
         # `data.md` is named `data`, as `data.py` is; its file becomes `data.py`.
