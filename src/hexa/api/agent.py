@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from hexa.agent.service import AgentService
 from hexa.agent.views import ChatReply, PendingApproval
 from hexa.api.deps import CurrentUser, authenticate, services
+from hexa.api.responses import BODY, RUNS, errors
 from hexa.notebooks.errors import HexaError, UnavailableError
 
 router = APIRouter(tags=["agent"])
@@ -146,7 +147,7 @@ def _reply(reply: ChatReply) -> ChatResponse:
 # ---------------------------------------------------------------------- routes
 
 
-@router.post("/api/chat", response_model=ChatResponse)
+@router.post("/api/chat", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
 async def chat(body: ChatRequest, user: CurrentUser, conn: Request) -> ChatResponse:
     """One message to the notebook's agent; returns when the turn is done or waits for an
     approval (`pending_approval`). The turn streams on `WS /api/ws/{notebook_id}`."""
@@ -155,19 +156,23 @@ async def chat(body: ChatRequest, user: CurrentUser, conn: Request) -> ChatRespo
     return _reply(reply)
 
 
-@router.post("/api/approve", response_model=ChatResponse)
+@router.post("/api/approve", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
 async def approve(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
     """Approve a pending destructive call (once); the turn resumes and its result is returned."""
     return _reply(await agent_service(conn).approve(user, body.notebook_id, body.approval_id))
 
 
-@router.post("/api/reject", response_model=ChatResponse)
+@router.post("/api/reject", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
 async def reject(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
     """Reject a pending destructive call; the model is told and answers."""
     return _reply(await agent_service(conn).reject(user, body.notebook_id, body.approval_id))
 
 
-@router.get("/api/notebooks/{notebook_id}/chat", response_model=ChatHistoryOut)
+@router.get(
+    "/api/notebooks/{notebook_id}/chat",
+    response_model=ChatHistoryOut,
+    responses=errors(401, 404, 422),
+)
 async def chat_history(
     notebook_id: NotebookId,
     user: CurrentUser,
@@ -184,7 +189,9 @@ async def chat_history(
     )
 
 
-@router.get("/api/notebooks/{notebook_id}/audit", response_model=AuditOut)
+@router.get(
+    "/api/notebooks/{notebook_id}/audit", response_model=AuditOut, responses=errors(401, 404, 422)
+)
 async def audit_log(
     notebook_id: NotebookId,
     user: CurrentUser,
@@ -197,14 +204,18 @@ async def audit_log(
     return AuditOut(notebook_id=notebook_id, entries=[AuditEntryOut(**e.__dict__) for e in entries])
 
 
-@router.post("/api/notebooks/{notebook_id}/undo", response_model=UndoOut)
+@router.post(
+    "/api/notebooks/{notebook_id}/undo",
+    response_model=UndoOut,
+    responses=errors(400, 401, 403, 422, *RUNS),
+)
 async def undo(notebook_id: NotebookId, user: CurrentUser, conn: Request) -> UndoOut:
     """Put the cells back as they were before the agent's last turn (not yet undone)."""
     result = await agent_service(conn).undo(user, notebook_id)
     return UndoOut(**result.__dict__)
 
 
-@router.get("/api/agent")
+@router.get("/api/agent", responses=errors(401))
 async def agent_info(user: CurrentUser, conn: Request) -> dict[str, Any]:
     """The model in use; for `builtin`, the commands it understands; the tools and tiers."""
     return agent_service(conn).info()

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from hexa.notebooks.errors import HexaError, InvalidNotebookError, LimitError
 
 logger = logging.getLogger(__name__)
+
+
+def allowed_methods(app: Starlette, path: str) -> set[str]:
+    """The methods served at `path` by its most specific routes: those with the fewest
+    parameters (`/api/notebooks/open` before `/api/notebooks/{notebook_id}`)."""
+    by_params: dict[int, set[str]] = {}
+    for route in _api_routes(app.routes):
+        if "{notebook_name}" in route.path or not route.path_regex.fullmatch(path):
+            continue
+        by_params.setdefault(route.path.count("{"), set()).update(route.methods or ())
+    return by_params[min(by_params)] if by_params else set()
+
+
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    # Included routers keep their routes on the router they came from (FastAPI >= 0.160).
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            yield from _api_routes(inner.routes)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -37,9 +61,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; a
+            # path served by several routes (GET and POST /api/notebooks) has them all.
+            methods = allowed_methods(request.app, request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(UnicodeEncodeError)
     async def not_unicode(request: Request, exc: UnicodeEncodeError) -> JSONResponse:

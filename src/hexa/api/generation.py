@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
 from hexa.api.deps import CurrentUser, ServicesDep
+from hexa.api.responses import BODY, errors
 from hexa.api.schemas import CreatedNotebook, Strict
 from hexa.generate import list_templates
 from hexa.generate.mermaid import MAX_MERMAID_BYTES
@@ -34,13 +35,15 @@ class TemplateInfo(BaseModel):
     description: str
 
 
-@router.get("/api/templates", response_model=list[TemplateInfo])
+@router.get("/api/templates", response_model=list[TemplateInfo], responses=errors(401))
 async def templates(user: CurrentUser) -> list[TemplateInfo]:
     """The notebook templates `POST /api/notebooks` accepts."""
     return [TemplateInfo(**t) for t in list_templates()]
 
 
-@router.post("/api/notebooks/generate", response_model=GeneratedNotebook)
+@router.post(
+    "/api/notebooks/generate", response_model=GeneratedNotebook, responses=errors(*BODY, 409, 502)
+)
 async def generate(body: GenerateRequest, user: CurrentUser, svc: ServicesDep) -> GeneratedNotebook:
     """A notebook from `{prompt}` or `{mermaid}`; 422 with the line or nodes at fault."""
     made = await svc.generation.generate(
@@ -57,7 +60,9 @@ async def generate(body: GenerateRequest, user: CurrentUser, svc: ServicesDep) -
     )
 
 
-@router.post("/api/notebooks/import", response_model=CreatedNotebook)
+@router.post(
+    "/api/notebooks/import", response_model=CreatedNotebook, responses=errors(*BODY, 409, 415)
+)
 async def import_notebook(
     file: Annotated[UploadFile, File(description="A marimo .py, a Python script or a .ipynb")],
     user: CurrentUser,

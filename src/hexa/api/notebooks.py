@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from hexa.api.deps import CurrentUser, ServicesDep
+from hexa.api.responses import BODY, RUNS, errors
 from hexa.api.schemas import (
     CellInfo,
     CloseResponse,
@@ -29,13 +30,13 @@ def summary(view: NotebookView) -> NotebookSummary:
     return NotebookSummary(**view.__dict__)
 
 
-@router.get("", response_model=list[NotebookSummary])
+@router.get("", response_model=list[NotebookSummary], responses=errors(401))
 async def list_notebooks(user: CurrentUser, svc: ServicesDep) -> list[NotebookSummary]:
     """The caller's notebooks with their status."""
     return [summary(v) for v in await svc.notebooks.catalogue(user)]
 
 
-@router.post("", response_model=NotebookSummary, status_code=201)
+@router.post("", response_model=NotebookSummary, status_code=201, responses=errors(*BODY, 404, 409))
 async def create_notebook(
     body: NewNotebookRequest, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
@@ -46,7 +47,7 @@ async def create_notebook(
     return summary(view)
 
 
-@router.post("/open", response_model=OpenResponse)
+@router.post("/open", response_model=OpenResponse, responses=errors(*BODY, *RUNS))
 async def open_notebook(body: OpenRequest, user: CurrentUser, svc: ServicesDep) -> OpenResponse:
     """Start the notebook's marimo (creating the file if new); returns once it is ready."""
     running = await svc.notebooks.open(user, body.notebook_id, body.notebook_path)
@@ -57,28 +58,30 @@ async def open_notebook(body: OpenRequest, user: CurrentUser, svc: ServicesDep) 
     )
 
 
-@router.get("/{notebook_id}", response_model=NotebookSummary)
+@router.get("/{notebook_id}", response_model=NotebookSummary, responses=errors(401, 404, 422))
 async def get_notebook(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
     return summary(await svc.notebooks.get(user, notebook_id))
 
 
-@router.patch("/{notebook_id}", response_model=NotebookSummary)
+@router.patch("/{notebook_id}", response_model=NotebookSummary, responses=errors(*BODY, 404))
 async def rename_notebook(
     notebook_id: NotebookId, body: RenameRequest, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
     return summary(await svc.notebooks.rename(user, notebook_id, body.name))
 
 
-@router.delete("/{notebook_id}", status_code=204)
+@router.delete("/{notebook_id}", status_code=204, responses=errors(400, 401, 403, 404, 422))
 async def delete_notebook(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep) -> Response:
     """Stop the notebook and delete it and its file."""
     await svc.notebooks.delete(user, notebook_id)
     return Response(status_code=204)
 
 
-@router.post("/{notebook_id}/close", response_model=CloseResponse)
+@router.post(
+    "/{notebook_id}/close", response_model=CloseResponse, responses=errors(401, 403, 404, 422)
+)
 async def close_notebook(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 ) -> CloseResponse:
@@ -87,7 +90,7 @@ async def close_notebook(
     return CloseResponse()
 
 
-@router.post("/{notebook_id}/restart", response_model=OpenResponse)
+@router.post("/{notebook_id}/restart", response_model=OpenResponse, responses=errors(*BODY, *RUNS))
 async def restart_notebook(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 ) -> OpenResponse:
@@ -100,7 +103,9 @@ async def restart_notebook(
     )
 
 
-@router.get("/{notebook_id}/code", response_model=CodeResponse)
+@router.get(
+    "/{notebook_id}/code", response_model=CodeResponse, responses=errors(400, 401, 404, 422)
+)
 async def read_code(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep) -> CodeResponse:
     """The notebook's file as saved."""
     return CodeResponse(
@@ -108,7 +113,9 @@ async def read_code(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
     )
 
 
-@router.get("/{notebook_id}/state", response_model=StateResponse)
+@router.get(
+    "/{notebook_id}/state", response_model=StateResponse, responses=errors(400, 401, 422, *RUNS)
+)
 async def notebook_state(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 ) -> StateResponse:
@@ -122,7 +129,9 @@ async def notebook_state(
     )
 
 
-@router.post("/{notebook_id}/cells/execute", response_model=ExecuteResponse)
+@router.post(
+    "/{notebook_id}/cells/execute", response_model=ExecuteResponse, responses=errors(*BODY, *RUNS)
+)
 async def execute_cells(
     notebook_id: NotebookId, body: ExecuteRequest, user: CurrentUser, svc: ServicesDep
 ) -> ExecuteResponse:
@@ -131,7 +140,11 @@ async def execute_cells(
     return ExecuteResponse(success=result.success, cell_ids=result.cell_ids, errors=result.errors)
 
 
-@router.delete("/{notebook_id}/cells/{cell_id}", response_model=SuccessResponse)
+@router.delete(
+    "/{notebook_id}/cells/{cell_id}",
+    response_model=SuccessResponse,
+    responses=errors(400, 401, 403, 422, *RUNS),
+)
 async def delete_cell(
     notebook_id: NotebookId, cell_id: str, user: CurrentUser, svc: ServicesDep
 ) -> SuccessResponse:

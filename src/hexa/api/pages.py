@@ -9,6 +9,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from hexa.api.deps import COOKIE, CurrentUser, ServicesDep, same_origin
+from hexa.api.errors import allowed_methods
+from hexa.api.responses import BODY, errors
 from hexa.api.schemas import CreatedNotebook, CreateNotebookRequest, Strict
 from hexa.users import SESSION_SECONDS
 
@@ -66,7 +68,7 @@ async def home(request: Request, svc: ServicesDep) -> Response:
     return _index()
 
 
-@router.post("/api/auth/login", tags=["auth"])
+@router.post("/api/auth/login", tags=["auth"], responses=errors(400, 401, 403, 413, 422))
 async def login(body: LoginRequest, request: Request, svc: ServicesDep) -> Response:
     """Trade a token for an HttpOnly, SameSite=Strict cookie of a server-side session
     (it survives restarts of Hexa; signing out or rotating the token revokes it)."""
@@ -80,7 +82,7 @@ async def login(body: LoginRequest, request: Request, svc: ServicesDep) -> Respo
     return response
 
 
-@router.post("/api/auth/logout", tags=["auth"], status_code=204)
+@router.post("/api/auth/logout", tags=["auth"], status_code=204, responses=errors(403))
 async def logout(request: Request, svc: ServicesDep) -> Response:
     """End this browser's session (others of the same user stay signed in)."""
     if request.headers.get("origin") and not same_origin(request):
@@ -93,7 +95,7 @@ async def logout(request: Request, svc: ServicesDep) -> Response:
     return response
 
 
-@router.get("/api/me", response_model=Me, tags=["auth"])
+@router.get("/api/me", response_model=Me, tags=["auth"], responses=errors(401))
 async def me(user: CurrentUser, svc: ServicesDep) -> Me:
     settings = svc.settings
     return Me(
@@ -103,7 +105,12 @@ async def me(user: CurrentUser, svc: ServicesDep) -> Me:
     )
 
 
-@router.post("/create-notebook", response_model=CreatedNotebook, tags=["notebooks"])
+@router.post(
+    "/create-notebook",
+    response_model=CreatedNotebook,
+    tags=["notebooks"],
+    responses=errors(*BODY, 409),
+)
 async def create_notebook_from_content(
     body: CreateNotebookRequest, user: CurrentUser, svc: ServicesDep
 ) -> CreatedNotebook:
@@ -116,8 +123,13 @@ async def create_notebook_from_content(
 
 
 @router.get("/{notebook_name}", include_in_schema=False)
-async def render_notebook(notebook_name: str, user: CurrentUser, svc: ServicesDep) -> Response:
+async def render_notebook(
+    notebook_name: str, request: Request, user: CurrentUser, svc: ServicesDep
+) -> Response:
     """Open a notebook by name (or id) in its editor, starting it when needed."""
+    # `GET /create-notebook` is a wrong method on a route, not a notebook of that name.
+    if allowed := allowed_methods(request.app, request.url.path) - {"GET", "HEAD"}:
+        raise HTTPException(405, "Method Not Allowed", headers={"Allow": ", ".join(allowed)})
     view = await svc.notebooks.find_by_name(user, notebook_name)
     await svc.notebooks.running(user, view.notebook_id)
     return RedirectResponse(view.url, status_code=303)
