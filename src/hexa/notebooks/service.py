@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import keyword
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +115,16 @@ def marimo_errors(notebook_id: str) -> Iterator[None]:
         raise
     except MarimoError as exc:
         raise UpstreamError(f"marimo failed for notebook {notebook_id}: {exc}") from exc
+
+
+def _usable_name(cell_id: str, taken: Mapping[str, object]) -> bool:
+    """A caller's id that can be a marimo cell name (a Python identifier, not `_`)."""
+    return (
+        cell_id.isidentifier()
+        and not keyword.iskeyword(cell_id)
+        and not cell_id.startswith("_")
+        and cell_id not in taken
+    )
 
 
 def notebook_url(notebook_id: str) -> str:
@@ -363,24 +374,32 @@ class NotebookService:
         atomic code-mode batch (visible in the editor, saved to the file)."""
         if len(cell_ids) != len(codes):
             raise BadRequestError("cell_ids and codes must have the same length")
+        if len(set(cell_ids)) != len(cell_ids):
+            raise BadRequestError("cell_ids must not repeat: each names one cell")
         self.check_code_sizes(codes)
         running = await self.running(user, notebook_id)
         client = running.client
         with marimo_errors(notebook_id):
-            existing = {cell.cell_id: cell for cell in await client.read_cells()}
+            cells = await client.read_cells()
+            existing = {cell.cell_id: cell for cell in cells}
+            # A caller's id names its cell: the first call creates it under that name
+            # (ids marimo hands out change with position on a reload; names are saved).
+            named = {cell.name: cell for cell in cells if cell.name}
             ops: list[Op] = []
             order: list[str | NewCell] = []
             previous: str | NewCell | None = None
             for cell_id, code in zip(cell_ids, codes, strict=True):
-                if cell_id in existing:
-                    if existing[cell_id].code != code:
-                        ops.append(EditCell(cell_id, code=code, run=True))
+                known = existing.get(cell_id) or named.get(cell_id)
+                if known is not None:
+                    if known.code != code:
+                        ops.append(EditCell(known.cell_id, code=code, run=True))
                     else:
-                        ops.append(RunCell(cell_id))
-                    target: str | NewCell = cell_id
+                        ops.append(RunCell(known.cell_id))
+                    target: str | NewCell = known.cell_id
                 else:
                     # New cells keep the request's order: each follows the one before it.
-                    ops.append(CreateCell(code, after=previous, run=True))
+                    name = cell_id if _usable_name(cell_id, named) else None
+                    ops.append(CreateCell(code, after=previous, name=name, run=True))
                     target = NewCell(sum(isinstance(t, NewCell) for t in order))
                 order.append(target)
                 previous = target
