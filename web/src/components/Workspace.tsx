@@ -66,7 +66,6 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
   tabsRef.current = tabs
   const activeIdRef = useRef(activeId)
   activeIdRef.current = activeId
-  const runningRef = useRef(new Set<string>())
   const inflight = useRef(new Set<string>())
   const storageKey = `hexa:tabs:${me.name}`
 
@@ -135,12 +134,8 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
         if (activate) setActiveId(existing.id)
         return
       }
-      if (limit !== null && runningRef.current.size >= limit && !runningRef.current.has(nb.notebook_id)) {
-        setLimitNotice(
-          `You have reached your limit of ${limit} open notebooks. Close a tab (or stop a running notebook) to open “${nb.name}”.`,
-        )
-        return
-      }
+      // The server alone decides whether another notebook may run (its 409 says so): a
+      // count kept here lags behind a close that is still stopping a notebook.
       setLimitNotice(null)
       const previous = activeIdRef.current
       const tab: Tab = { id: nb.notebook_id, name: nb.name, path: nb.path, status: 'starting', reason: null, generation: 0 }
@@ -293,12 +288,11 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
 
   const active = tabs.find((t) => t.id === activeId) ?? null
   const openIds = new Set(tabs.map((t) => t.id))
-  // What counts against the limit: tabs, and notebooks running without one (opened elsewhere).
-  const running = new Set([
-    ...openIds,
-    ...(notebooks ?? []).filter((n) => n.status === 'running' || n.status === 'starting').map((n) => n.notebook_id),
-  ])
-  runningRef.current = running
+  // What counts against the limit, as the server counts it (refreshed after every open and
+  // close): notebooks starting or running, with a tab here or not.
+  const running = new Set(
+    (notebooks ?? []).filter((n) => n.status === 'running' || n.status === 'starting').map((n) => n.notebook_id),
+  )
 
   return (
     <div className={railOpen ? 'app' : 'app rail-collapsed'}>
