@@ -197,6 +197,15 @@ def test_marimos_file_api_through_the_proxy_sees_only_the_sandbox(
         assert "SQLite" not in reply.text
         assert "s=1" not in reply.text
         assert reply.status_code >= 400 or '"contents":null' in reply.text, reply.text
+    # Listing folders shows the sandbox's view: Alice's own HOME only, no data dir.
+    homes = alice.post(f"/nb/{alices_notebook}/api/files/list_files", json={"path": "/home"})
+    assert homes.status_code == 200, homes.text
+    assert [f["name"] for f in homes.json()["files"]] == ["default"]
+    data_listing = alice.post(
+        f"/nb/{alices_notebook}/api/files/list_files", json={"path": str(data)}
+    )
+    assert "hexa.db" not in data_listing.text
+    assert "notebooks" not in data_listing.text
     environ = alice.post(
         f"/nb/{alices_notebook}/api/files/file_details", json={"path": "/proc/1/environ"}
     )
