@@ -5,22 +5,10 @@ Real parts: a real `hexa serve` (SQLite, marimo in its sandbox).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2
 import pytest
 
-from tests.support.server import HexaServer, running_server
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx2.Client]:
-    with running_server(tmp_path_factory.mktemp("hexa-audit")) as server:
-        srv: HexaServer = server
-        with srv.client() as client:
-            yield client
 
 
 def test_execute_and_delete_through_the_api_are_audited(api: httpx2.Client) -> None:

@@ -7,26 +7,12 @@ still be answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2
 import pytest
 
-from tests.support.server import HexaServer, running_server
+from tests.support.server import HexaServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HexaServer]:
-    with running_server(tmp_path_factory.mktemp("hexa-bad")) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def api(server: HexaServer) -> Iterator[httpx2.Client]:
-    with server.client() as client:
-        yield client
 
 
 def still_answers(api: httpx2.Client) -> None:

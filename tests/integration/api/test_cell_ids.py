@@ -6,22 +6,10 @@ Real parts: a real `hexa serve` (SQLite, its proxy, marimo in its sandbox).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2
 import pytest
 
-from tests.support.server import HexaServer, running_server
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx2.Client]:
-    with running_server(tmp_path_factory.mktemp("hexa-ids")) as server:
-        srv: HexaServer = server
-        with srv.client() as client:
-            yield client
 
 
 def cells(api: httpx2.Client) -> list[dict[str, object]]:
