@@ -245,8 +245,9 @@ async def main(rounds: int) -> None:
         http = make_http_client()
         sup = supervisor(http, tmp / "plain-data", None)
         boxed: Supervisor | None = None
+        enforcer = None
         if bwrap_works(as_root=os.geteuid() == 0) is None:
-            sandbox, _ = build_sandbox(
+            sandbox, enforcer = build_sandbox(
                 "bwrap",
                 data_dir=tmp / "data",
                 python=Path(sys.executable),
@@ -277,6 +278,8 @@ async def main(rounds: int) -> None:
             await sup.shutdown()
             if boxed is not None:
                 await boxed.shutdown()
+            if enforcer is not None:
+                enforcer.close()
             await http.aclose()
         serve_rss = hexa_serve_rss(tmp)
 

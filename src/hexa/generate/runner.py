@@ -143,7 +143,7 @@ class SubprocessRunner:
                         _kill_group(process.pid)
                         await process.wait()
         finally:
-            launch.confinement.release()
+            await asyncio.to_thread(launch.confinement.release)
         duration = time.monotonic() - started
         output = _tail(log_file)
         if timed_out:

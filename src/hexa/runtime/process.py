@@ -141,7 +141,7 @@ class MarimoProcess:
             await asyncio.wait_for(self._proc.wait(), timeout)
         if not await wait_group_gone(pgid, timeout):
             logger.error("process group %s of %s outlived SIGKILL", pgid, self._spec.notebook_id)
-        self._confinement.release()
+        await asyncio.to_thread(self._confinement.release)
         await self._pump.close()
         self._pid_file.remove(self._spec.notebook_id)
 

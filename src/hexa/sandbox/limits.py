@@ -16,6 +16,8 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,9 +104,7 @@ class CgroupConfinement(Confinement):
 
     def release(self) -> None:
         for leaf in dict.fromkeys(self._leaves.values()):
-            with contextlib.suppress(OSError):
-                _kill_members(leaf)
-                leaf.rmdir()
+            _remove(leaf)
 
 
 def _counter(path: Path, key: str) -> int:
@@ -118,12 +118,27 @@ def _counter(path: Path, key: str) -> int:
     return 0
 
 
-def _kill_members(leaf: Path) -> None:
-    """Anything left in a leaf (a process that escaped its group) goes with it."""
-    with contextlib.suppress(OSError, ValueError):
-        for pid in (leaf / "cgroup.procs").read_text().split():
+def _members(leaf: Path) -> list[int]:
+    try:
+        return [int(pid) for pid in (leaf / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _remove(leaf: Path, timeout: float = 2.0) -> None:
+    """Kill what is left in a leaf (a process that escaped its group, one still dying
+    with its PID namespace) and remove it once it is empty (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while members := _members(leaf):
+        for pid in members:
             with contextlib.suppress(OSError):
-                os.kill(int(pid), 9)
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() >= deadline:
+            logger.warning("cgroup %s still holds %s; left in place", leaf, members)
+            return
+        time.sleep(0.01)
+    with contextlib.suppress(OSError):
+        leaf.rmdir()
 
 
 class LimitEnforcer:
@@ -174,7 +189,8 @@ class LimitEnforcer:
         return CgroupConfinement(leaves, self.limits, v2=self._v2)
 
     def close(self) -> None:
-        """Remove Hexa's own parent cgroups (at shutdown, once every leaf is gone)."""
+        """Remove Hexa's own cgroups (at shutdown, once every notebook is stopped)."""
+        self.sweep()
         for parent in dict.fromkeys((self._parents or {}).values()):
             with contextlib.suppress(OSError):
                 parent.rmdir()
@@ -185,9 +201,7 @@ class LimitEnforcer:
             with contextlib.suppress(OSError):
                 for leaf in parent.iterdir():
                     if leaf.is_dir():
-                        with contextlib.suppress(OSError):
-                            _kill_members(leaf)
-                            leaf.rmdir()
+                        _remove(leaf)
 
     def _apply(self, leaves: dict[str, Path]) -> None:
         mem, pids, cpu = leaves["memory"], leaves["pids"], leaves["cpu"]
@@ -212,9 +226,7 @@ class LimitEnforcer:
 
 def _remake(leaf: Path) -> None:
     if leaf.is_dir():
-        _kill_members(leaf)
-        with contextlib.suppress(OSError):
-            leaf.rmdir()
+        _remove(leaf)
     leaf.mkdir(exist_ok=True)
 
 

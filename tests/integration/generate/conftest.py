@@ -4,12 +4,13 @@ bubblewrap where it works), whose HOME/XDG_* live under pytest's tmp."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hexa.generate import SubprocessRunner
-from hexa.sandbox import ResourceLimits, build_sandbox
+from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -28,13 +29,19 @@ def scratch_dir(data_dir: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def runner(scratch_dir: Path, data_dir: Path) -> SubprocessRunner:
-    sandbox, _ = build_sandbox(
+@pytest.fixture(scope="session")
+def sandbox(data_dir: Path) -> Iterator[Sandbox]:
+    chosen, enforcer = build_sandbox(
         "auto",
         data_dir=data_dir,
         python=Path(sys.executable),
         limits=ResourceLimits(memory_bytes=1024**3),
         uid_base=200000,
     )
+    yield chosen
+    enforcer.close()  # its cgroups go too
+
+
+@pytest.fixture
+def runner(scratch_dir: Path, sandbox: Sandbox) -> SubprocessRunner:
     return SubprocessRunner(timeout=120, scratch_dir=scratch_dir, sandbox=sandbox)

@@ -65,7 +65,7 @@ async def setup(
     path = tmp_path / "nb" / "kept.py"
     path.parent.mkdir()
     path.write_text(NOTEBOOK)
-    sandbox, _ = build_sandbox(
+    sandbox, enforcer = build_sandbox(
         request.param,
         data_dir=tmp_path,
         python=Path(sys.executable),
@@ -89,6 +89,7 @@ async def setup(
     finally:
         await supervisor.shutdown()
         await http.aclose()
+        enforcer.close()
 
 
 async def wait_state(
