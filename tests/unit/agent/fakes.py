@@ -46,7 +46,9 @@ class FakeMarimoClient:
         self.cells: list[FakeCell] = [FakeCell(cid, code) for cid, code in cells or []]
         self.ids = (f"n{i:03d}" for i in itertools.count(1))
         self.applied: list[list[Any]] = []  # every batch that was applied
-        self.apply_delay = 0.0
+        # A test holds an apply here until it sets `gate`; `applying` says one has begun.
+        self.gate: asyncio.Event | None = None
+        self.applying = asyncio.Event()
         self.namespace: dict[str, Any] = {}
         self.rules_calls = 0
         self.fail_with: Exception | None = None
@@ -211,8 +213,9 @@ class FakeMarimoClient:
     async def apply(self, ops: list[Any], *, timeout: float | None = None) -> ApplyResult:
         if self.fail_with is not None:
             raise self.fail_with
-        if self.apply_delay:
-            await asyncio.sleep(self.apply_delay)
+        self.applying.set()
+        if self.gate is not None:
+            await self.gate.wait()
         snapshot = [FakeCell(**c.__dict__) for c in self.cells]
         created: list[str] = []
         to_run: list[FakeCell] = []

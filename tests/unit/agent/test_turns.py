@@ -214,11 +214,12 @@ async def test_bad_context_is_refused(world: World) -> None:
 
 async def test_a_long_run_reports_still_running_and_finishes_later(world: World) -> None:
     service = world.service()
-    world.nb.apply_delay = 0.5
+    world.nb.gate = asyncio.Event()  # the run holds until the test lets it go
     service._run_wait = 0.05  # the settings' run_wait, shortened for the test
     drain = collector(service, "nb1")
     reply = await service.chat(world.alice, "nb1", "run all")
     assert "still running" in reply.message
+    world.nb.gate.set()
     async with asyncio.timeout(5):
         while not any(e["type"] == "run_finished" for e in drain()):
             await asyncio.sleep(0.02)

@@ -155,11 +155,13 @@ async def test_undo_is_per_user_and_notebook(world: World) -> None:
 
 async def test_undo_waits_for_a_running_turn(world: World) -> None:
     service = world.service()
-    world.nb.apply_delay = 0.3
+    world.nb.gate = asyncio.Event()
     chat = asyncio.create_task(service.chat(world.alice, "nb1", "```python\ny = 5\n```"))
-    await asyncio.sleep(0.05)
-    await service.undo(world.alice, "nb1")  # queued behind the turn, then undoes it
+    await world.nb.applying.wait()  # the turn is in the middle of its edit
+    undo = asyncio.create_task(service.undo(world.alice, "nb1"))
+    world.nb.gate.set()
     await chat
+    await undo  # queued behind the turn, then undoes it
     assert len(world.nb.cells) == 3
 
 

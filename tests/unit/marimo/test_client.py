@@ -441,9 +441,15 @@ async def test_queued_execute_times_out_without_hanging_up_on_the_running_one(
         await release.wait()
         yield sse(done())
 
-    fake.execute = lambda code: httpx2.Response(200, content=slow())
+    arrived = asyncio.Event()
+
+    def respond(code: str) -> httpx2.Response:
+        arrived.set()
+        return httpx2.Response(200, content=slow())
+
+    fake.execute = respond
     running = asyncio.create_task(client.execute("first", timeout=5))
-    await asyncio.sleep(0.05)
+    await arrived.wait()  # the first call is running in marimo
     with pytest.raises(MarimoTimeoutError):
         await client.execute("second", timeout=0.2)
     sent = [json.loads(r.content)["code"] for r in fake.requests if r.url.path.endswith("/execute")]
