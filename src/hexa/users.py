@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.notebooks.errors import BadRequestError, ConflictError, NotFoundError
-from hexa.store import Conflict, SessionRepository, UserRepository, utcnow
+from hexa.store import Conflict, SessionRepository, User, UserRepository, utcnow
 
 SESSION_SECONDS = 14 * 24 * 3600  # a browser stays signed in for 14 days
 
@@ -90,9 +90,7 @@ class UserService:
         """A new token for `name`; the old one and every browser session stop working."""
         async with self._sessions.begin() as session:
             users = UserRepository(session)
-            user = await users.get_by_name(name)
-            if user is None:
-                raise NotFoundError(f"no user {name}")
+            user = await _named(users, name)
             token = await users.rotate_token(user.id)
             await SessionRepository(session).revoke_all(user.id, now=utcnow())
         assert token is not None
@@ -102,9 +100,7 @@ class UserService:
         """Delete the user with their notebooks' records (their folder stays on disk)."""
         async with self._sessions.begin() as session:
             users = UserRepository(session)
-            user = await users.get_by_name(name)
-            if user is None:
-                raise NotFoundError(f"no user {name}")
+            user = await _named(users, name)
             if user.is_default:
                 raise ConflictError("the default user cannot be removed; rotate its token")
             await users.delete(user.id)
@@ -133,3 +129,10 @@ class UserService:
         async with self._sessions() as session:
             user = await UserRepository(session).find_by_token(token)
             return Principal(user.id, user.name) if user is not None else None
+
+
+async def _named(users: UserRepository, name: str) -> User:
+    user = await users.get_by_name(name)
+    if user is None:
+        raise NotFoundError(f"no user {name}")
+    return user
