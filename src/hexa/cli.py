@@ -52,7 +52,7 @@ def user() -> None:
 
 def _with_users(work: Callable[[UserService], Awaitable[T]]) -> T:
     """Run `work` against the configured database (also while the server runs)."""
-    from hexa.notebooks.errors import HexaError
+    from hexa.errors import HexaError
     from hexa.store import create_engine, create_sessionmaker, upgrade_database
     from hexa.users import UserService
 
@@ -127,10 +127,10 @@ def generate(
     Prints the notebook, or writes it to --out (validated, atomically).
     """
     from hexa.generate import (
-        GenerateError,
+        HexaError,
+        InvalidNotebookError,
         MermaidCycleError,
         MermaidSyntaxError,
-        NotebookInvalidError,
         generate_from_mermaid,
         generate_from_prompt,
         write_notebook,
@@ -151,10 +151,10 @@ def generate(
             click.echo(f"Wrote {out}", err=True)
     except (MermaidSyntaxError, MermaidCycleError) as exc:
         raise click.ClickException(str(exc)) from exc
-    except NotebookInvalidError as exc:
+    except InvalidNotebookError as exc:
         detail = "\n".join(d.describe() for d in exc.diagnostics)
         raise click.ClickException(f"{exc}\n{detail}") from exc
-    except GenerateError as exc:
+    except HexaError as exc:
         raise click.ClickException(str(exc)) from exc
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.notebooks.errors import BadRequestError, ConflictError, NotFoundError
-from hexa.store import Conflict, SessionRepository, User, UserRepository, utcnow
+from hexa.errors import BadRequestError, ConflictError, NotFoundError
+from hexa.store import SessionRepository, User, UserRepository, utcnow
 
 SESSION_SECONDS = 14 * 24 * 3600  # a browser stays signed in for 14 days
 
@@ -57,8 +57,6 @@ class UserService:
             async with self._sessions.begin() as session:
                 created = await UserRepository(session).create(name)
                 principal = Principal(created.user.id, created.user.name)
-        except Conflict as exc:
-            raise ConflictError(str(exc)) from exc
         except ValueError as exc:
             raise BadRequestError(str(exc)) from exc
         self.folder(principal)

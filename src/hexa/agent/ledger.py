@@ -14,8 +14,8 @@ from hexa.agent import undo
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
+from hexa.errors import HexaError
 from hexa.marimo.errors import MarimoError
-from hexa.notebooks.errors import HexaError
 from hexa.store import ApprovalRepository, AuditRepository
 
 logger = logging.getLogger(__name__)

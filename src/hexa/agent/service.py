@@ -51,14 +51,14 @@ from hexa.agent.views import (
     ToolCall,
     UndoResult,
 )
-from hexa.marimo.errors import CodeModeError, MarimoError
-from hexa.notebooks.errors import (
+from hexa.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,
     TooLargeError,
     UpstreamError,
 )
+from hexa.marimo.errors import CodeModeError, MarimoError
 from hexa.store import (
     Approval,
     ApprovalRepository,

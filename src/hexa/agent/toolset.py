@@ -34,8 +34,8 @@ from hexa.agent.registry import (
     ToolRegistry,
     ToolSpec,
 )
-from hexa.marimo.errors import CellNotFoundError, MarimoError
-from hexa.notebooks.errors import HexaError
+from hexa.errors import HexaError, from_marimo
+from hexa.marimo.errors import MarimoError
 from hexa.store import Decision, args_sha256
 
 MAX_RETRIES = 3  # malformed calls of one tool the model may correct per run
@@ -200,22 +200,14 @@ class RegistryToolset(AbstractToolset[TurnState]):
             return await spec.run(tools, args)
         except ToolError as exc:
             return ToolOutcome(f"Error: {exc}", f"error: {exc}", ok=False)
-        except CellNotFoundError as exc:
+        except (MarimoError, TimeoutError) as exc:
+            error = from_marimo(exc, tools.target(args))
+            hint = " get_notebook_map lists the cell ids." if error.status == 404 else ""
             return ToolOutcome(
-                f"Error: {exc.message}. get_notebook_map lists the cell ids.",
-                f"error: cell {exc.cell_id} not found",
-                ok=False,
-            )
-        except MarimoError as exc:
-            return ToolOutcome(
-                f"Error from marimo: {exc.message}", f"error: {exc.message}", ok=False
+                f"Error: {error.message}.{hint}", f"error: {error.message}", ok=False
             )
         except HexaError as exc:  # e.g. another notebook that is not the user's, or down
             return ToolOutcome(f"Error: {exc.message}", f"error: {exc.message}", ok=False)
-        except TimeoutError:
-            return ToolOutcome(
-                "Error: marimo did not answer in time.", "error: marimo timed out", ok=False
-            )
 
     @staticmethod
     async def _preview(spec: ToolSpec[Any], tools: ToolContext, args: Any) -> ApprovalPreview:

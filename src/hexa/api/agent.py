@@ -16,7 +16,7 @@ from hexa.agent.service import AgentService
 from hexa.agent.views import ChatReply, PendingApproval
 from hexa.api.deps import CurrentUser, authenticate, services
 from hexa.api.responses import BODY, RUNS, errors
-from hexa.notebooks.errors import HexaError, UnavailableError
+from hexa.errors import HexaError, UnavailableError
 
 router = APIRouter(tags=["agent"])
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
-from hexa.notebooks.errors import HexaError, InvalidNotebookError, LimitError
+from hexa.errors import HexaError
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +41,8 @@ def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HexaError)
     async def hexa_error(request: Request, exc: HexaError) -> JSONResponse:
-        body: dict[str, object] = {"detail": exc.message}
-        headers: dict[str, str] = {}
-        if isinstance(exc, InvalidNotebookError):
-            body["diagnostics"] = exc.diagnostics
-        if isinstance(exc, LimitError):
-            body["limit"] = exc.limit
-            if exc.status == 429:
-                headers["Retry-After"] = "30"
-        return JSONResponse(body, status_code=exc.status, headers=headers)
+        headers = {"Retry-After": "30"} if exc.status == 429 else {}
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse
 
 from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
 from hexa.api.schemas import NotebookId
+from hexa.errors import HexaError
 from hexa.marimo.frames import is_resume_banner
-from hexa.notebooks.errors import HexaError
 from hexa.proxy import websocket as ws_relay
 from hexa.proxy.http import HttpProxy
 

@@ -6,15 +6,15 @@ Nothing here imports marimo at import time (it costs ~2 s); the functions do whe
 
 from __future__ import annotations
 
-from hexa.generate.diagnostics import Diagnostic
-from hexa.generate.errors import (
-    GenerateError,
+from hexa.diagnostics import Diagnostic
+from hexa.errors import (
+    HexaError,
+    InvalidNotebookError,
     MermaidCycleError,
     MermaidSyntaxError,
     MermaidTooLargeError,
-    NotebookInvalidError,
-    UnknownTemplateError,
-    UnsupportedNotebookFormatError,
+    NotFoundError,
+    UnsupportedError,
     WriterError,
 )
 from hexa.generate.generation import (
@@ -44,13 +44,14 @@ __all__ = [
     "Diagnostic",
     "Edge",
     "Flowchart",
-    "GenerateError",
     "GenerationResult",
+    "HexaError",
+    "InvalidNotebookError",
     "MermaidCycleError",
     "MermaidSyntaxError",
     "MermaidTooLargeError",
     "Node",
-    "NotebookInvalidError",
+    "NotFoundError",
     "NotebookRunner",
     "RunReport",
     "StepInput",
@@ -58,8 +59,7 @@ __all__ = [
     "Subgraph",
     "SubprocessRunner",
     "TextModel",
-    "UnknownTemplateError",
-    "UnsupportedNotebookFormatError",
+    "UnsupportedError",
     "ValidationResult",
     "WriterError",
     "generate_from_mermaid",

@@ -14,8 +14,8 @@ from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from hexa.errors import InvalidNotebookError
 from hexa.generate.codegen import one_line
-from hexa.generate.errors import NotebookInvalidError
 from hexa.generate.importing import normalize_notebook_text
 from hexa.generate.mermaid import Flowchart, parse_mermaid
 from hexa.generate.runner import CellRunError, NotebookRunner, RunReport, SubprocessRunner
@@ -338,7 +338,7 @@ async def generate_from_prompt(
         calls += 1
         try:
             text = await asyncio.to_thread(normalize_notebook_text, reply)
-        except NotebookInvalidError as exc:
+        except InvalidNotebookError as exc:
             problems = [d.describe() for d in exc.diagnostics if d.breaking]
             shown = exc.text if exc.text is not None else reply
         else:

@@ -11,8 +11,8 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from hexa.generate.diagnostics import Diagnostic
-from hexa.generate.errors import NotebookInvalidError, UnsupportedNotebookFormatError
+from hexa.diagnostics import Diagnostic
+from hexa.errors import InvalidNotebookError, UnsupportedError
 from hexa.generate.validation import validate_notebook
 
 _FENCE = re.compile(
@@ -33,7 +33,7 @@ def import_notebook(filename: str, data: bytes) -> str:
     By extension (and content when the extension says little): `.ipynb` (or JSON) through
     marimo's Jupyter converter; `.md`/`.qmd` as marimo markdown notebooks; `.py`/`.txt`
     either as marimo text (normalised) or as a plain script (one cell). Raises
-    UnsupportedNotebookFormatError for what cannot be converted here and NotebookInvalidError
+    UnsupportedError for what cannot be converted here and InvalidNotebookError
     (with marimo's diagnostics) when the result is not a valid notebook.
     """
     text = _decode(data)
@@ -46,7 +46,7 @@ def import_notebook(filename: str, data: bytes) -> str:
         if _MARIMO_HINT.search(text):
             return normalize_notebook_text(text)
         return _checked(_from_script(text))
-    raise UnsupportedNotebookFormatError(
+    raise UnsupportedError(
         f"Cannot import {suffix!r} files: use a marimo .py notebook, a Jupyter .ipynb, "
         "a Python script or a marimo .md notebook"
     )
@@ -59,7 +59,7 @@ def normalize_notebook_text(text: str) -> str:
     or `app = marimo.App()`, moves stray top-level statements (imports above the App, say)
     into marimo's setup cell instead of letting marimo drop them, then re-serialises with
     marimo, which adds `__generated_with`, the run guard and each cell's parameters and
-    returns. Raises NotebookInvalidError with marimo's diagnostics when marimo cannot read
+    returns. Raises InvalidNotebookError with marimo's diagnostics when marimo cannot read
     the text or the result has breaking issues.
     """
     if _intact(text):
@@ -94,7 +94,7 @@ def _intact(text: str) -> bool:
         return False
     try:
         ir = _parse(text)
-    except NotebookInvalidError:
+    except InvalidNotebookError:
         return False
     return _rescue_stray_statements(text, ir) is ir
 
@@ -158,11 +158,11 @@ def _parse(source: str) -> Any:
     except (MarimoFileError, SyntaxError, ValueError):
         ir = None
     if ir is None or not ir.valid:
-        raise NotebookInvalidError(_diagnostics_or_generic(source), text=source)
+        raise InvalidNotebookError(_diagnostics_or_generic(source), text=source)
     from marimo._schemas.serialization import UnparsableCell
 
     if any(isinstance(cell, UnparsableCell) for cell in ir.cells):
-        raise NotebookInvalidError(_diagnostics_or_generic(source), text=source)
+        raise InvalidNotebookError(_diagnostics_or_generic(source), text=source)
     return ir
 
 
@@ -225,7 +225,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnsupportedNotebookFormatError(
+        raise UnsupportedError(
             f"The file is not UTF-8 text (byte {exc.start} cannot be decoded)"
         ) from exc
 
@@ -235,13 +235,13 @@ def _from_ipynb(text: str) -> str:
         json.loads(text)
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
-        raise NotebookInvalidError(
+        raise InvalidNotebookError(
             [_breaking("invalid-ipynb", f"Not a Jupyter notebook: invalid JSON ({exc})", line)]
         ) from exc
     try:
         return _convert("from_ipynb", text)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise NotebookInvalidError(
+        raise InvalidNotebookError(
             [_breaking("invalid-ipynb", f"Not a Jupyter notebook marimo can convert: {exc!r}")]
         ) from exc
 
@@ -251,7 +251,7 @@ def _from_script(text: str) -> str:
         return _convert("from_non_marimo_python_script", text)
     except ImportError as exc:
         # marimo hands `# %%` (py:percent) scripts to jupytext.
-        raise UnsupportedNotebookFormatError(
+        raise UnsupportedError(
             "This script uses `# %%` cells (py:percent); converting those needs the "
             "`jupytext` package, which is not installed. Save it as .ipynb and import that, "
             "or remove the `# %%` markers to import it as one cell."
@@ -292,7 +292,7 @@ def _convert_ir(ir: Any) -> str:
 def _checked(text: str) -> str:
     result = validate_notebook(text)
     if not result.valid:
-        raise NotebookInvalidError(result.diagnostics, text=text)
+        raise InvalidNotebookError(result.diagnostics, text=text)
     return text
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hexa.generate.errors import MermaidSyntaxError, MermaidTooLargeError
+from hexa.errors import MermaidSyntaxError, MermaidTooLargeError
 
 Direction = Literal["TB", "TD", "BT", "RL", "LR"]
 NodeShape = Literal[

@@ -8,7 +8,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from hexa.generate.errors import NotebookInvalidError
+from hexa.errors import InvalidNotebookError
 from hexa.generate.validation import ValidationResult, validate_notebook
 
 _NEW_FILE_MODE = 0o644
@@ -17,7 +17,7 @@ _NEW_FILE_MODE = 0o644
 def write_notebook(path: str | os.PathLike[str], text: str) -> ValidationResult:
     """Validate `text` with marimo's checker, then write it to `path` atomically.
 
-    Raises NotebookInvalidError (carrying the diagnostics) and leaves `path` untouched when
+    Raises InvalidNotebookError (carrying the diagnostics) and leaves `path` untouched when
     the text has breaking issues. The write goes to a temporary file in the same directory,
     is fsynced and renamed over `path`, so readers (and a `marimo edit` watching the file)
     see the old file or the new one, never half of one. Returns the validation result, whose
@@ -25,7 +25,7 @@ def write_notebook(path: str | os.PathLike[str], text: str) -> ValidationResult:
     """
     result = validate_notebook(text)
     if not result.valid:
-        raise NotebookInvalidError(result.diagnostics, text=text)
+        raise InvalidNotebookError(result.diagnostics, text=text)
     _replace_atomically(Path(path), text.encode("utf-8"))
     return result
 

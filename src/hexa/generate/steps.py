@@ -16,8 +16,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hexa.errors import MermaidCycleError
 from hexa.generate.codegen import py_str
-from hexa.generate.errors import MermaidCycleError
 from hexa.generate.mermaid import Edge, Flowchart, NodeShape
 
 # Names a step may not take: the notebook's own (`mo` is imported by the chart cell) and

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hexa.errors import NotFoundError
 from hexa.generate.codegen import CellSource, build_notebook, markdown_cell, one_line
-from hexa.generate.errors import UnknownTemplateError
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def get_template(template_id: str) -> Template:
     for template in TEMPLATES:
         if template.id == template_id:
             return template
-    raise UnknownTemplateError(f"No template {template_id!r}; known: {_known()}")
+    raise NotFoundError(f"No template {template_id!r}; known: {_known()}")
 
 
 def render_template(

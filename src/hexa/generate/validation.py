@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hexa.generate.diagnostics import Diagnostic, Severity
+from hexa.diagnostics import Diagnostic, Severity
 
 _LINT_LOCK = threading.Lock()
 _SEVERITIES: frozenset[str] = frozenset({"breaking", "runtime", "formatting", "wasm"})

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from hexa.errors import WriterError
 from hexa.generate.codegen import one_line
-from hexa.generate.errors import WriterError
 from hexa.generate.steps import StepSpec
 
 

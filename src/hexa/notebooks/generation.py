@@ -6,11 +6,9 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from hexa.errors import BadRequestError
 from hexa.generate import (
     GenerationResult,
-    MermaidCycleError,
-    MermaidSyntaxError,
-    MermaidTooLargeError,
     NotebookRunner,
     TextModel,
     generate_from_mermaid,
@@ -18,7 +16,6 @@ from hexa.generate import (
 )
 from hexa.generate.importing import becomes_one_cell, cell_codes
 from hexa.generate.mermaid import parse_mermaid
-from hexa.notebooks.errors import BadRequestError, InvalidNotebookError, TooLargeError
 from hexa.notebooks.paths import display_name
 from hexa.notebooks.service import NotebookService, NotebookView
 from hexa.users import Principal
@@ -57,30 +54,10 @@ class GenerationService:
         if (prompt is None) == (mermaid is None):
             raise BadRequestError("give exactly one of prompt or mermaid")
         if mermaid is not None:
-            try:
-                title = name or parse_mermaid(mermaid).title or "Flowchart"
-                result = await generate_from_mermaid(
-                    mermaid, self._model, title=title, runner=self._runner
-                )
-            except MermaidSyntaxError as exc:
-                raise InvalidNotebookError(
-                    str(exc),
-                    [
-                        {
-                            "line": exc.line_no,
-                            "code": "mermaid-syntax",
-                            "message": exc.reason,
-                            "text": exc.line,
-                        }
-                    ],
-                ) from exc
-            except MermaidTooLargeError as exc:
-                raise TooLargeError(str(exc)) from exc
-            except MermaidCycleError as exc:
-                raise InvalidNotebookError(
-                    str(exc),
-                    [{"code": "mermaid-cycle", "nodes": list(exc.nodes), "message": str(exc)}],
-                ) from exc
+            title = name or parse_mermaid(mermaid).title or "Flowchart"
+            result = await generate_from_mermaid(
+                mermaid, self._model, title=title, runner=self._runner
+            )
             default_name = title
         else:
             assert prompt is not None

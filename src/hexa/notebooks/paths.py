@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-from hexa.notebooks.errors import BadPathError
+from hexa.errors import BadPathError
 
 _MAX_PATH = 255
 # A file name may be 255 bytes; an atomic save writes `.<name>.<random>.tmp` beside it.

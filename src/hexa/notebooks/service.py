@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import keyword
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,16 +15,7 @@ from typing import Any
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.marimo.client import MarimoClient
-from hexa.marimo.errors import (
-    CellNotFoundError,
-    CodeModeError,
-    MarimoError,
-    MarimoNotRunningError,
-    MarimoTimeoutError,
-)
-from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
-from hexa.notebooks.errors import (
+from hexa.errors import (
     BadRequestError,
     ConflictError,
     ForbiddenError,
@@ -33,8 +23,14 @@ from hexa.notebooks.errors import (
     NotFoundError,
     TooLargeError,
     UnavailableError,
-    UpstreamError,
+    marimo_errors,
 )
+from hexa.marimo.client import MarimoClient
+from hexa.marimo.errors import (
+    CellNotFoundError,
+    CodeModeError,
+)
+from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
     canonical_path,
@@ -50,7 +46,7 @@ from hexa.runtime.supervisor import (
     Supervisor,
 )
 from hexa.runtime.supervisor import NotebookState as RuntimeState
-from hexa.store import AuditRepository, Conflict, NotebookRepository, NotebookStatus
+from hexa.store import AuditRepository, NotebookRepository, NotebookStatus
 from hexa.store import Notebook as NotebookRow
 from hexa.users import Principal, UserService
 
@@ -98,23 +94,6 @@ class ExecuteOutcome:
     success: bool
     cell_ids: list[str]
     errors: list[dict[str, Any]]
-
-
-@contextlib.contextmanager
-def marimo_errors(notebook_id: str) -> Iterator[None]:
-    """marimo's failures as Hexa's errors, each with the status a client should see."""
-    try:
-        yield
-    except CellNotFoundError as exc:
-        raise NotFoundError(f"no cell {exc.cell_id} in notebook {notebook_id}") from exc
-    except MarimoNotRunningError as exc:
-        raise UnavailableError(f"notebook {notebook_id} is not running: {exc}") from exc
-    except MarimoTimeoutError as exc:
-        raise UpstreamError(f"notebook {notebook_id} did not answer in time: {exc}") from exc
-    except CodeModeError:
-        raise
-    except MarimoError as exc:
-        raise UpstreamError(f"marimo failed for notebook {notebook_id}: {exc}") from exc
 
 
 def _usable_name(cell_id: str, taken: Mapping[str, object]) -> bool:
@@ -193,9 +172,9 @@ class NotebookService:
                     user.id, notebook_id, notebook_path, name or display_name(notebook_path)
                 )
                 return self._view(row)
-        except Conflict as exc:
+        except ConflictError:
             path.unlink(missing_ok=True)
-            raise ConflictError(str(exc)) from exc
+            raise
 
     async def create_from_text(
         self, user: Principal, text: str, *, name: str | None = None
@@ -285,11 +264,11 @@ class NotebookService:
                     row = await repo.create(
                         user.id, notebook_id, notebook_path, display_name(notebook_path)
                     )
-                except Conflict as exc:
+                except ConflictError:
                     # A concurrent open won the id or path: leave no orphan blank file.
                     if created_file:
                         path.unlink(missing_ok=True)
-                    raise ConflictError(str(exc)) from exc
+                    raise
             elif row.path != notebook_path:
                 raise ConflictError(f"notebook {notebook_id} is {row.path}, not {notebook_path}")
         return await self.running(user, notebook_id, opening=True)

@@ -9,7 +9,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from hexa.notebooks.errors import UpstreamError
+from hexa.errors import UpstreamError
 from hexa.proxy.headers import request_headers, response_headers
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ Start-up: `await upgrade_database(url)`, then `engine = create_engine(url)` and
 from __future__ import annotations
 
 from hexa.store.database import create_engine, create_sessionmaker, is_sqlite
-from hexa.store.errors import Conflict, StoreError
 from hexa.store.migration import (
     alembic_config,
     backup_sqlite,
@@ -55,14 +54,12 @@ __all__ = [
     "ChatMessage",
     "ChatRepository",
     "ChatRole",
-    "Conflict",
     "Decision",
     "NewUser",
     "Notebook",
     "NotebookRepository",
     "NotebookStatus",
     "SessionRepository",
-    "StoreError",
     "Turn",
     "TurnRepository",
     "TurnStatus",

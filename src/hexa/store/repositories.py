@@ -3,7 +3,7 @@
 Repositories flush but never commit: the caller owns the transaction, so a state change and
 its audit entry land together (`async with sessionmaker.begin() as session: ...`). They
 never use SAVEPOINTs either (unreliable on pysqlite, see `database.create_engine`): a
-duplicate is reported as `Conflict` after a look-up, and the rare race past that look-up
+duplicate is reported as `ConflictError` after a look-up, and the rare race past that look-up
 surfaces as sqlalchemy's `IntegrityError`, after which the transaction must be rolled back.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hexa.store.errors import Conflict
+from hexa.errors import ConflictError
 from hexa.store.models import (
     Approval,
     ApprovalStatus,
@@ -81,7 +81,7 @@ class UserRepository:
     async def create(
         self, name: str, *, is_default: bool = False, token: str | None = None
     ) -> NewUser:
-        """Add a user; `token` defaults to a fresh random one. Raises Conflict if taken."""
+        """Add a user; `token` defaults to a fresh random one. Raises ConflictError if taken."""
         if not USER_NAME_PATTERN.fullmatch(name):
             raise ValueError(
                 f"user name must be 1-64 of [A-Za-z0-9_.-], starting alphanumeric: {name!r}"
@@ -90,9 +90,9 @@ class UserRepository:
         if not token:
             raise ValueError("empty token")
         if await self.get_by_name(name) is not None:
-            raise Conflict(f"user {name!r} already exists")
+            raise ConflictError(f"user {name!r} already exists")
         if await self.find_by_token(token) is not None:
-            raise Conflict("token already belongs to another user")
+            raise ConflictError("token already belongs to another user")
         user = User(name=name, token_hash=hash_token(token), is_default=is_default)
         self._session.add(user)
         await self._session.flush()
@@ -121,7 +121,7 @@ class UserRepository:
         token = new_token() if token is None else token
         holder = await self.find_by_token(token)
         if holder is not None and holder.id != user.id:
-            raise Conflict("token already belongs to another user")
+            raise ConflictError("token already belongs to another user")
         user.token_hash = hash_token(token)
         await self._session.flush()
         return token
@@ -222,7 +222,7 @@ class NotebookRepository:
         *,
         now: datetime | None = None,
     ) -> Notebook:
-        """Register a notebook. Raises Conflict if the id is taken (by anyone: ids are
+        """Register a notebook. Raises ConflictError if the id is taken (by anyone: ids are
         global, they are URLs) or the owner already has a notebook at `path`."""
         notebook = Notebook(
             id=notebook_id,
@@ -232,9 +232,9 @@ class NotebookRepository:
             created_at=now or utcnow(),
         )
         if not await self.id_available(notebook_id):
-            raise Conflict(f"notebook id {notebook_id!r} is not available; choose another")
+            raise ConflictError(f"notebook id {notebook_id!r} is not available; choose another")
         if await self.get_by_path(owner_id, path) is not None:
-            raise Conflict(f"a notebook at {path!r} already exists")
+            raise ConflictError(f"a notebook at {path!r} already exists")
         self._session.add(notebook)
         await self._session.flush()
         return notebook
@@ -283,14 +283,14 @@ class NotebookRepository:
         name: str | None = None,
         path: str | None = None,
     ) -> Notebook | None:
-        """Change the display name and/or the path (after the file moved). Raises Conflict
+        """Change the display name and/or the path (after the file moved). Raises ConflictError
         if the owner already has another notebook at `path`."""
         notebook = await self.get(owner_id, notebook_id)
         if notebook is None:
             return None
         if path is not None and path != notebook.path:
             if await self.get_by_path(owner_id, path) is not None:
-                raise Conflict(f"a notebook at {path!r} already exists")
+                raise ConflictError(f"a notebook at {path!r} already exists")
             notebook.path = path
         if name is not None:
             notebook.name = name

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hexa.agent import AgentService, build_agent_service
 from hexa.agent.models import ModelChoice
 from hexa.config import Settings
+from hexa.errors import NotFoundError
 from hexa.marimo.client import MarimoClient
-from hexa.notebooks.errors import NotFoundError
 from hexa.store import (
     NotebookRepository,
     UserRepository,

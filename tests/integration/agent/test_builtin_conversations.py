@@ -9,7 +9,7 @@ import re
 import pytest
 
 from hexa.agent.models import ModelChoice
-from hexa.notebooks.errors import ConflictError
+from hexa.errors import ConflictError
 from tests.integration.marimo.conftest import wait_file
 
 from .conftest import Setup

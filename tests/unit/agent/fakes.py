@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from hexa.errors import NotFoundError
 from hexa.marimo.errors import CellNotFoundError, CodeModeError
 from hexa.marimo.models import (
     ApplyResult,
@@ -25,7 +26,6 @@ from hexa.marimo.models import (
     RunCell,
     RunStale,
 )
-from hexa.notebooks.errors import NotFoundError
 from hexa.users import Principal
 
 

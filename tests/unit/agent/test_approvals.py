@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from hexa.agent.builtin import builtin_model
+from hexa.errors import ConflictError, NotFoundError
 from hexa.marimo.models import DeleteCell
-from hexa.notebooks.errors import ConflictError, NotFoundError
 from hexa.store import Approval, ApprovalStatus, AuditRepository, Turn, TurnRepository, TurnStatus
 
 from .conftest import World, collector

@@ -14,7 +14,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from hexa.agent.models import ModelChoice
-from hexa.notebooks.errors import BadRequestError, NotFoundError
+from hexa.errors import BadRequestError, NotFoundError
 from hexa.store import AuditRepository, ChatRepository, TurnRepository, TurnStatus
 
 from .conftest import World, collector

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from hexa.agent.undo import CellState, plan_restore
-from hexa.notebooks.errors import ConflictError, NotFoundError
+from hexa.errors import ConflictError, NotFoundError
 from hexa.store import AuditRepository, TurnRepository, TurnStatus
 
 from .conftest import World, collector

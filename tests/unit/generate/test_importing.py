@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hexa.generate import (
-    NotebookInvalidError,
-    UnsupportedNotebookFormatError,
+    InvalidNotebookError,
+    UnsupportedError,
     import_notebook,
     normalize_notebook_text,
     validate_notebook,
@@ -126,7 +126,7 @@ def test_header_docstring_and_script_metadata_are_kept() -> None:
     ],
 )
 def test_unreadable_text_is_refused_with_diagnostics(text: str, code: str) -> None:
-    with pytest.raises(NotebookInvalidError) as caught:
+    with pytest.raises(InvalidNotebookError) as caught:
         normalize_notebook_text(text)
     assert code in {d.code for d in caught.value.diagnostics if d.breaking}
 
@@ -191,19 +191,19 @@ def test_marimo_markdown_notebook() -> None:
 @pytest.mark.parametrize(
     ("filename", "data", "error", "words"),
     [
-        ("cells.py", b"# %%\nx = 1\n# %%\nprint(x)\n", UnsupportedNotebookFormatError, "jupytext"),
-        ("bad.ipynb", b"{not json", NotebookInvalidError, "invalid JSON"),
-        ("odd.ipynb", b'{"cells": 3}', NotebookInvalidError, "Jupyter"),
-        ("latin1.py", "caf\u00e9 = 1\n".encode("latin-1"), UnsupportedNotebookFormatError, "UTF-8"),
-        ("report.docx", b"PK\x03\x04", UnsupportedNotebookFormatError, ".docx"),
-        ("broken.py", b"def (:\n", NotebookInvalidError, "MB001"),
+        ("cells.py", b"# %%\nx = 1\n# %%\nprint(x)\n", UnsupportedError, "jupytext"),
+        ("bad.ipynb", b"{not json", InvalidNotebookError, "invalid JSON"),
+        ("odd.ipynb", b'{"cells": 3}', InvalidNotebookError, "Jupyter"),
+        ("latin1.py", "caf\u00e9 = 1\n".encode("latin-1"), UnsupportedError, "UTF-8"),
+        ("report.docx", b"PK\x03\x04", UnsupportedError, ".docx"),
+        ("broken.py", b"def (:\n", InvalidNotebookError, "MB001"),
     ],
 )
 def test_import_refusals(filename: str, data: bytes, error: type[Exception], words: str) -> None:
     with pytest.raises(error) as caught:
         import_notebook(filename, data)
     text = str(caught.value)
-    if isinstance(caught.value, NotebookInvalidError):
+    if isinstance(caught.value, InvalidNotebookError):
         text += " ".join(f"{d.code} {d.message}" for d in caught.value.diagnostics)
     assert words in text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hexa.generate import NotebookInvalidError, render_template, write_notebook
+from hexa.generate import InvalidNotebookError, render_template, write_notebook
 
 VALID = render_template("blank", title="Saved")
 INVALID = VALID.replace("import marimo as mo", "import marimo as mo\n    x = = 1")
@@ -30,7 +30,7 @@ def test_writes_a_valid_notebook(tmp_path: Path) -> None:
 def test_refuses_invalid_text_and_keeps_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "nb.py"
     target.write_text("old contents", encoding="utf-8")
-    with pytest.raises(NotebookInvalidError) as caught:
+    with pytest.raises(InvalidNotebookError) as caught:
         write_notebook(target, INVALID)
     assert any(d.code == "MB001" for d in caught.value.diagnostics)
     assert caught.value.text == INVALID
@@ -41,7 +41,7 @@ def test_refuses_invalid_text_and_keeps_the_old_file(tmp_path: Path) -> None:
 def test_refuses_invalid_text_without_creating_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    with pytest.raises(NotebookInvalidError):
+    with pytest.raises(InvalidNotebookError):
         write_notebook(folder / "nb.py", "print('not a notebook')\n")
     assert list(folder.iterdir()) == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hexa.generate import (
-    UnknownTemplateError,
+    NotFoundError,
     generate_from_prompt,
     get_template,
     list_templates,
@@ -54,9 +54,9 @@ def test_sql_template_uses_duckdb_not_mo_sql() -> None:
 
 
 def test_unknown_template() -> None:
-    with pytest.raises(UnknownTemplateError):
+    with pytest.raises(NotFoundError, match="known: sql"):
         get_template("nope")
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFoundError):
         render_template("nope")
 
 

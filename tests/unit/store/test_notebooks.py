@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.store import AuditRepository, Conflict, NotebookRepository, NotebookStatus, UserRepository
+from hexa.errors import ConflictError
+from hexa.store import (
+    AuditRepository,
+    NotebookRepository,
+    NotebookStatus,
+    UserRepository,
+)
 
 from .conftest import T0
 
@@ -60,11 +66,11 @@ async def test_ids_are_global_and_paths_unique_per_owner(
     alice, bob = await _two_users(sessions)
     async with sessions() as session:
         notebooks = NotebookRepository(session)
-        with pytest.raises(Conflict, match="id"):
+        with pytest.raises(ConflictError, match="id"):
             await notebooks.create(bob, "a-1", "other.py", "x")
-        with pytest.raises(Conflict, match="already exists"):
+        with pytest.raises(ConflictError, match="already exists"):
             await notebooks.create(alice, "a-3", "shared-name.py", "x")
-        with pytest.raises(Conflict, match="already exists"):
+        with pytest.raises(ConflictError, match="already exists"):
             await notebooks.rename(alice, "a-2", path="shared-name.py")
 
 
@@ -141,7 +147,7 @@ async def test_a_deleted_notebooks_id_is_never_given_out_again(
     async with sessions() as session:
         assert not await NotebookRepository(session).id_available("a-1")
     for owner in (bob, alice):
-        with pytest.raises(Conflict, match="not available"):
+        with pytest.raises(ConflictError, match="not available"):
             async with sessions.begin() as session:
                 await NotebookRepository(session).create(owner, "a-1", "again.py", "Again")
 

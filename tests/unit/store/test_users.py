@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hexa.store import Conflict, User, UserRepository, hash_token
+from hexa.errors import ConflictError
+from hexa.store import User, UserRepository, hash_token
 
 
 async def test_token_finds_its_user_and_nothing_else(
@@ -53,7 +54,7 @@ async def test_names_are_unique_and_folder_safe(
     async with sessions() as session:
         users = UserRepository(session)
         await users.create("alice")
-        with pytest.raises(Conflict):
+        with pytest.raises(ConflictError):
             await users.create("alice")
         for bad in ("", "..", ".hidden", "a/b", "-rf", "x" * 65, "al ice"):
             with pytest.raises(ValueError, match="user name"):
@@ -66,7 +67,7 @@ async def test_a_given_token_cannot_be_shared(
     async with sessions() as session:
         users = UserRepository(session)
         await users.create("alice", token="s3cret-token")
-        with pytest.raises(Conflict):
+        with pytest.raises(ConflictError):
             await users.create("bob", token="s3cret-token")
 
 

@@ -29,6 +29,8 @@ class Diagnostic:
     cell_index: int | None = None
     cell_id: str | None = None
     fix: str | None = None
+    # The offending source line, when the input is not Python (a Mermaid flowchart).
+    text: str | None = None
 
     @property
     def breaking(self) -> bool:
