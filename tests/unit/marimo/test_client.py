@@ -28,6 +28,7 @@ from hexa.marimo.errors import (
     MarimoSessionError,
     MarimoTimeoutError,
 )
+from hexa.marimo.transport import Connection
 
 BASE = "http://127.0.0.1:4321/nb/abc"
 TOKEN = "secret-token"
@@ -54,7 +55,7 @@ class FakeMarimo:
         self.execute: Callable[[str], httpx2.Response] = lambda code: httpx2.Response(
             200, content=sse(done())
         )
-        self.broken: list[type[Exception]] = []  # raised, in order, before answering
+        self.broken: list[type[httpx2.TransportError]] = []  # raised, in order, before answering
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
@@ -230,12 +231,14 @@ async def test_tool_session_not_found_also_refreshes(
     assert len(calls) == 2
 
 
-async def test_session_gone_for_good(fake: FakeMarimo, client: MarimoClient) -> None:
+async def test_session_gone_for_good(
+    fake: FakeMarimo, http: httpx2.AsyncClient, client: MarimoClient
+) -> None:
     fake.sessions = {}
     with pytest.raises(MarimoSessionError):
         await client.kernel_status()
     with pytest.raises(MarimoSessionError):
-        await MarimoClient(BASE, TOKEN, client._http).cell_map()  # never opened
+        await MarimoClient(BASE, TOKEN, http).cell_map()  # never opened
 
 
 async def test_tool_failures(fake: FakeMarimo, client: MarimoClient) -> None:
@@ -259,13 +262,13 @@ async def test_tools_without_arguments_get_no_session_id(
     assert request.headers["marimo-session-id"] == "hexa-1"
 
 
-async def test_http_errors(
-    fake: FakeMarimo, http: httpx2.AsyncClient, client: MarimoClient
-) -> None:
+async def test_http_errors(http: httpx2.AsyncClient) -> None:
     with pytest.raises(MarimoAuthError):
         await MarimoClient(BASE, "wrong", http).status()
     with pytest.raises(EditModeRequiredError):
-        await client._session_call("POST", "/api/kernel/run")
+        await Connection(BASE, TOKEN, http, stable_session_id="sess-1").session_call(
+            "POST", "/api/kernel/run"
+        )
 
 
 async def test_transport_failures(fake: FakeMarimo, client: MarimoClient) -> None:
@@ -330,7 +333,7 @@ async def test_execute_timeout_hangs_up(fake: FakeMarimo, client: MarimoClient) 
     async def slow() -> AsyncIterator[bytes]:
         try:
             yield sse(("stdout", {"data": "started\n"}))
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # the code runs on and prints nothing more
         finally:
             closed.set()  # hanging up is what makes marimo interrupt the kernel
 

@@ -1,0 +1,301 @@
+"""Code mode: Python run in the kernel's scratchpad (`POST /api/kernel/execute`, an SSE
+reply), and the notebook edits and reads Hexa builds on it (research §4D).
+
+Every edit is one program from `hexa.marimo.program` that applies a batch through marimo's
+code-mode API, the one path that updates kernel, browser and `.py` file together, and
+prints a marked JSON result line that is parsed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx2
+
+from hexa.marimo import program
+from hexa.marimo.errors import (
+    CellConflictError,
+    CellNotFoundError,
+    CodeModeError,
+    MarimoError,
+    MarimoNotRunningError,
+    MarimoTimeoutError,
+    error_from_response,
+)
+from hexa.marimo.models import (
+    ApplyResult,
+    CellOutput,
+    CellSnapshot,
+    ConsoleOutput,
+    CreateCell,
+    DeleteCell,
+    EditCell,
+    ExecuteResult,
+    MoveCell,
+    Op,
+    Output,
+    RunCell,
+    RunStale,
+    Target,
+)
+from hexa.marimo.sse import SSEParser
+from hexa.marimo.transport import STABLE_HEADER, Connection, OnConnection, decode
+
+__all__ = ["CodeMode"]
+
+# Lines code mode prints after applying a batch ("created and ran cell 'Ab12' (name)").
+_SUMMARY_LINE = re.compile(
+    r"^(created|created and ran|edited|deleted|moved|re-ran|installed|uninstalled|updated) "
+)
+
+
+class CodeMode(OnConnection):
+    """Code-mode execution, and the notebook edits and reads built on it."""
+
+    def __init__(self, conn: Connection, *, execute_timeout: float = 120.0) -> None:
+        super().__init__(conn)
+        self._execute_timeout = execute_timeout
+        # marimo runs one scratchpad at a time and starts watching for a hang-up before
+        # it queues a call: a queued call that times out would interrupt the running one.
+        # Hexa's own calls therefore wait here (inside their deadline) instead.
+        self._execute_lock = asyncio.Lock()
+
+    async def execute(self, code: str, timeout: float | None = None) -> ExecuteResult:
+        """Run `code` in the kernel's scratchpad (`POST /api/kernel/execute`, SSE reply).
+
+        On timeout the stream is closed and MarimoTimeoutError is raised. marimo answers a
+        hang-up by interrupting the kernel, whatever it runs at that moment (a cell the
+        person started included). Calls through one client are serialized, so use one
+        MarimoClient per notebook.
+        """
+        stable = self._conn.require_stable()
+        limit = self._execute_timeout if timeout is None else timeout
+        stream = _ExecuteStream()
+        try:
+            async with asyncio.timeout(limit), self._execute_lock:
+                response = await self._conn.send(
+                    "POST",
+                    "/api/kernel/execute",
+                    body={"code": code},
+                    headers={STABLE_HEADER: stable},
+                    # asyncio.timeout is the deadline; a cell may print nothing for long.
+                    timeout=httpx2.Timeout(limit + 5.0),
+                    stream=True,
+                )
+                try:
+                    await stream.read(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise MarimoTimeoutError(
+                f"code mode ran past {limit:g}s; the kernel was interrupted"
+            ) from exc
+        except httpx2.TimeoutException as exc:
+            raise MarimoTimeoutError(f"code mode stalled past {limit:g}s") from exc
+        except httpx2.TransportError as exc:
+            raise MarimoNotRunningError(f"marimo went away during execute: {exc}") from exc
+        return stream.result()
+
+    async def _run_edit(self, code: str, marker: str, timeout: float | None) -> ApplyResult:
+        result = await self.execute(code, timeout)
+        payload = program.find_result(result.stdout, marker)
+        stdout = program.strip_results(result.stdout, marker)
+        if payload is None:
+            raise CodeModeError(
+                "code mode printed no result: " + _last_line(result.stderr),
+                applied=False,
+                stdout=stdout,
+                stderr=result.stderr,
+            )
+        if not payload.get("ok"):
+            kind = payload.get("error")
+            if kind == "not_found":
+                raise CellNotFoundError(str(payload.get("target")))
+            if kind == "conflict":
+                raise CellConflictError(str(payload.get("target")), str(payload.get("code")))
+            raise CodeModeError(
+                str(payload.get("message") or kind),
+                applied=False,
+                stdout=stdout,
+                stderr=result.stderr,
+                error_type=payload.get("type"),
+            )
+        created = tuple(str(c) for c in payload.get("created") or ())
+        if not result.success:
+            # The batch was applied and saved; a cell it ran raised.
+            raise CodeModeError(
+                "a cell raised: " + _last_line(result.stderr),
+                applied=True,
+                stdout=stdout,
+                stderr=result.stderr,
+                cell_ids=created,
+            )
+        summary = tuple(line for line in stdout.splitlines() if _SUMMARY_LINE.match(line))
+        return ApplyResult(created=created, summary=summary, stdout=stdout, stderr=result.stderr)
+
+    async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
+        """Apply several operations atomically (one code-mode batch): either all are
+        applied (and saved to the file) or, on a validation error, none."""
+        if not ops:
+            return ApplyResult(created=(), summary=(), stdout="", stderr="")
+        marker = program.new_marker()
+        return await self._run_edit(program.edit_program(ops, marker), marker, timeout)
+
+    async def create_cell(
+        self,
+        code: str,
+        *,
+        after: Target | None = None,
+        before: Target | None = None,
+        name: str | None = None,
+        run: bool = True,
+        timeout: float | None = None,
+    ) -> str:
+        """Add a cell (at the end unless placed); its new id."""
+        op = CreateCell(code, after=after, before=before, name=name, run=run)
+        return (await self.apply([op], timeout=timeout)).created[0]
+
+    async def edit_cell(
+        self,
+        cell_id: str,
+        code: str,
+        *,
+        run: bool = True,
+        expected_code: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Replace a cell's code. With `expected_code`, refuse (CellConflictError) when
+        the cell no longer has that code, e.g. the person edited it meanwhile."""
+        op = EditCell(cell_id, code=code, run=run, expected_code=expected_code)
+        await self.apply([op], timeout=timeout)
+
+    async def move_cell(
+        self,
+        cell_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        await self.apply([MoveCell(cell_id, after=after, before=before)], timeout=timeout)
+
+    async def delete_cells(self, cell_ids: Sequence[str], *, timeout: float | None = None) -> None:
+        await self.apply([DeleteCell(c) for c in cell_ids], timeout=timeout)
+
+    async def run_cells(self, cell_ids: Sequence[str], *, timeout: float | None = None) -> None:
+        await self.apply([RunCell(c) for c in cell_ids], timeout=timeout)
+
+    async def run_stale(self, *, timeout: float | None = None) -> None:
+        """Run every stale cell (edited since its last run, or never run)."""
+        await self.apply([RunStale()], timeout=timeout)
+
+    async def replace_cells(
+        self,
+        cells: Sequence[tuple[str, str | None]],
+        *,
+        run: bool = True,
+        timeout: float | None = None,
+    ) -> list[str]:
+        """Replace the whole notebook with `cells` (code, name) in one batch (undo,
+        replace-notebook); the new cells' ids in order."""
+        marker = program.new_marker()
+        code = program.replace_program(cells, run=run, marker=marker)
+        return list((await self._run_edit(code, marker, timeout)).created)
+
+    async def read_cells(
+        self, *, max_output_chars: int = 2000, timeout: float | None = None
+    ) -> list[CellSnapshot]:
+        """Every cell as the browser's document has it, with status, errors, and clipped
+        outputs. Outputs come from the last completed run: cells run by an edit show their
+        new outputs here (a separate code-mode call), never within that edit's call."""
+        marker = program.new_marker()
+        result = await self.execute(program.read_program(marker, limit=max_output_chars), timeout)
+        payload = program.find_result(result.stdout, marker)
+        if payload is None or not payload.get("ok"):
+            raise CodeModeError(
+                "reading cells failed: " + _last_line(result.stderr),
+                applied=False,
+                stdout=result.stdout,
+                stderr=result.stderr,
+            )
+        return [_snapshot(cell) for cell in payload.get("cells") or ()]
+
+
+class _ExecuteStream:
+    """What an execute reply streams: stdout and stderr as they come, then `done`."""
+
+    def __init__(self) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.done: dict[str, Any] | None = None
+
+    async def read(self, response: httpx2.Response) -> None:
+        if response.status_code != 200:
+            await response.aread()
+            error = error_from_response(response.status_code, decode(response))
+            raise error or MarimoError(f"execute: HTTP {response.status_code}")
+        parser = SSEParser()
+        # Read to the end (not just to `done`): hanging up early would make marimo
+        # interrupt the kernel.
+        async for chunk in response.aiter_bytes():
+            for event in parser.feed(chunk):
+                self._take(event.event, event.data)
+        for event in parser.close():
+            self._take(event.event, event.data)
+
+    def _take(self, kind: str, data: str) -> None:
+        payload = json.loads(data)
+        if kind == "stdout":
+            self.stdout.append(str(payload.get("data", "")))
+        elif kind == "stderr":
+            self.stderr.append(str(payload.get("data", "")))
+        elif kind == "done":
+            self.done = payload
+
+    def result(self) -> ExecuteResult:
+        if self.done is None:
+            raise MarimoNotRunningError("execute stream ended without a result")
+        output = self.done.get("output") or None
+        return ExecuteResult(
+            success=bool(self.done.get("success")),
+            output=Output(str(output.get("mimetype", "")), str(output.get("data", "")))
+            if isinstance(output, dict)
+            else None,
+            stdout="".join(self.stdout),
+            stderr="".join(self.stderr),
+        )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no detail"
+
+
+def _snapshot(cell: Mapping[str, Any]) -> CellSnapshot:
+    output = cell.get("output")
+    name = cell.get("name") or None
+    return CellSnapshot(
+        cell_id=str(cell["id"]),
+        # Cells loaded from the file are `def _(...)`: marimo reports the name "_".
+        name=None if name == "_" else name,
+        code=str(cell.get("code", "")),
+        status=cell.get("status"),
+        errors=tuple(str(e) for e in cell.get("errors") or ()),
+        output=CellOutput(
+            mimetype=str(output["mimetype"]),
+            data=str(output["data"]),
+            truncated=bool(output["truncated"]),
+        )
+        if output
+        else None,
+        console=tuple(
+            ConsoleOutput(str(c["channel"]), str(c["data"]), bool(c["truncated"]))
+            for c in cell.get("console") or ()
+        ),
+        hide_code=bool(cell.get("hide_code")),
+        disabled=bool(cell.get("disabled")),
+    )

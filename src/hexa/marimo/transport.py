@@ -1,0 +1,194 @@
+"""HTTP transport to one marimo server, and the session ids its requests carry.
+
+`Connection` builds every request itself (Bearer token, no jar cookies, its own timeout),
+maps transport failures to Hexa's marimo errors, and keeps the notebook's session: the
+stable id Hexa opened, and the ws id marimo currently files that session under, which
+`Marimo-Session-Id` and the tools' `session_id` need (research §2-§3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import httpx2
+
+from hexa.marimo.errors import (
+    MarimoError,
+    MarimoNotRunningError,
+    MarimoSessionError,
+    MarimoTimeoutError,
+    error_from_response,
+)
+from hexa.marimo.models import SessionRef
+
+__all__ = [
+    "SESSION_HEADER",
+    "STABLE_HEADER",
+    "Connection",
+    "OnConnection",
+    "decode",
+    "make_http_client",
+]
+
+SESSION_HEADER = "Marimo-Session-Id"
+STABLE_HEADER = "Marimo-Stable-Session-Id"
+
+
+def make_http_client(timeout: float = 30.0) -> httpx2.AsyncClient:
+    """An AsyncClient fit for marimo servers.
+
+    marimo answers a Bearer request with a session cookie. A normal client jar would keep
+    it and send it on every later request to that server, whatever the caller's own
+    credentials: a cross-user hole if the same client also proxies browsers. This jar
+    refuses every cookie. Environment proxies are ignored: marimo is on loopback.
+    """
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    # The jar itself, not httpx2.Cookies(jar): the client copies a Cookies into a fresh
+    # default jar and the policy would be lost.
+    return httpx2.AsyncClient(cookies=jar, trust_env=False, timeout=timeout, follow_redirects=False)
+
+
+def decode(response: httpx2.Response) -> Any:
+    """A reply's JSON, or its text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+class Connection:
+    """Requests to one marimo server, and the ids of the notebook's session.
+
+    `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). The
+    AsyncClient is shared and owned by the app; requests never take cookies from its jar.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        http: httpx2.AsyncClient,
+        *,
+        stable_session_id: str | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.http = http
+        self.stable_session_id = stable_session_id
+        self.ws_id: str | None = None  # cached current ws id of the stable session
+        self.request_timeout = request_timeout
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx2.Timeout | float | None = None,
+        auth: bool = True,
+        stream: bool = False,
+    ) -> httpx2.Response:
+        merged = {**(self.auth() if auth else {}), **(headers or {})}
+        limit = timeout if timeout is not None else self.request_timeout
+        # Built directly (not client.build_request) so no jar cookie is ever attached.
+        request = httpx2.Request(
+            method,
+            f"{self.base_url}{path}",
+            json=body,
+            headers=merged,
+            extensions={"timeout": httpx2.Timeout(limit).as_dict()},
+        )
+        for attempt in range(2):
+            try:
+                return await self.http.send(request, stream=stream, follow_redirects=False)
+            except httpx2.ConnectError as exc:
+                raise MarimoNotRunningError(f"marimo at {self.base_url} refused: {exc}") from exc
+            except httpx2.TimeoutException as exc:
+                raise MarimoTimeoutError(f"{method} {path} timed out") from exc
+            except (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError) as exc:
+                # After an unhandled error (HTTP 500, e.g. an unknown Marimo-Session-Id)
+                # uvicorn closes the connection the pool still holds, and the next request
+                # on it fails before marimo reads it: one retry on a fresh connection. A
+                # dead server then shows up as a refused connection.
+                if attempt == 0:
+                    continue
+                raise MarimoNotRunningError(f"marimo at {self.base_url} went away: {exc}") from exc
+            except httpx2.TransportError as exc:
+                raise MarimoNotRunningError(f"marimo at {self.base_url}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """A request whose reply is decoded, marimo's errors raised as MarimoError."""
+        response = await self.send(method, path, body=body, headers=headers, timeout=timeout)
+        decoded = decode(response)
+        error = error_from_response(response.status_code, decoded)
+        if error is not None:
+            raise error
+        return decoded
+
+    # ------------------------------------------------------------------ session ids
+
+    async def sessions(self) -> list[SessionRef]:
+        """`GET /api/sessions`: each session's current ws id and stable id."""
+        data = await self.call("GET", "/api/sessions")
+        if not isinstance(data, dict):
+            raise MarimoError(f"unexpected /api/sessions reply: {data!r}")
+        return [
+            SessionRef(ws_session_id=ws_id, stable_session_id=info["session_id"], path=info["path"])
+            for ws_id, info in data.items()
+        ]
+
+    def require_stable(self) -> str:
+        if self.stable_session_id is None:
+            raise MarimoSessionError("no session: call open_session() first")
+        return self.stable_session_id
+
+    async def ws_session_id(self, *, refresh: bool = False) -> str:
+        """The ws id the session is currently filed under (it changes when a browser
+        resumes the session)."""
+        stable = self.require_stable()
+        if self.ws_id is not None and not refresh:
+            return self.ws_id
+        for ref in await self.sessions():
+            if ref.stable_session_id == stable:
+                self.ws_id = ref.ws_session_id
+                return ref.ws_session_id
+        self.ws_id = None
+        raise MarimoSessionError(f"session {stable} is gone")
+
+    async def session_call(
+        self, method: str, path: str, *, body: Any = None, timeout: float | None = None
+    ) -> Any:
+        """A call that needs `Marimo-Session-Id`; re-resolves the id once if it went stale."""
+        for attempt in range(2):
+            ws_id = await self.ws_session_id(refresh=attempt > 0)
+            try:
+                return await self.call(
+                    method, path, body=body, headers={SESSION_HEADER: ws_id}, timeout=timeout
+                )
+            except MarimoSessionError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class OnConnection:
+    """Base of the marimo client's parts: each speaks through one shared `Connection`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
