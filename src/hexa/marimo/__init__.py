@@ -28,6 +28,7 @@ from hexa.marimo.models import (
     RunStale,
     SessionInfo,
 )
+from hexa.marimo.protocol import NotebookClient
 
 __all__ = [
     "ApplyResult",
@@ -48,6 +49,7 @@ __all__ = [
     "MarimoTimeoutError",
     "MoveCell",
     "NewCell",
+    "NotebookClient",
     "Notification",
     "RunCell",
     "RunStale",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import itertools
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +19,31 @@ from hexa.errors import NotFoundError
 from hexa.marimo.errors import CellNotFoundError, CodeModeError
 from hexa.marimo.models import (
     ApplyResult,
+    CellDependencies,
+    CellErrors,
+    CellMap,
+    CellOutput,
+    CellOutputs,
+    CellRuntimeData,
+    CellSnapshot,
     CreateCell,
     DeleteCell,
+    DependencyGraph,
     EditCell,
+    ErrorDetail,
+    LightweightCell,
+    LintReport,
     MoveCell,
     NewCell,
+    NotebookErrors,
+    Notification,
+    Op,
     RunCell,
     RunStale,
+    SessionInfo,
+    TablesAndVariables,
+    VariableValue,
+    VisualOutput,
 )
 from hexa.users import Principal
 
@@ -40,12 +59,13 @@ class FakeCell:
 
 
 class FakeMarimoClient:
-    """In-memory stand-in for MarimoClient (a fake: no marimo involved)."""
+    """In-memory stand-in for MarimoClient (a fake: no marimo involved). It has every
+    method of `NotebookClient`, with the real client's signatures."""
 
     def __init__(self, cells: list[tuple[str, str]] | None = None) -> None:
         self.cells: list[FakeCell] = [FakeCell(cid, code) for cid, code in cells or []]
         self.ids = (f"n{i:03d}" for i in itertools.count(1))
-        self.applied: list[list[Any]] = []  # every batch that was applied
+        self.applied: list[list[Op]] = []  # every batch that was applied
         # A test holds an apply here until it sets `gate`; `applying` says one has begun.
         self.gate: asyncio.Event | None = None
         self.applying = asyncio.Event()
@@ -79,46 +99,75 @@ class FakeMarimoClient:
             cell.error = f"{type(exc).__name__}: {exc}"
             cell.state = "exception"
 
+    @staticmethod
+    def _errors(cell: FakeCell) -> list[ErrorDetail]:
+        if not cell.error:
+            return []
+        return [ErrorDetail(type="exception", message=cell.error, traceback=[])]
+
+    # --- server and session
+    async def health(self, timeout: float = 2.0) -> bool:
+        return True
+
+    async def open_session(
+        self, timeout: float = 30.0, *, run_timeout: float | None = None
+    ) -> SessionInfo:
+        return SessionInfo(
+            ws_session_id="fake-ws",
+            stable_session_id="fake-session",
+            cell_ids=tuple(c.cell_id for c in self.cells),
+            codes=tuple(c.code for c in self.cells),
+            names=tuple(c.name or "_" for c in self.cells),
+            resumed=True,
+            kiosk=False,
+            run_completed=True,
+        )
+
+    async def events(
+        self, *, kiosk: bool = True, open_timeout: float = 10.0
+    ) -> AsyncGenerator[Notification, None]:
+        yield Notification(op="kernel-ready", data={"kiosk": kiosk})
+        await asyncio.Event().wait()  # then nothing more happens, until the caller closes
+
     # --- reads
-    async def cell_map(self, preview_lines: int = 3) -> dict[str, Any]:
-        return {
-            "notebook_name": "fake.py",
-            "cells": [
-                {
-                    "cell_id": c.cell_id,
-                    "preview": "\n".join(c.code.splitlines()[:preview_lines]),
-                    "line_count": len(c.code.splitlines()),
-                    "cell_type": "code",
-                    "runtime_state": c.state,
-                    "has_output": c.output is not None,
-                    "has_console_output": False,
-                    "has_errors": c.error is not None,
-                }
+    async def cell_map(self, preview_lines: int = 3) -> CellMap:
+        return CellMap(
+            notebook_name="fake.py",
+            cells=[
+                LightweightCell(
+                    cell_id=c.cell_id,
+                    preview="\n".join(c.code.splitlines()[:preview_lines]),
+                    line_count=len(c.code.splitlines()),
+                    cell_type="code",
+                    runtime_state=c.state,
+                    has_output=c.output is not None,
+                    has_console_output=False,
+                    has_errors=c.error is not None,
+                )
                 for c in self.cells
             ],
-            "total_cells": len(self.cells),
-            "preview_lines": preview_lines,
-        }
+            total_cells=len(self.cells),
+            preview_lines=preview_lines,
+        )
 
-    async def cell_runtime_data(self, cell_ids: list[str]) -> list[dict[str, Any]]:
+    async def cell_runtime_data(self, cell_ids: Sequence[str]) -> list[CellRuntimeData]:
         chosen = [self.find(c) for c in cell_ids] if cell_ids else list(self.cells)
         return [
-            {
-                "cell_id": c.cell_id,
-                "code": c.code,
-                "errors": [{"type": "exception", "message": c.error, "traceback": []}]
-                if c.error
-                else [],
-                "metadata": {"runtime_state": c.state, "execution_time": None},
-                "variables": {},
-            }
+            CellRuntimeData(
+                cell_id=c.cell_id,
+                code=c.code,
+                errors=self._errors(c),
+                metadata={"runtime_state": c.state, "execution_time": None},
+                variables={},
+            )
             for c in chosen
         ]
 
-    async def cell_outputs(self, cell_ids: list[str] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    async def cell_outputs(self, cell_ids: Sequence[str] = ()) -> list[CellOutputs]:
         chosen = [self.find(c) for c in cell_ids] if cell_ids else list(self.cells)
-        out = []
+        out: list[CellOutputs] = []
         for c in chosen:
+            visual: VisualOutput
             if c.error:
                 visual = {
                     "visual_output": f'[{{"type":"exception","msg":"{c.error}"}}]',
@@ -130,72 +179,85 @@ class FakeMarimoClient:
                     "visual_mimetype": "text/html" if c.output else None,
                 }
             out.append(
-                {
-                    "cell_id": c.cell_id,
-                    "visual_output": visual,
-                    "console_outputs": {"stdout": [], "stderr": []},
-                }
+                CellOutputs(
+                    cell_id=c.cell_id,
+                    visual_output=visual,
+                    console_outputs={"stdout": [], "stderr": []},
+                )
             )
         return out
 
-    async def notebook_errors(self) -> dict[str, Any]:
+    async def notebook_errors(self) -> NotebookErrors:
         bad = [c for c in self.cells if c.error]
-        return {
-            "has_errors": bool(bad),
-            "total_errors": len(bad),
-            "total_cells_with_errors": len(bad),
-            "cells": [
-                {
-                    "cell_id": c.cell_id,
-                    "errors": [{"type": "exception", "message": c.error, "traceback": []}],
-                    "stderr": [],
-                }
-                for c in bad
-            ],
-        }
+        return NotebookErrors(
+            has_errors=bool(bad),
+            total_errors=len(bad),
+            total_cells_with_errors=len(bad),
+            cells=[CellErrors(cell_id=c.cell_id, errors=self._errors(c), stderr=[]) for c in bad],
+        )
 
-    async def tables_and_variables(self, names: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-        variables = {
+    async def tables_and_variables(self, names: Sequence[str] = ()) -> TablesAndVariables:
+        variables: dict[str, VariableValue] = {
             k: {"name": k, "value": repr(v), "datatype": type(v).__name__}
             for k, v in self.namespace.items()
             if not k.startswith("__") and (not names or k in names)
         }
-        return {"tables": {}, "variables": variables}
+        return TablesAndVariables(tables={}, variables=variables)
 
-    async def lint(self) -> dict[str, Any]:
-        return {
-            "summary": {
+    async def lint(self) -> LintReport:
+        return LintReport(
+            summary={
                 "total_issues": 0,
                 "breaking_issues": 0,
                 "runtime_issues": 0,
                 "formatting_issues": 0,
             },
-            "diagnostics": [],
-        }
+            diagnostics=[],
+        )
 
     async def dependency_graph(
         self, cell_id: str | None = None, depth: int | None = None
-    ) -> dict[str, Any]:
-        return {
-            "cells": [
-                {
-                    "cell_id": c.cell_id,
-                    "cell_name": c.name or "_",
-                    "defs": [],
-                    "refs": [],
-                    "parent_cell_ids": [],
-                    "child_cell_ids": [],
-                }
+    ) -> DependencyGraph:
+        return DependencyGraph(
+            cells=[
+                CellDependencies(
+                    cell_id=c.cell_id,
+                    cell_name=c.name or "_",
+                    defs=[],
+                    refs=[],
+                    parent_cell_ids=[],
+                    child_cell_ids=[],
+                )
                 for c in self.cells
             ],
-            "variable_owners": {},
-            "multiply_defined": [],
-            "cycles": [],
-        }
+            variable_owners={},
+            multiply_defined=[],
+            cycles=[],
+        )
 
     async def marimo_rules(self) -> str:
         self.rules_calls += 1
         return "# marimo rules (fake)\nDefine each name in one cell."
+
+    async def read_cells(
+        self, *, max_output_chars: int = 2000, timeout: float | None = None
+    ) -> list[CellSnapshot]:
+        return [
+            CellSnapshot(
+                cell_id=c.cell_id,
+                name=c.name,
+                code=c.code,
+                status=c.state,
+                errors=(c.error,) if c.error else (),
+                output=CellOutput("text/plain", c.output[:max_output_chars], False)
+                if c.output is not None
+                else None,
+                console=(),
+                hide_code=False,
+                disabled=False,
+            )
+            for c in self.cells
+        ]
 
     async def read_code(self) -> str:
         return "\n\n".join(c.code for c in self.cells)
@@ -203,14 +265,14 @@ class FakeMarimoClient:
     async def interrupt(self) -> None:
         return None
 
-    async def format(self, codes: dict[str, str], line_length: int = 79) -> dict[str, str]:
+    async def format(self, codes: Mapping[str, str], line_length: int = 79) -> dict[str, str]:
         return {k: v.replace("x=1", "x = 1") for k, v in codes.items()}
 
     # --- writes
     def _target(self, ref: Any, created: list[str]) -> str:
         return created[ref.index] if isinstance(ref, NewCell) else ref
 
-    async def apply(self, ops: list[Any], *, timeout: float | None = None) -> ApplyResult:
+    async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
         if self.fail_with is not None:
             raise self.fail_with
         self.applying.set()
@@ -274,17 +336,19 @@ class FakeMarimoClient:
             )
         return ApplyResult(created=tuple(created), summary=(), stdout="", stderr="")
 
+    async def delete_cells(self, cell_ids: Sequence[str], *, timeout: float | None = None) -> None:
+        await self.apply([DeleteCell(c) for c in cell_ids], timeout=timeout)
+
     async def replace_cells(
-        self, cells: list[tuple[str, str | None]], *, run: bool = True, timeout: float | None = None
+        self,
+        cells: Sequence[tuple[str, str | None]],
+        *,
+        run: bool = True,
+        timeout: float | None = None,
     ) -> list[str]:
         self.cells = []
         result = await self.apply([CreateCell(code, name=name, run=run) for code, name in cells])
         return list(result.created)
-
-    async def events(self, *, kiosk: bool = True, open_timeout: float = 10.0) -> Any:
-        yield {"op": "kernel-ready", "data": {"kiosk": kiosk}}
-        while True:
-            await asyncio.sleep(3600)
 
 
 @dataclass
