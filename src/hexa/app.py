@@ -16,7 +16,7 @@ from hexa.agent.models import choose_model, key_values
 from hexa.agent.redaction import Redactor
 from hexa.agent.text_model import text_model_for
 from hexa.api import agent as agent_api
-from hexa.api import generation as generation_api
+from hexa.api import new_notebooks as new_notebooks_api
 from hexa.api import notebooks as notebooks_api
 from hexa.api import pages, proxy
 from hexa.api.deps import COOKIE, Services
@@ -26,7 +26,7 @@ from hexa.config import Settings
 from hexa.generate import SubprocessRunner
 from hexa.marimo.client import make_http_client
 from hexa.notebooks.files import NotebookFiles
-from hexa.notebooks.generation import GenerationService
+from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.proxy.assets import assets_router, marimo_assets_dir
 from hexa.proxy.http import HttpProxy
@@ -176,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(generation_api.router)
+    app.include_router(new_notebooks_api.router)
     app.include_router(agent_api.router)
     if (marimo_assets := marimo_assets_dir(settings.python)) is not None:
         app.include_router(assets_router(marimo_assets))

@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from hexa.agent.service import AgentService
 from hexa.config import Settings
-from hexa.notebooks.generation import GenerationService
+from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.users import Principal, UserService
 

@@ -17,7 +17,9 @@ from hexa.errors import (
     UnsupportedError,
     WriterError,
 )
-from hexa.generate.generation import (
+from hexa.generate.importing import import_notebook, normalize_notebook_text
+from hexa.generate.mermaid import Edge, Flowchart, Node, Subgraph, parse_mermaid
+from hexa.generate.pipelines import (
     CellReport,
     GenerationResult,
     generate_from_mermaid,
@@ -25,12 +27,10 @@ from hexa.generate.generation import (
     notebook_from_mermaid,
     notebook_from_prompt,
 )
-from hexa.generate.importing import import_notebook, normalize_notebook_text
-from hexa.generate.mermaid import Edge, Flowchart, Node, Subgraph, parse_mermaid
-from hexa.generate.runner import CellRunError, NotebookRunner, RunReport, SubprocessRunner
 from hexa.generate.saving import write_notebook
 from hexa.generate.steps import StepInput, StepSpec, plan_steps
 from hexa.generate.templates import get_template, list_templates, match_template, render_template
+from hexa.generate.trial_run import CellRunError, NotebookRunner, RunReport, SubprocessRunner
 from hexa.generate.validation import (
     ValidationResult,
     validate_notebook,

@@ -18,10 +18,10 @@ from hexa.errors import InvalidNotebookError
 from hexa.generate.codegen import one_line
 from hexa.generate.importing import normalize_notebook_text
 from hexa.generate.mermaid import Flowchart, parse_mermaid
-from hexa.generate.runner import CellRunError, NotebookRunner, RunReport, SubprocessRunner
 from hexa.generate.steps import StepSpec, plan_steps
 from hexa.generate.stubs import flowchart_notebook
 from hexa.generate.templates import match_template, render_template
+from hexa.generate.trial_run import CellRunError, NotebookRunner, RunReport, SubprocessRunner
 from hexa.generate.validation import ValidationResult, validate_notebook_async
 from hexa.generate.writers import (
     CELL_SYSTEM,
