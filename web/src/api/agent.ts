@@ -4,6 +4,7 @@
 // uses today and a few obvious alternatives, and never throws on an unknown shape.
 
 import { ApiError, http } from './client'
+import type { NotebookStatus } from './types'
 
 const enc = encodeURIComponent
 
@@ -85,7 +86,8 @@ export type LiveEvent =
   /** This listener missed events (it was too slow): catch up from the stored history. */
   | { type: 'lagged' }
   | { type: 'error'; turnId: string | null; message: string }
-  | { type: 'notebook'; status: string; reason: string | null }
+  /** The server's word that a notebook started, stopped or failed (see parseNotebookStatus). */
+  | { type: 'notebook_status'; notebookId: string; status: NotebookStatus; detail: string | null }
   | { type: 'cells_changed' }
   /** Something to tell the person outside a turn (a long run finished, a turn was undone). */
   | { type: 'note'; text: string; tone: 'info' | 'ok' | 'warn'; undo?: boolean }
@@ -443,8 +445,7 @@ export function parseEvent(raw: unknown): LiveEvent | null {
       return { type: 'note', text, tone: ok ? 'ok' : 'warn' }
     }
     case 'notebook_status':
-    case 'status':
-      return { type: 'notebook', status: pickStr(data, 'status', 'state') ?? 'running', reason: pickStr(data, 'reason') }
+      return parseNotebookStatus(raw)
     default: {
       // marimo's own notifications ({op: "cell-op", ...}) say the notebook changed.
       const op = pickStr(data, 'op', 'name')
@@ -452,6 +453,18 @@ export function parseEvent(raw: unknown): LiveEvent | null {
       return null
     }
   }
+}
+
+const NOTEBOOK_STATUSES: readonly string[] = ['stopped', 'starting', 'running', 'failed'] satisfies NotebookStatus[]
+
+/** `{"type": "notebook_status", "notebook_id", "status", "detail"}` exactly, unlike the other
+ * parsers: it overwrites the cached status of a notebook, so a guess would do harm. */
+function parseNotebookStatus(raw: Obj): LiveEvent | null {
+  const { type, notebook_id: notebookId, status, detail } = raw
+  if (type !== 'notebook_status' || typeof notebookId !== 'string' || !notebookId) return null
+  if (typeof status !== 'string' || !NOTEBOOK_STATUSES.includes(status)) return null
+  if (detail !== null && typeof detail !== 'string') return null
+  return { type: 'notebook_status', notebookId, status: status as NotebookStatus, detail }
 }
 
 export function parseAudit(raw: unknown): AuditEntry[] {

@@ -25,9 +25,11 @@ export const notebooks = {
   state: (id: string) => http.get<NotebookState>(`/api/notebooks/${enc(id)}/state`),
 }
 
+export const BLANK_TEMPLATE: Template = { id: 'blank', title: 'Blank', description: 'An empty notebook.' }
+
 /** Templates, or just "blank" when the server has no template API yet. */
 export async function listTemplates(): Promise<Template[]> {
-  const blank: Template = { id: 'blank', title: 'Blank', description: 'An empty notebook.' }
+  const blank = BLANK_TEMPLATE
   try {
     const list = await http.get<Template[]>('/api/templates')
     if (!Array.isArray(list) || list.length === 0) return [blank]

@@ -1,13 +1,27 @@
 // What the agent wants to do that needs a yes: the cells affected and a diff of their code.
 
-import { useEffect, useState } from 'react'
+import { useQuery } from '@tanstack/react-query'
 import type { Approval, CellChange } from '../api/agent'
 import { notebooks } from '../api/hexa'
+import { queryKeys } from '../api/queryClient'
+import type { NotebookState } from '../api/types'
 import { Icon } from '../components/Icon'
 import { DiffView } from './DiffView'
-import { diffLines, parseUnified } from './diff'
 
 const REMOVES = /delete|remove|clear|replace/i
+
+/** The cells an approval names, from the notebook's state: their code now, and after. */
+function lookedUp(approval: Approval, state: NotebookState): { changes: CellChange[]; partial: boolean } {
+  const removes = REMOVES.test(approval.operation)
+  const code = typeof approval.args.code === 'string' ? approval.args.code : null
+  return {
+    partial: state.cells.some((c) => approval.cellIds.includes(c.cell_id) && c.line_count > c.preview.split('\n').length),
+    changes: approval.cellIds.map((id) => {
+      const cell = state.cells.find((c) => c.cell_id === id)
+      return { cellId: id, before: cell ? cell.preview : null, after: removes ? null : code }
+    }),
+  }
+}
 
 export function ApprovalCard({
   notebookId,
@@ -22,33 +36,16 @@ export function ApprovalCard({
   onApprove: () => void
   onReject: () => void
 }) {
-  const [looked, setLooked] = useState<CellChange[] | null>(null)
-  const [partial, setPartial] = useState(false)
   const needLookup = approval.changes.length === 0 && !approval.diff && approval.cellIds.length > 0
-
   // No diff came with the approval: show the current code of the cells it names.
-  useEffect(() => {
-    if (!needLookup) return
-    let live = true
-    notebooks.state(notebookId).then(
-      (state) => {
-        if (!live) return
-        const removes = REMOVES.test(approval.operation)
-        const code = typeof approval.args.code === 'string' ? approval.args.code : null
-        setPartial(state.cells.some((c) => approval.cellIds.includes(c.cell_id) && c.line_count > c.preview.split('\n').length))
-        setLooked(
-          approval.cellIds.map((id) => {
-            const cell = state.cells.find((c) => c.cell_id === id)
-            return { cellId: id, before: cell ? cell.preview : null, after: removes ? null : code }
-          }),
-        )
-      },
-      () => live && setLooked([]),
-    )
-    return () => {
-      live = false
-    }
-  }, [needLookup, notebookId, approval])
+  const lookup = useQuery({
+    queryKey: queryKeys.cellsOfApproval(notebookId, approval.id),
+    queryFn: () => notebooks.state(notebookId),
+    enabled: needLookup,
+  })
+  const found = lookup.data ? lookedUp(approval, lookup.data) : null
+  const looked = lookup.isError ? [] : (found?.changes ?? null)
+  const partial = found?.partial ?? false
 
   const changes = approval.changes.length ? approval.changes : (looked ?? [])
   const title = approval.operation.replace(/_/g, ' ')
@@ -61,7 +58,7 @@ export function ApprovalCard({
         <code className="approval-op">{title}</code>
       </header>
       <p id={`approval-desc-${approval.id}`}>{approval.description}</p>
-      {approval.diff && <DiffView lines={parseUnified(approval.diff)} label="Changes" />}
+      {approval.diff && <DiffView patch={approval.diff} label="Changes" />}
       {changes.length > 0 && (
         <div className="approval-cells" aria-label="Cells affected">
           {changes.map((c) => (
@@ -78,7 +75,8 @@ export function ApprovalCard({
                 {c.before === null && c.after !== null && <span className="tag tag-ok">added</span>}
               </div>
               <DiffView
-                lines={diffLines(c.before, c.after)}
+                before={c.before}
+                after={c.after}
                 label={c.cellId ? `Changes to cell ${c.cellId}` : 'Changes to the notebook'}
               />
             </div>

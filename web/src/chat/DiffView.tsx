@@ -1,6 +1,54 @@
-import type { DiffLine } from './diff'
+// A line diff of code, for the approval card and the activity panel: either two texts
+// compared with jsdiff, or a unified diff the server sent, read with jsdiff's parser.
 
-export function DiffView({ lines, label }: { lines: DiffLine[]; label: string }) {
+import { diffLines, parsePatch } from 'diff'
+import { useMemo } from 'react'
+
+type DiffLine = { kind: 'same' | 'add' | 'del'; text: string }
+
+/** A text's lines, without the last line's newline; none for null or ''. */
+const linesOf = (text: string | null): string[] => (text ? text.replace(/\n$/, '').split('\n') : [])
+
+function compare(before: string | null, after: string | null): DiffLine[] {
+  const a = linesOf(before)
+  const b = linesOf(after)
+  // jsdiff is quick on texts that are alike but slow on large unlike ones; past this size
+  // (far beyond a cell) the whole text shows as removed, then added.
+  if (a.length * b.length > 250_000)
+    return [...a.map((text) => ({ kind: 'del' as const, text })), ...b.map((text) => ({ kind: 'add' as const, text }))]
+  // Both end in a newline, so that only the lines themselves differ.
+  const asText = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '')
+  return diffLines(asText(a), asText(b)).flatMap((change) =>
+    linesOf(change.value).map((text) => ({ kind: change.added ? 'add' : change.removed ? 'del' : 'same', text })),
+  )
+}
+
+const patchLine = (line: string): DiffLine =>
+  line.startsWith('+')
+    ? { kind: 'add', text: line.slice(1) }
+    : line.startsWith('-')
+      ? { kind: 'del', text: line.slice(1) }
+      : { kind: 'same', text: line.startsWith(' ') ? line.slice(1) : line }
+
+function readPatch(patch: string): DiffLine[] {
+  let hunkLines: string[] = []
+  try {
+    hunkLines = parsePatch(patch).flatMap((file) => file.hunks.flatMap((h) => h.lines))
+  } catch {
+    /* not a well-formed patch: read its lines as they are */
+  }
+  if (hunkLines.length === 0)
+    hunkLines = patch.split('\n').filter((l) => !l.startsWith('+++') && !l.startsWith('---') && !l.startsWith('@@'))
+  return hunkLines.filter((l) => !l.startsWith('\\')).map(patchLine)
+}
+
+type Source = { before: string | null; after: string | null } | { patch: string }
+
+export function DiffView({ label, ...source }: Source & { label: string }) {
+  const before = 'before' in source ? source.before : null
+  const after = 'after' in source ? source.after : null
+  const patch = 'patch' in source ? source.patch : null
+  const lines = useMemo(() => (patch !== null ? readPatch(patch) : compare(before, after)), [patch, before, after])
   const added = lines.filter((l) => l.kind === 'add').length
   const removed = lines.filter((l) => l.kind === 'del').length
   return (

@@ -1,37 +1,22 @@
 // The audit log of one notebook: who asked, which tool ran with what, the decision and
 // the outcome, how long it took.
 
-import { Fragment, useCallback, useEffect, useState } from 'react'
-import { agent, type AuditEntry } from '../api/agent'
+import { Fragment, useState } from 'react'
 import { ApiError, errorMessage } from '../api/client'
+import { useAudit } from '../api/queries'
 import { DiffView } from '../chat/DiffView'
-import { diffLines } from '../chat/diff'
 import { clockTime, duration, fullTime } from '../format'
 import { Icon } from './Icon'
 
-export function ActivityPanel({ notebookId, notebookName, tick }: { notebookId: string; notebookName: string; tick: number }) {
-  const [entries, setEntries] = useState<AuditEntry[] | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  const [unavailable, setUnavailable] = useState(false)
+/** FastAPI's bare 404: this server has no audit route. */
+const isUnavailable = (err: unknown) => err instanceof ApiError && err.status === 404 && err.detail === 'Not Found'
+
+export function ActivityPanel({ notebookId, notebookName }: { notebookId: string; notebookName: string }) {
+  const audit = useAudit(notebookId)
   const [expanded, setExpanded] = useState<string | null>(null)
-  const [loading, setLoading] = useState(false)
-
-  const load = useCallback(async () => {
-    setLoading(true)
-    try {
-      setEntries(await agent.audit(notebookId))
-      setError(null)
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && err.detail === 'Not Found') setUnavailable(true)
-      else setError(errorMessage(err))
-    } finally {
-      setLoading(false)
-    }
-  }, [notebookId])
-
-  useEffect(() => {
-    void load()
-  }, [load, tick])
+  const unavailable = isUnavailable(audit.error)
+  const error = audit.error && !unavailable ? errorMessage(audit.error) : null
+  const entries = audit.data ?? null
 
   // Newest first, as the server sends them.
   const rows = entries ?? []
@@ -42,7 +27,7 @@ export function ActivityPanel({ notebookId, notebookName, tick }: { notebookId: 
         <div className="chat-title">
           <span className="truncate">Activity · {notebookName}</span>
         </div>
-        <button type="button" className="button small" onClick={() => void load()} disabled={loading}>
+        <button type="button" className="button small" onClick={() => void audit.refetch()} disabled={audit.isFetching}>
           <Icon name="refresh" size={14} /> Refresh
         </button>
       </div>
@@ -111,7 +96,7 @@ export function ActivityPanel({ notebookId, notebookName, tick }: { notebookId: 
                           </dl>
                           {Object.keys(e.args).length > 0 && <pre>{JSON.stringify(e.args, null, 2)}</pre>}
                           {(e.before !== null || e.after !== null) && (
-                            <DiffView lines={diffLines(e.before, e.after)} label={`Code changed by ${e.tool}`} />
+                            <DiffView before={e.before} after={e.after} label={`Code changed by ${e.tool}`} />
                           )}
                         </td>
                       </tr>

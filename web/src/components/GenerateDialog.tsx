@@ -1,3 +1,4 @@
+import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { ApiError } from '../api/client'
 import { generation } from '../api/hexa'
@@ -25,31 +26,34 @@ export function GenerateDialog({
   const [prompt, setPrompt] = useState('')
   const [mermaid, setMermaid] = useState('')
   const [name, setName] = useState('')
-  const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
-  const input = mode === 'prompt' ? prompt : mermaid
   const toast = useToast()
-
-  async function submit(e: FormEvent) {
-    e.preventDefault()
-    if (!input.trim()) return
-    setBusy(true)
-    setError(null)
-    try {
-      const n = name.trim() || undefined
-      const made = mode === 'prompt' ? await generation.fromPrompt(prompt, n) : await generation.fromMermaid(mermaid, n)
+  const generate = useMutation({
+    mutationFn: async (form: { mode: typeof mode; source: string; name?: string }) => {
+      try {
+        return form.mode === 'prompt'
+          ? await generation.fromPrompt(form.source, form.name)
+          : await generation.fromMermaid(form.source, form.name)
+      } catch (err) {
+        if (err instanceof ApiError && err.notAvailable && err.detail === 'Not Found')
+          throw new Error('This server cannot generate notebooks yet.')
+        throw err
+      }
+    },
+    onSuccess: (made) => {
       if (made.remaining_errors?.length)
         toast.error(`“${made.name}” has cells that still fail`, new Error(made.remaining_errors.join('\n')))
       else if (made.notes?.length) toast.info(`Generated “${made.name}”`, made.notes.join(' '))
       onCreated(made)
-    } catch (err) {
-      setError(
-        err instanceof ApiError && err.notAvailable && err.detail === 'Not Found'
-          ? new Error('This server cannot generate notebooks yet.')
-          : err,
-      )
-      setBusy(false)
-    }
+    },
+  })
+  const input = mode === 'prompt' ? prompt : mermaid
+  // Still busy after success: the dialog is closing.
+  const busy = generate.isPending || generate.isSuccess
+
+  function submit(e: FormEvent) {
+    e.preventDefault()
+    if (!input.trim()) return
+    generate.mutate({ mode, source: input, name: name.trim() || undefined })
   }
 
   return (
@@ -127,7 +131,7 @@ export function GenerateDialog({
           Each step of the chart becomes a cell that reads the cells before it. With the builtin model the cells are
           clear stubs; a configured model writes the code.
         </p>
-        <ErrorBlock error={error} />
+        <ErrorBlock error={generate.error} />
       </form>
     </Modal>
   )

@@ -1,9 +1,20 @@
+import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { ApiError } from '../api/client'
 import { generation } from '../api/hexa'
 import type { CreatedNotebook } from '../api/types'
 import { ErrorBlock } from './Diagnostics'
 import { Modal } from './Modal'
+
+async function importFile(file: File, name?: string): Promise<CreatedNotebook> {
+  try {
+    return await generation.importFile(file, name)
+  } catch (err) {
+    if (err instanceof ApiError && err.notAvailable && err.detail === 'Not Found')
+      throw new Error('This server cannot import notebooks yet.')
+    throw err
+  }
+}
 
 export function ImportDialog({
   onClose,
@@ -14,28 +25,26 @@ export function ImportDialog({
 }) {
   const [file, setFile] = useState<File | null>(null)
   const [name, setName] = useState('')
-  const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
+  // A file of the wrong kind is refused here, before any request.
+  const [wrongKind, setWrongKind] = useState<Error | null>(null)
+  const upload = useMutation({
+    mutationFn: (form: { file: File; name?: string }) => importFile(form.file, form.name),
+    onSuccess: (nb) => onCreated(nb),
+  })
+  const error = wrongKind ?? upload.error
+  // Still busy after success: the dialog is closing.
+  const busy = upload.isPending || upload.isSuccess
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault()
     if (!file) return
     if (!/\.(py|ipynb)$/i.test(file.name)) {
-      setError(new Error('Choose a marimo .py file or a Jupyter .ipynb notebook.'))
+      upload.reset()
+      setWrongKind(new Error('Choose a marimo .py file or a Jupyter .ipynb notebook.'))
       return
     }
-    setBusy(true)
-    setError(null)
-    try {
-      onCreated(await generation.importFile(file, name.trim() || undefined))
-    } catch (err) {
-      setError(
-        err instanceof ApiError && err.notAvailable && err.detail === 'Not Found'
-          ? new Error('This server cannot import notebooks yet.')
-          : err,
-      )
-      setBusy(false)
-    }
+    setWrongKind(null)
+    upload.mutate({ file, name: name.trim() || undefined })
   }
 
   return (
@@ -67,7 +76,8 @@ export function ImportDialog({
             onChange={(e) => {
               const f = e.target.files?.[0] ?? null
               setFile(f)
-              setError(null)
+              setWrongKind(null)
+              upload.reset()
               if (f && !name) setName(f.name.replace(/\.(py|ipynb)$/i, ''))
             }}
           />

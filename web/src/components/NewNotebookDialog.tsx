@@ -1,6 +1,8 @@
-import { useEffect, useState, type FormEvent } from 'react'
-import { listTemplates, notebooks } from '../api/hexa'
-import type { Notebook, Template } from '../api/types'
+import { useMutation } from '@tanstack/react-query'
+import { useState, type FormEvent } from 'react'
+import { notebooks } from '../api/hexa'
+import { useTemplates } from '../api/queries'
+import type { Notebook } from '../api/types'
 import { ErrorBlock } from './Diagnostics'
 import { Modal } from './Modal'
 
@@ -12,29 +14,22 @@ export function NewNotebookDialog({
   onCreated: (nb: Notebook) => void
 }) {
   const [name, setName] = useState('')
-  const [templates, setTemplates] = useState<Template[] | null>(null)
   const [template, setTemplate] = useState('blank')
-  const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
+  const { templates, error: templatesError } = useTemplates()
+  // The workspace lists the new notebook again before it opens it.
+  const create = useMutation({
+    mutationFn: (form: { name: string; template: string }) => notebooks.create(form.name, form.template),
+    onSuccess: (nb) => onCreated(nb),
+  })
+  // Once a create was tried, its outcome is what matters, not the templates.
+  const error = create.isIdle ? templatesError : create.error
+  // Still busy after success: the dialog is closing.
+  const busy = create.isPending || create.isSuccess
 
-  useEffect(() => {
-    listTemplates().then(setTemplates, (err) => {
-      setTemplates([{ id: 'blank', title: 'Blank', description: 'An empty notebook.' }])
-      setError(err)
-    })
-  }, [])
-
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault()
     if (!name.trim()) return
-    setBusy(true)
-    setError(null)
-    try {
-      onCreated(await notebooks.create(name.trim(), template))
-    } catch (err) {
-      setError(err)
-      setBusy(false)
-    }
+    create.mutate({ name: name.trim(), template })
   }
 
   return (

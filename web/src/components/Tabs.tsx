@@ -3,18 +3,9 @@
 
 import { useRef, type KeyboardEvent, type ReactNode } from 'react'
 import type { LiveState } from '../live/hub'
+import type { Tab } from '../notebooks/openTabs'
 import { Icon } from './Icon'
 import { StatusDot } from './NotebookRail'
-
-export interface Tab {
-  id: string
-  name: string
-  path: string
-  status: 'starting' | 'running' | 'failed' | 'stopped'
-  reason: string | null
-  /** Bumped when a new marimo process serves the tab, to load a fresh editor. */
-  generation: number
-}
 
 const STATUS_TEXT: Record<Tab['status'], string> = {
   starting: 'starting',

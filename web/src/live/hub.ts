@@ -103,6 +103,7 @@ class Connection {
 export class LiveHub {
   private conns = new Map<string, Connection>()
   private listeners = new Map<string, Set<EventFn>>()
+  private anyListeners = new Set<(notebookId: string, event: LiveEvent) => void>()
   private stateListeners = new Set<() => void>()
   private snapshot: Record<string, LiveState> = {}
 
@@ -123,7 +124,14 @@ export class LiveHub {
       if (!this.conns.has(id)) {
         this.conns.set(
           id,
-          new Connection(id, () => this.emitState(), (e) => this.listeners.get(id)?.forEach((fn) => fn(e))),
+          new Connection(
+            id,
+            () => this.emitState(),
+            (e) => {
+              this.listeners.get(id)?.forEach((fn) => fn(e))
+              this.anyListeners.forEach((fn) => fn(id, e))
+            },
+          ),
         )
       }
     }
@@ -135,6 +143,12 @@ export class LiveHub {
     if (!set) this.listeners.set(notebookId, (set = new Set()))
     set.add(fn)
     return () => set.delete(fn)
+  }
+
+  /** Every open notebook's events, for what is kept per user rather than per notebook. */
+  subscribeAll(fn: (notebookId: string, event: LiveEvent) => void): () => void {
+    this.anyListeners.add(fn)
+    return () => this.anyListeners.delete(fn)
   }
 
   onState = (fn: () => void): (() => void) => {

@@ -1,0 +1,153 @@
+// The notebooks open in tabs here: opening (the server may refuse: the limit), closing
+// (stops the notebook), restarting, and following the server's status of each.
+
+import { useMutation, useQueryClient } from '@tanstack/react-query'
+import { useCallback, useEffect, useReducer, useRef } from 'react'
+import { ApiError } from '../api/client'
+import { notebooks as api } from '../api/hexa'
+import { queryKeys } from '../api/queryClient'
+import type { Me, Notebook } from '../api/types'
+import { useToast } from '../components/Toasts'
+import { initialTabs, tabsReducer, type Refusal } from './openTabs'
+import { useRememberedTabs } from './useRememberedTabs'
+
+type Openable = Pick<Notebook, 'notebook_id' | 'name' | 'path'>
+interface OpenVars {
+  notebook: Openable
+  activate: boolean
+  /** The tab shown before, to show again if the server refuses. */
+  previous: string | null
+}
+
+function refusalOf(err: unknown): Refusal | null {
+  if (!(err instanceof ApiError && (err.status === 409 || err.status === 429) && err.limit)) return null
+  if (err.limit !== 'max_notebooks_per_user') return { kind: 'server-busy', message: err.message }
+  const m = /max_notebooks_per_user=(\d+)/.exec(err.message)
+  return { kind: 'user-limit', limit: m ? Number(m[1]) : null }
+}
+
+export function useOpenTabs(me: Me, list: { data: Notebook[] | undefined; dataUpdatedAt: number }) {
+  const client = useQueryClient()
+  const toast = useToast()
+  const [state, dispatch] = useReducer(tabsReducer, me.max_notebooks_per_user ?? null, initialTabs)
+  // Opens and restarts under way: the server's list must not overrule their tab meanwhile.
+  const inflight = useRef(new Set<string>())
+  // The state as last rendered, for the "already open?" check of an open.
+  const rendered = useRef(state)
+  rendered.current = state
+
+  const refreshList = useCallback(() => client.invalidateQueries({ queryKey: queryKeys.notebookList }), [client])
+  const settled = (id: string) => {
+    inflight.current.delete(id)
+    void refreshList()
+  }
+
+  const { mutate: startOpen } = useMutation({
+    mutationFn: ({ notebook }: OpenVars) => api.open(notebook),
+    onSuccess: (_, { notebook }) => dispatch({ type: 'running', id: notebook.notebook_id }),
+    onError: (err, { notebook, activate, previous }) => {
+      const refusal = refusalOf(err)
+      const id = notebook.notebook_id
+      if (refusal)
+        dispatch({ type: 'refused', id, name: notebook.name, refusal, reactivate: activate ? previous : undefined })
+      else dispatch({ type: 'failed', id, reason: err.message })
+    },
+    onSettled: (_, __, { notebook }) => settled(notebook.notebook_id),
+  })
+
+  const { mutate: startClose } = useMutation({
+    mutationFn: (id: string) => api.close(id),
+    onError: (err) => {
+      if (!(err instanceof ApiError && err.status === 404)) toast.error('Could not stop the notebook', err)
+    },
+    onSettled: () => void refreshList(),
+  })
+
+  const { mutate: startRestart } = useMutation({
+    mutationFn: (id: string) => api.restart(id),
+    onSuccess: (_, id) => dispatch({ type: 'running', id }),
+    onError: (err, id) => {
+      if (err instanceof ApiError && err.limit === 'max_notebooks_per_user')
+        dispatch({
+          type: 'failed',
+          id,
+          reason: err.message,
+          notice: 'You have reached your limit of open notebooks. Close another tab first.',
+        })
+      else dispatch({ type: 'failed', id, reason: err.message })
+    },
+    onSettled: (_, __, id) => settled(id),
+  })
+
+  const open = useCallback(
+    (notebook: Openable, { activate = true }: { activate?: boolean } = {}) => {
+      const id = notebook.notebook_id
+      if (inflight.current.has(id) || rendered.current.tabs.some((t) => t.id === id)) {
+        if (activate) dispatch({ type: 'select', id })
+        return
+      }
+      // The server alone decides whether another notebook may run (its 409 says so): a
+      // count kept here lags behind a close that is still stopping a notebook.
+      inflight.current.add(id)
+      const previous = rendered.current.activeId
+      dispatch({ type: 'add', notebook, activate })
+      startOpen({ notebook, activate, previous })
+    },
+    [startOpen],
+  )
+
+  const close = useCallback(
+    (id: string) => {
+      dispatch({ type: 'close', id })
+      startClose(id)
+    },
+    [startClose],
+  )
+
+  const restart = useCallback(
+    (id: string) => {
+      dispatch({ type: 'starting', id })
+      inflight.current.add(id)
+      startRestart(id)
+    },
+    [startRestart],
+  )
+
+  /** A notebook just made (new, imported, generated): list it, then open it. */
+  const openCreated = useCallback(
+    async (notebook: Openable) => {
+      await refreshList()
+      open(notebook)
+    },
+    [open, refreshList],
+  )
+
+  // Every read of the list (a poll, a push, a refetch after an open) is followed by the tabs.
+  useEffect(() => {
+    if (list.data) dispatch({ type: 'follow', list: list.data, inflight: new Set(inflight.current) })
+  }, [list.data, list.dataUpdatedAt])
+
+  const reopen = useCallback(
+    (notebooks: Notebook[], active: string | null) => {
+      for (const nb of notebooks) open(nb, { activate: false })
+      dispatch({ type: 'select', id: active })
+    },
+    [open],
+  )
+  useRememberedTabs(me.name, state, list.data, reopen)
+
+  return {
+    ...state,
+    active: state.tabs.find((t) => t.id === state.activeId) ?? null,
+    open,
+    close,
+    restart,
+    openCreated,
+    select: (id: string) => dispatch({ type: 'select', id }),
+    dismissNotice: () => dispatch({ type: 'dismiss' }),
+    /** The agent restarted the notebook's marimo: load its editor again. */
+    reload: (id: string) => dispatch({ type: 'reload', id }),
+    /** The notebook was deleted: drop its tab. */
+    forget: (id: string) => dispatch({ type: 'forget', id }),
+  }
+}
