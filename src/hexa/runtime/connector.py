@@ -10,6 +10,7 @@ import httpx2
 import psutil
 
 from hexa.marimo.client import MarimoClient
+from hexa.marimo.protocol import NotebookClient
 from hexa.runtime.process import NotebookProcess
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class MarimoConnector:
         # server pid -> pids of its kernel processes, learnt once the session is open.
         self._kernels: dict[int, set[int]] = {}
 
-    def client(self, process: NotebookProcess) -> MarimoClient:
+    def client(self, process: NotebookProcess) -> NotebookClient:
         return MarimoClient(process.url, process.token, self._http)
 
     async def wait_healthy(self, process: NotebookProcess, timeout: float) -> None:

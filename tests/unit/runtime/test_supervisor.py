@@ -15,6 +15,7 @@ from hexa.runtime.process import NotebookProcess, NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
     Limits,
+    Notebook,
     NotebookState,
     StartError,
     Supervisor,
@@ -26,13 +27,28 @@ class FakeProcess:
     """A process whose readiness and death the test controls."""
 
     name: str
-    ready_after: float | None = 0.0  # None: never becomes healthy
+    hold: bool = False  # not healthy until the test calls release()
+    never_ready: bool = False  # never becomes healthy
     exit_at_once: int | None = None  # exits with this code before becoming healthy
     stopped: bool = False
     kernel_up: bool = True
     breach: str | None = None  # what limit_breach() reports once a limit was hit
+    probed: asyncio.Event = field(default_factory=asyncio.Event)  # health is being waited for
+    _healthy: asyncio.Event = field(default_factory=asyncio.Event)
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
     _code: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.hold or self.never_ready):
+            self._healthy.set()
+
+    def release(self) -> None:
+        """A held process becomes healthy."""
+        self._healthy.set()
+
+    async def wait_healthy(self) -> None:
+        self.probed.set()
+        await self._healthy.wait()
 
     @property
     def pid(self) -> int | None:
@@ -76,6 +92,7 @@ class FakeSpawner:
     def __init__(self, script: list[dict[str, object]] | None = None) -> None:
         self.script = list(script or [])
         self.spawned: list[FakeProcess] = []
+        self.changed = asyncio.Event()  # set on every spawn
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
         options = self.script.pop(0) if self.script else {}
@@ -83,6 +100,7 @@ class FakeSpawner:
         if proc.exit_at_once is not None:
             proc.die(proc.exit_at_once)
         self.spawned.append(proc)
+        self.changed.set()
         return proc
 
 
@@ -92,9 +110,7 @@ class FakeConnector:
         async with asyncio.timeout(timeout):
             if process.returncode() is not None:
                 raise RuntimeError("exited")
-            if process.ready_after is None:
-                await asyncio.Event().wait()
-            await asyncio.sleep(process.ready_after)
+            await process.wait_healthy()
 
     async def open_session(self, process: NotebookProcess, timeout: float) -> str:
         return f"sess-{process.url.rsplit('/', 1)[-1]}"
@@ -138,9 +154,40 @@ def make(
 
 
 async def wait_for_state(sup: Supervisor, notebook_id: str, state: NotebookState) -> None:
+    """Until the notebook is in `state` (now, or on a later change of state)."""
+    reached = asyncio.Event()
+
+    def check(nb: Notebook) -> None:
+        if nb.notebook_id == notebook_id and nb.state is state:
+            reached.set()
+
+    sup.on_state_change(check)
+    nb = sup.get(notebook_id)
+    if nb is not None:
+        check(nb)
     async with asyncio.timeout(3):
-        while (nb := sup.get(notebook_id)) is None or nb.state is not state:
-            await asyncio.sleep(0.005)
+        await reached.wait()
+
+
+async def recovery_after_death(nb: Notebook, process: FakeProcess) -> None:
+    """Kill the notebook's process and wait until its watcher has recovered (or given up):
+    each failed restart passes through FAILED, so the final state is known only then."""
+    watcher = nb.watcher
+    assert watcher is not None
+    process.die(-9)
+    async with asyncio.timeout(3):
+        await watcher
+
+
+async def probed(spawner: FakeSpawner, count: int) -> list[FakeProcess]:
+    """The first `count` processes spawned, once the supervisor waits for each's health."""
+    async with asyncio.timeout(3):
+        while len(spawner.spawned) < count:
+            await spawner.changed.wait()
+            spawner.changed.clear()
+        for process in spawner.spawned[:count]:
+            await process.probed.wait()
+    return spawner.spawned[:count]
 
 
 async def test_start_gives_a_running_notebook_with_its_session() -> None:
@@ -156,24 +203,32 @@ async def test_start_gives_a_running_notebook_with_its_session() -> None:
 
 
 async def test_concurrent_opens_spawn_once() -> None:
-    sup, spawner, _ = make([{"ready_after": 0.05}])
-    first, second = await asyncio.gather(
-        sup.ensure_running(spec("a")), sup.ensure_running(spec("a"))
-    )
+    sup, spawner, _ = make([{"hold": True}])
+    both = asyncio.gather(sup.ensure_running(spec("a")), sup.ensure_running(spec("a")))
+    (process,) = await probed(spawner, 1)  # both opens are in, the first one is starting
+    process.release()
+    first, second = await both
     assert first is second
     assert len(spawner.spawned) == 1
     await sup.shutdown()
 
 
 async def test_slow_start_within_deadline_succeeds() -> None:
-    sup, _, _ = make([{"ready_after": 0.1}])
-    nb = await sup.ensure_running(spec("a"))
-    assert nb.state is NotebookState.RUNNING
+    sup, spawner, _ = make([{"hold": True}])
+    opening = asyncio.create_task(sup.ensure_running(spec("a")))
+    (process,) = await probed(spawner, 1)
+    nb = sup.get("a")
+    assert nb is not None
+    assert nb.state is NotebookState.STARTING
+    process.release()
+    started = await opening
+    assert started is nb
+    assert started.state is NotebookState.RUNNING
     await sup.shutdown()
 
 
 async def test_never_starting_fails_with_timeout_and_leaves_nothing_running() -> None:
-    sup, spawner, _ = make([{"ready_after": None}])
+    sup, spawner, _ = make([{"never_ready": True}])
     with pytest.raises(StartError, match=r"did not become ready within 0\.3s"):
         await sup.ensure_running(spec("a"))
     nb = sup.get("a")
@@ -233,11 +288,9 @@ async def test_a_kernel_stopped_by_a_limit_fails_at_once_with_that_reason() -> N
 async def test_repeated_crashes_end_in_failed_with_reason() -> None:
     # First start works, then every restart crashes at once.
     sup, spawner, _ = make([{}, {"exit_at_once": 3}, {"exit_at_once": 3}])
-    await sup.ensure_running(spec("a"))
-    spawner.spawned[0].die(-9)
-    await wait_for_state(sup, "a", NotebookState.FAILED)
-    nb = sup.get("a")
-    assert nb is not None
+    nb = await sup.ensure_running(spec("a"))
+    await recovery_after_death(nb, spawner.spawned[0])
+    assert nb.state is NotebookState.FAILED
     assert "stopped after 2 restarts" in (nb.reason or "")
     assert "exited with code 3" in (nb.reason or "")
     assert len(spawner.spawned) == 3
@@ -266,10 +319,13 @@ async def test_per_user_cap_is_a_clear_error_not_a_hang() -> None:
 
 
 async def test_concurrent_opens_cannot_exceed_the_cap() -> None:
-    sup, spawner, _ = make([{"ready_after": 0.05}] * 4)
-    results = await asyncio.gather(
+    sup, spawner, _ = make([{"hold": True}] * 4)
+    opens = asyncio.gather(
         *(sup.ensure_running(spec(f"n{i}")) for i in range(4)), return_exceptions=True
     )
+    for process in await probed(spawner, 2):  # two are starting: they hold the slots
+        process.release()
+    results = await opens
     errors = [r for r in results if isinstance(r, CapacityError)]
     assert len(errors) == 2
     assert len(spawner.spawned) == 2
@@ -299,14 +355,16 @@ async def test_idle_notebook_is_stopped_and_reopens_on_use() -> None:
 async def test_stop_during_restart_backoff_wins() -> None:
     slow = Limits(**{**FAST.__dict__, "backoff_base": 0.3, "backoff_max": 0.3})
     sup, spawner, _ = make(limits=slow)
-    await sup.ensure_running(spec("a"))
+    nb = await sup.ensure_running(spec("a"))
+    watcher = nb.watcher  # it notices the death and runs the restart with its backoff
+    assert watcher is not None
     spawner.spawned[0].die(-9)
     await wait_for_state(sup, "a", NotebookState.STARTING)
     assert await sup.stop("a")
-    nb = sup.get("a")
-    assert nb is not None
     assert nb.state is NotebookState.STOPPED
-    await asyncio.sleep(0.4)
+    async with asyncio.timeout(3):
+        await watcher  # the restart attempt is over
+    assert nb.state is NotebookState.STOPPED
     assert len(spawner.spawned) == 1, "no restart after an explicit stop"
     await sup.shutdown()
 
