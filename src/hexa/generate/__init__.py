@@ -17,8 +17,9 @@ from hexa.errors import (
     UnsupportedError,
     WriterError,
 )
+from hexa.generate.flowchart import Edge, Flowchart, Node, Subgraph
 from hexa.generate.importing import import_notebook, normalize_notebook_text
-from hexa.generate.mermaid import Edge, Flowchart, Node, Subgraph, parse_mermaid
+from hexa.generate.mermaid import parse_mermaid
 from hexa.generate.pipelines import (
     CellReport,
     GenerationResult,

@@ -5,169 +5,28 @@ Covers what Mermaid's flowchart syntax page shows for structure: directions, nod
 `&` groups, subgraphs (with edges to and from them), `%%` comments and front matter. Styling
 and interaction lines (`classDef`, `class`, `style`, `linkStyle`, `click`, `:::`) are read and
 ignored: they change how the chart looks, not what depends on what.
+
+The text is first split into statements (`mermaid_lexer`); this module reads each one into
+the `Flowchart` model (`flowchart`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
 
 from hexa.errors import MermaidSyntaxError, MermaidTooLargeError
-
-Direction = Literal["TB", "TD", "BT", "RL", "LR"]
-NodeShape = Literal[
-    "rect",
-    "round",
-    "stadium",
-    "subroutine",
-    "cylinder",
-    "circle",
-    "double-circle",
-    "asymmetric",
-    "diamond",
-    "hexagon",
-    "parallelogram",
-    "parallelogram-alt",
-    "trapezoid",
-    "trapezoid-alt",
-]
-# arrow: -->  open: ---  dotted: -.-> / -.-  thick: ==> / ===  invisible: ~~~ (layout only)
-EdgeKind = Literal["arrow", "open", "dotted", "thick", "invisible"]
-
-_DIRECTIONS: frozenset[str] = frozenset({"TB", "TD", "BT", "RL", "LR"})
-
-
-@dataclass(frozen=True)
-class Node:
-    id: str
-    label: str
-    shape: NodeShape
-    line: int  # 1-based line where the node first appears
-
-    @property
-    def decision(self) -> bool:
-        return self.shape == "diamond"
-
-
-@dataclass(frozen=True)
-class Edge:
-    """An edge as written. An endpoint may be a subgraph id; see `Flowchart.data_edges`."""
-
-    source: str
-    target: str
-    label: str
-    kind: EdgeKind
-    line: int
-    bidirectional: bool = False  # <-->, o--o, x--x
-
-
-@dataclass(frozen=True)
-class Subgraph:
-    id: str
-    title: str
-    members: tuple[str, ...]  # node ids inside it, nested subgraphs' nodes included
-    parent: str | None
-    line: int
-
-
-@dataclass(frozen=True)
-class Flowchart:
-    direction: Direction
-    title: str | None
-    nodes: tuple[Node, ...]  # in order of first appearance
-    edges: tuple[Edge, ...]  # in order of appearance
-    subgraphs: tuple[Subgraph, ...] = ()
-
-    def node(self, node_id: str) -> Node:
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
-
-    def data_edges(self) -> tuple[Edge, ...]:
-        """The node-to-node edges that carry data, in order of appearance.
-
-        An edge to a subgraph goes to its entry nodes (members with no predecessor inside it),
-        an edge from a subgraph leaves from its exit nodes (members with no successor inside
-        it); nested subgraphs are resolved innermost first. `~~~` links are layout only and
-        are dropped; a bidirectional link gives an edge each way.
-        """
-        return _resolve_edges(self)
-
-
-# --- statements ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Statement:
-    text: str
-    line_no: int
-    line: str  # the physical line the statement starts on, for error messages
-
-
-def _statements(text: str) -> tuple[str | None, list[_Statement]]:
-    """Split into statements (newline or `;` outside quotes and brackets), drop comments,
-    and read the front matter title."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    title: str | None = None
-    first = 0
-    while first < len(lines) and not lines[first].strip():
-        first += 1
-    if first < len(lines) and lines[first].strip() == "---":
-        end = first + 1
-        while end < len(lines) and lines[end].strip() != "---":
-            match = re.match(r"\s*title\s*:\s*(.*?)\s*$", lines[end])
-            if match and not lines[end].startswith((" ", "\t")):
-                title = match.group(1).strip("\"'") or None
-            end += 1
-        if end == len(lines):
-            raise MermaidSyntaxError("front matter `---` is never closed", first + 1, lines[first])
-        first = end + 1
-
-    statements: list[_Statement] = []
-    buf: list[str] = []
-    start_no = 0
-    in_quote = False
-    depth = 0
-
-    def flush() -> None:
-        chunk = "".join(buf).strip()
-        if chunk:
-            statements.append(_Statement(chunk, start_no + 1, lines[start_no]))
-        buf.clear()
-
-    for index in range(first, len(lines)):
-        raw = lines[index]
-        if not in_quote:
-            if raw.lstrip().startswith("%%"):
-                continue  # comments and %%{init}%% directives take the whole line
-            start_no = index
-            depth = 0
-        for char in raw:
-            if char == '"':
-                in_quote = not in_quote
-            elif not in_quote:
-                if char in "[({":
-                    depth += 1
-                elif char in "])}":
-                    depth = max(0, depth - 1)
-                elif char == ";" and depth == 0:
-                    flush()
-                    start_no = index
-                    continue
-            buf.append(char)
-        if in_quote:
-            buf.append("\n")  # a quoted (markdown) label may span lines
-        else:
-            flush()
-    if in_quote:
-        raise MermaidSyntaxError("a quoted label is never closed", start_no + 1, lines[start_no])
-    return title, statements
-
-
-# --- parsing ------------------------------------------------------------------------------
+from hexa.generate.flowchart import (
+    DIRECTIONS,
+    Direction,
+    Edge,
+    EdgeKind,
+    Flowchart,
+    Node,
+    NodeShape,
+    Subgraph,
+)
+from hexa.generate.mermaid_lexer import Statement, split_statements
 
 _HEADER = re.compile(r"^(flowchart|graph)(?:-elk)?(?:\s+(\S+))?$", re.IGNORECASE)
 _IGNORED = re.compile(r"^(classDef|class|style|linkStyle|click|accTitle|accDescr)(\s|:)")
@@ -268,7 +127,7 @@ def parse_mermaid(text: str) -> Flowchart:
     size = len(text.encode("utf-8", "replace"))
     if size > MAX_MERMAID_BYTES:
         raise MermaidTooLargeError("bytes", size, MAX_MERMAID_BYTES)
-    title, statements = _statements(text)
+    title, statements = split_statements(text)
     if not statements:
         raise MermaidSyntaxError("expected `flowchart` or `graph` and a direction", 1, "")
     header = statements[0]
@@ -282,7 +141,7 @@ def parse_mermaid(text: str) -> Flowchart:
     builder = _Builder()
     if match.group(2) is not None:
         direction = match.group(2).upper()
-        if direction not in _DIRECTIONS:
+        if direction not in DIRECTIONS:
             raise MermaidSyntaxError(
                 f"unknown direction {match.group(2)!r} (use TD, TB, LR, RL or BT)",
                 header.line_no,
@@ -305,7 +164,7 @@ def parse_mermaid(text: str) -> Flowchart:
     return _finish(builder, title, header)
 
 
-def _statement(builder: _Builder, stmt: _Statement) -> None:
+def _statement(builder: _Builder, stmt: Statement) -> None:
     body = stmt.text
     if body == "end":
         if not builder.open_subgraphs:
@@ -320,7 +179,7 @@ def _statement(builder: _Builder, stmt: _Statement) -> None:
     _StatementParser(builder, stmt).parse()
 
 
-def _subgraph(builder: _Builder, stmt: _Statement) -> None:
+def _subgraph(builder: _Builder, stmt: Statement) -> None:
     rest = stmt.text[len("subgraph") :].strip()
     explicit = re.match(r"^(\w+)\s*\[(.*)\]$", rest)
     if explicit:
@@ -338,7 +197,7 @@ def _subgraph(builder: _Builder, stmt: _Statement) -> None:
 class _StatementParser:
     """Reads `group (link group)*` where a group is `node (& node)*`."""
 
-    def __init__(self, builder: _Builder, stmt: _Statement) -> None:
+    def __init__(self, builder: _Builder, stmt: Statement) -> None:
         self.builder = builder
         self.stmt = stmt
         self.text = stmt.text
@@ -495,7 +354,7 @@ def _clean_label(raw: str) -> str:
     return label.replace("#quot;", '"')
 
 
-def _finish(builder: _Builder, title: str | None, header: _Statement) -> Flowchart:
+def _finish(builder: _Builder, title: str | None, header: Statement) -> Flowchart:
     subgraph_ids = set(builder.subgraphs)
     # An id used in an edge that names a subgraph refers to the subgraph, not to a new node;
     # an empty subgraph stays a box of its own.
@@ -528,64 +387,3 @@ def _finish(builder: _Builder, title: str | None, header: _Statement) -> Flowcha
         edges=tuple(builder.edges),
         subgraphs=subgraphs,
     )
-
-
-# --- data edges ---------------------------------------------------------------------------
-
-
-def _resolve_edges(chart: Flowchart) -> tuple[Edge, ...]:
-    node_ids = {node.id for node in chart.nodes}
-    groups = {sub.id: sub for sub in chart.subgraphs if sub.members and sub.id not in node_ids}
-    directed: list[Edge] = []
-    for edge in chart.edges:
-        if edge.kind == "invisible":
-            continue
-        directed.append(edge)
-        if edge.bidirectional:
-            directed.append(Edge(edge.target, edge.source, edge.label, edge.kind, edge.line, True))
-
-    def depth(sub_id: str) -> int:
-        parent = groups[sub_id].parent
-        return 0 if parent is None or parent not in groups else 1 + depth(parent)
-
-    resolved: dict[int, list[Edge]] = {}  # index in `directed` -> node-level edges
-    ends: dict[str, tuple[list[str], list[str]]] = {}  # subgraph -> (entries, exits)
-    for index, edge in enumerate(directed):
-        if edge.source not in groups and edge.target not in groups:
-            resolved[index] = [edge]
-    for sub_id in sorted(groups, key=depth, reverse=True):
-        members = set(groups[sub_id].members)
-        inside = [
-            e
-            for edges in resolved.values()
-            for e in edges
-            if e.source in members and e.target in members
-        ]
-        has_pred = {e.target for e in inside}
-        has_succ = {e.source for e in inside}
-        order = groups[sub_id].members
-        ends[sub_id] = (
-            [m for m in order if m not in has_pred],
-            [m for m in order if m not in has_succ],
-        )
-        for index, edge in enumerate(directed):
-            if index in resolved:
-                continue
-            if all(end not in groups or end in ends for end in (edge.source, edge.target)):
-                sources = ends[edge.source][1] if edge.source in groups else [edge.source]
-                targets = ends[edge.target][0] if edge.target in groups else [edge.target]
-                resolved[index] = [
-                    Edge(s, t, edge.label, edge.kind, edge.line, edge.bidirectional)
-                    for s in sources
-                    for t in targets
-                ]
-    return tuple(_unique(e for index in sorted(resolved) for e in resolved[index]))
-
-
-def _unique(edges: Iterator[Edge]) -> Iterator[Edge]:
-    seen: set[tuple[str, str, str]] = set()
-    for edge in edges:
-        key = (edge.source, edge.target, edge.label)
-        if key not in seen:
-            seen.add(key)
-            yield edge

@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from hexa.errors import InvalidNotebookError
 from hexa.generate.codegen import one_line
+from hexa.generate.flowchart import Flowchart
 from hexa.generate.importing import normalize_notebook_text
-from hexa.generate.mermaid import Flowchart, parse_mermaid
+from hexa.generate.mermaid import parse_mermaid
 from hexa.generate.steps import StepSpec, plan_steps
 from hexa.generate.stubs import flowchart_notebook
 from hexa.generate.templates import match_template, render_template

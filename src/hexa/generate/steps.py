@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hexa.errors import MermaidCycleError
 from hexa.generate.codegen import py_str
-from hexa.generate.mermaid import Edge, Flowchart, NodeShape
+from hexa.generate.flowchart import Edge, Flowchart, NodeShape
 
 # Names a step may not take: the notebook's own (`mo` is imported by the chart cell) and
 # marimo's module-level names.
