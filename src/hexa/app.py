@@ -1,4 +1,8 @@
-"""The application factory: every long-lived object is created and closed by the lifespan."""
+"""The application factory: every long-lived object is created and closed by the lifespan.
+
+`create_app` builds the app and its routes; its lifespan runs `_start`, whose steps below
+follow in the order they run, each registering how to stop what it started.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa import __version__
 from hexa.agent.factory import build_agent_service
@@ -34,7 +39,7 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner
 from hexa.runtime.supervisor import Limits, Supervisor
-from hexa.sandbox import ResourceLimits, build_sandbox
+from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
 from hexa.store import NotebookRepository, create_engine, create_sessionmaker, upgrade_database
 from hexa.users import UserService
 
@@ -51,10 +56,6 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-# marimo's editor treats a file under these as unnamed and never autosaves it.
-_TEMP_PREFIXES = ("/tmp/", "/var/tmp/", "/var/folders/")
-
-
 def resource_limits(settings: Settings) -> ResourceLimits:
     return ResourceLimits(
         memory_bytes=settings.notebook_memory_mb * 1024**2,
@@ -68,98 +69,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        data = settings.resolved_data_dir
-        for folder in (data, settings.notebooks_dir, settings.run_dir, settings.logs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        # Hexa's data (database, logs, pid files, every user's folder) is Hexa's alone:
-        # behind the sandbox's mount namespace, the file mode is a second wall.
-        data.chmod(0o700)
+        # Each start step pushes its own stop onto this stack: a failed start undoes what
+        # had started, and shutdown stops everything in the reverse order of starting.
         async with AsyncExitStack() as stack:
-            pid_file = PidFile(settings.run_dir)
-            reaped = pid_file.reap()
-            if reaped:
-                logger.warning("reaped %d marimo processes left by an earlier run", len(reaped))
-            sandbox, enforcer = build_sandbox(
-                settings.sandbox,
-                data_dir=data,
-                python=settings.python,
-                limits=resource_limits(settings),
-                uid_base=settings.sandbox_uid_base,
-            )
-            enforcer.sweep()
-            stack.callback(enforcer.close)
-            if not sandbox.relocates and str(data).startswith(_TEMP_PREFIXES):
-                logger.warning(
-                    "HEXA_DATA_DIR %s is a temporary folder and there is no sandbox to show "
-                    "notebooks elsewhere: marimo's editor never autosaves files under it, so "
-                    "what people type is saved only by the agent and the API. Choose a data "
-                    "dir outside /tmp.",
-                    data,
-                )
-
-            await upgrade_database(settings.db_url)
-            engine = create_engine(settings.db_url)
-            stack.push_async_callback(engine.dispose)
-            sessions = create_sessionmaker(engine)
-            async with sessions.begin() as session:
-                await NotebookRepository(session).reset_statuses()
-
-            # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
-            # so one user's marimo cookie can never ride on another's proxied request. No
-            # read timeout: the proxy streams SSE; marimo calls set their own timeouts.
-            http = make_http_client()
-            http.timeout = httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=10.0)
-            stack.push_async_callback(http.aclose)
-
-            supervisor = Supervisor(
-                spawner=MarimoSpawner(
-                    python=settings.python,
-                    home_root=data / "home",
-                    logs_dir=settings.logs_dir,
-                    pid_file=pid_file,
-                    sandbox=sandbox,
-                ),
-                connector=MarimoConnector(http),
-                limits=limits_from(settings),
-            )
-            await supervisor.start()
-            stack.push_async_callback(supervisor.shutdown)
-
-            users = UserService(sessions, settings.notebooks_dir)
-            default_user = await users.ensure_default(settings.ensure_token())
-            shared_host = sandbox.kind == "none" and not settings.allow_unsandboxed_users
-            notebooks = NotebookService(
-                sessions=sessions,
-                supervisor=supervisor,
-                users=users,
-                files=NotebookFiles(),
-                http=http,
-                max_code_bytes=settings.max_code_bytes,
-                # With no sandbox, one user's code can reach everyone's: only one may run.
-                sole_user_id=default_user.id if shared_host else None,
-                redact=Redactor(key_values(settings)).text,
-            )
-            stack.push_async_callback(notebooks.drain)
-
-            model = choose_model(settings)
-            runner = SubprocessRunner(
-                python=str(settings.python), scratch_dir=data / "runs", sandbox=sandbox
-            )
-            generation = GenerationService(notebooks, text_model_for(model), runner)
-            agent = build_agent_service(
-                settings=settings, sessions=sessions, notebooks=notebooks, model=model
-            )
-            stack.push_async_callback(agent.close)
-            if interrupted := await agent.recover():
-                logger.warning("%d agent turn(s) were interrupted by a stop of Hexa", interrupted)
-            app.state.services = Services(
-                settings=settings,
-                users=users,
-                notebooks=notebooks,
-                generation=generation,
-                agent=agent,
-            )
-            app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
+            await _start(app, settings, stack)
             yield
 
     app = FastAPI(
@@ -171,7 +84,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _add_routes(app, settings)
+    return app
 
+
+def _add_routes(app: FastAPI, settings: Settings) -> None:
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -187,4 +104,155 @@ def create_app(settings: Settings) -> FastAPI:
         app.mount("/assets", StaticFiles(directory=assets), name="assets")
     # Last: `/{notebook_name}` must not shadow any route above.
     app.include_router(pages.router)
-    return app
+
+
+# --- the lifespan's start steps, in order; each registers its stop on `stack` -------------
+
+
+async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> None:
+    """Start everything long-lived and put the routers' services on `app.state`."""
+    _make_data_dirs(settings)
+    pid_file = _reap_leftovers(settings)
+    sandbox = _start_sandbox(settings, stack)
+    sessions = await _open_database(settings, stack)
+    http = _open_marimo_client(stack)
+    supervisor = await _start_supervisor(settings, pid_file, sandbox, http, stack)
+    app.state.services = await _start_services(settings, sessions, supervisor, sandbox, http, stack)
+    app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
+
+
+def _make_data_dirs(settings: Settings) -> None:
+    data = settings.resolved_data_dir
+    for folder in (data, settings.notebooks_dir, settings.run_dir, settings.logs_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    # Hexa's data (database, logs, pid files, every user's folder) is Hexa's alone:
+    # behind the sandbox's mount namespace, the file mode is a second wall.
+    data.chmod(0o700)
+
+
+def _reap_leftovers(settings: Settings) -> PidFile:
+    pid_file = PidFile(settings.run_dir)
+    reaped = pid_file.reap()
+    if reaped:
+        logger.warning("reaped %d marimo processes left by an earlier run", len(reaped))
+    return pid_file
+
+
+# marimo's editor treats a file under these as unnamed and never autosaves it.
+_TEMP_PREFIXES = ("/tmp/", "/var/tmp/", "/var/folders/")
+
+
+def _start_sandbox(settings: Settings, stack: AsyncExitStack) -> Sandbox:
+    data = settings.resolved_data_dir
+    sandbox, enforcer = build_sandbox(
+        settings.sandbox,
+        data_dir=data,
+        python=settings.python,
+        limits=resource_limits(settings),
+        uid_base=settings.sandbox_uid_base,
+    )
+    enforcer.sweep()
+    stack.callback(enforcer.close)
+    if not sandbox.relocates and str(data).startswith(_TEMP_PREFIXES):
+        logger.warning(
+            "HEXA_DATA_DIR %s is a temporary folder and there is no sandbox to show "
+            "notebooks elsewhere: marimo's editor never autosaves files under it, so "
+            "what people type is saved only by the agent and the API. Choose a data "
+            "dir outside /tmp.",
+            data,
+        )
+    return sandbox
+
+
+async def _open_database(
+    settings: Settings, stack: AsyncExitStack
+) -> async_sessionmaker[AsyncSession]:
+    await upgrade_database(settings.db_url)
+    engine = create_engine(settings.db_url)
+    stack.push_async_callback(engine.dispose)
+    sessions = create_sessionmaker(engine)
+    # Statuses left "running" by an earlier run are stale: no marimo outlives Hexa.
+    async with sessions.begin() as session:
+        await NotebookRepository(session).reset_statuses()
+    return sessions
+
+
+def _open_marimo_client(stack: AsyncExitStack) -> httpx2.AsyncClient:
+    # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
+    # so one user's marimo cookie can never ride on another's proxied request. No
+    # read timeout: the proxy streams SSE; marimo calls set their own timeouts.
+    http = make_http_client()
+    http.timeout = httpx2.Timeout(connect=5.0, read=None, write=30.0, pool=10.0)
+    stack.push_async_callback(http.aclose)
+    return http
+
+
+async def _start_supervisor(
+    settings: Settings,
+    pid_file: PidFile,
+    sandbox: Sandbox,
+    http: httpx2.AsyncClient,
+    stack: AsyncExitStack,
+) -> Supervisor:
+    supervisor = Supervisor(
+        spawner=MarimoSpawner(
+            python=settings.python,
+            home_root=settings.resolved_data_dir / "home",
+            logs_dir=settings.logs_dir,
+            pid_file=pid_file,
+            sandbox=sandbox,
+        ),
+        connector=MarimoConnector(http),
+        limits=limits_from(settings),
+    )
+    await supervisor.start()
+    stack.push_async_callback(supervisor.shutdown)
+    return supervisor
+
+
+async def _start_services(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    supervisor: Supervisor,
+    sandbox: Sandbox,
+    http: httpx2.AsyncClient,
+    stack: AsyncExitStack,
+) -> Services:
+    """The services the routers call: users, notebooks, new notebooks, the agent."""
+    users = UserService(sessions, settings.notebooks_dir)
+    default_user = await users.ensure_default(settings.ensure_token())
+    shared_host = sandbox.kind == "none" and not settings.allow_unsandboxed_users
+    notebooks = NotebookService(
+        sessions=sessions,
+        supervisor=supervisor,
+        users=users,
+        files=NotebookFiles(),
+        http=http,
+        max_code_bytes=settings.max_code_bytes,
+        # With no sandbox, one user's code can reach everyone's: only one may run.
+        sole_user_id=default_user.id if shared_host else None,
+        redact=Redactor(key_values(settings)).text,
+    )
+    stack.push_async_callback(notebooks.drain)
+
+    model = choose_model(settings)
+    # Model-written notebooks are tried in the same sandbox as the users' notebooks.
+    runner = SubprocessRunner(
+        python=str(settings.python),
+        scratch_dir=settings.resolved_data_dir / "runs",
+        sandbox=sandbox,
+    )
+    generation = GenerationService(notebooks, text_model_for(model), runner)
+    agent = build_agent_service(
+        settings=settings, sessions=sessions, notebooks=notebooks, model=model
+    )
+    stack.push_async_callback(agent.close)
+    if interrupted := await agent.recover():
+        logger.warning("%d agent turn(s) were interrupted by a stop of Hexa", interrupted)
+    return Services(
+        settings=settings,
+        users=users,
+        notebooks=notebooks,
+        generation=generation,
+        agent=agent,
+    )
