@@ -137,13 +137,18 @@ class Viewer:
         self._client = client
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._arrived = asyncio.Event()  # set on every frame, and when the stream ends
 
     async def _run(self) -> None:
-        async with contextlib.aclosing(self._client.events()) as stream:
-            async for frame in stream:
-                self.frames.append(frame)
-                if frame["op"] == "kernel-ready":
-                    self._ready.set()
+        try:
+            async with contextlib.aclosing(self._client.events()) as stream:
+                async for frame in stream:
+                    self.frames.append(frame)
+                    self._arrived.set()
+                    if frame["op"] == "kernel-ready":
+                        self._ready.set()
+        finally:
+            self._arrived.set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -159,15 +164,18 @@ class Viewer:
     async def wait_for(
         self, predicate: Callable[[Notification], bool], *, after: int = 0, timeout: float = 20
     ) -> Notification:
+        seen = after
         async with asyncio.timeout(timeout):
             while True:
-                for frame in self.frames[after:]:
+                for frame in self.frames[seen:]:
                     if predicate(frame):
                         return frame
+                seen = max(seen, len(self.frames))
                 if self._task is not None and self._task.done():
                     self._task.result()
                     raise AssertionError("viewer stream ended")
-                await asyncio.sleep(0.02)
+                self._arrived.clear()
+                await self._arrived.wait()
 
     def transactions(self, after: int = 0) -> list[dict[str, object]]:
         return [

@@ -8,7 +8,6 @@ the cells they add, and the notebook-replacing test runs last.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -81,8 +80,9 @@ async def test_create_edit_move_delete_reach_kernel_viewer_and_file(nb: Editing)
     assert list(cells) == ["Hbol", "MJUe", cid, "vblA", "bkHC", "lEQa"]
     assert cells[cid].name == "agent_total"
     assert cells[cid].status == "idle"
-    assert cells[cid].output is not None
-    assert "6" in cells[cid].output.data
+    output = cells[cid].output
+    assert output is not None
+    assert "6" in output.data
 
     mark = len(nb.viewer.frames)
     await client.edit_cell(cid, "agent_total = int(df['a'].sum()) * 10\nagent_total")
@@ -90,8 +90,9 @@ async def test_create_edit_move_delete_reach_kernel_viewer_and_file(nb: Editing)
     assert set_code[0]["cellId"] == cid
     await wait_file(path, lambda t: "* 10" in t)
     cells = {c.cell_id: c for c in await client.read_cells()}
-    assert cells[cid].output is not None
-    assert "60" in cells[cid].output.data
+    output = cells[cid].output
+    assert output is not None
+    assert "60" in output.data
 
     mark = len(nb.viewer.frames)
     await client.move_cell(cid, before="Hbol")
@@ -128,7 +129,6 @@ async def test_run_cells(nb: Editing) -> None:
 
 async def test_validation_failures_apply_nothing(nb: Editing) -> None:
     path = nb.marimo.path
-    before_file = path.read_text()
     mark = len(nb.viewer.frames)
 
     with pytest.raises(CodeModeError) as syntax:
@@ -149,9 +149,17 @@ async def test_validation_failures_apply_nothing(nb: Editing) -> None:
     assert not bad_name.value.applied
 
     assert await cell_ids(nb.client) == list(CELL_IDS)
-    await asyncio.sleep(0.5)  # a save would have happened by now
-    assert path.read_text() == before_file
-    assert nb.viewer.transactions(mark) == []
+    # A valid edit after them: once it is broadcast and saved, whatever the failed ones
+    # had broadcast or saved would have arrived before it.
+    barrier = await nb.client.create_cell("agent_barrier = 1")
+    await next_tx(nb, mark, "create-cell")
+    (tx,) = nb.viewer.transactions(mark)
+    assert [c["cellId"] for c in changes(tx, "create-cell")] == [barrier]
+    saved = await wait_file(path, lambda t: "agent_barrier = 1" in t)
+    for failed in ("x = (", "df = 1", "agent_fine", "agent_n", "df = 2"):
+        assert failed not in saved
+    await nb.client.delete_cells([barrier])
+    await wait_file(path, lambda t: "agent_barrier" not in t)
 
 
 async def test_unknown_cell_is_cell_not_found_and_applies_nothing(nb: Editing) -> None:
@@ -198,8 +206,9 @@ async def test_batch_with_references_to_new_cells(nb: Editing) -> None:
     assert {c["cellId"] for c in changes(txs[0], "create-cell")} == {a, b}
     cells = {c.cell_id: c for c in await nb.client.read_cells()}
     assert next(iter(cells)) == a
-    assert cells[b].output is not None
-    assert "2" in cells[b].output.data
+    output = cells[b].output
+    assert output is not None
+    assert "2" in output.data
     await nb.client.delete_cells([b, a])
 
 
@@ -243,8 +252,9 @@ async def test_run_stale(nb: Editing) -> None:
     await nb.client.run_stale()
     cells = {c.cell_id: c for c in await nb.client.read_cells()}
     assert cells[cid].status == "idle"
-    assert cells[cid].output is not None
-    assert "5" in cells[cid].output.data
+    output = cells[cid].output
+    assert output is not None
+    assert "5" in output.data
     await nb.client.apply([RunCell("MJUe"), DeleteCell(cid)])
 
 

@@ -5,7 +5,6 @@ One server and session are shared by the module; nothing here edits the notebook
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -182,11 +181,10 @@ async def test_execute(nb: Opened) -> None:
 
 
 async def test_execute_timeout_interrupts_the_kernel(nb: Opened) -> None:
-    started = time.monotonic()
     with pytest.raises(MarimoTimeoutError):
         await nb.client.execute("import time\ntime.sleep(60)", timeout=1.5)
-    assert time.monotonic() - started < 10
-    # Closing the stream interrupted the kernel: it is usable right away.
+    # Closing the stream interrupted the kernel: the scratchpad runs one call at a time,
+    # and the next one runs within a deadline far shorter than the sleep.
     result = await nb.client.execute("print('after')", timeout=20)
     assert result.stdout == "after\n"
 

@@ -114,15 +114,18 @@ async def test_restart_kernel_keeps_the_server(shared: Marimo) -> None:
     old = marimo.client(stable_session_id=first.stable_session_id)
     ws, _ = await browser(marimo, "browser-r")
     events: list[Notification] = []
+    joined = asyncio.Event()
 
     async def watch() -> None:
         async with contextlib.aclosing(client.events()) as stream:
             async for frame in stream:
                 events.append(frame)
+                joined.set()
 
     watcher = asyncio.create_task(watch())
     try:
-        await asyncio.sleep(0.5)
+        async with asyncio.timeout(20):
+            await joined.wait()  # the viewer is on the old session
         second = await client.restart_kernel(60)
         assert second.stable_session_id != first.stable_session_id
         assert not second.resumed
@@ -200,8 +203,19 @@ async def test_kill_9_is_not_running_and_stop_reaps_the_group(servers: Starter) 
     assert pid is not None
     assert len(group_members(pid)) >= 2  # the server and its session's kernel
 
+    viewer = Viewer(client)
+    await viewer.start()
+    mark = len(viewer.frames)
     running = asyncio.create_task(client.execute("import time\ntime.sleep(30)", timeout=60))
-    await asyncio.sleep(1.0)
+    await viewer.wait_for(  # the code is running in the kernel
+        lambda f: (
+            f["op"] == "cell-op"
+            and f["data"].get("cell_id") == "__scratch__"
+            and f["data"].get("status") == "running"
+        ),
+        after=mark,
+    )
+    await viewer.stop()
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(MarimoNotRunningError):
         await running

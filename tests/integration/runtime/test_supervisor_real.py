@@ -24,7 +24,7 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
-from hexa.runtime.supervisor import Limits, NotebookState, Supervisor
+from hexa.runtime.supervisor import Limits, Notebook, NotebookState, Supervisor
 from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,9 +95,19 @@ async def setup(
 async def wait_state(
     sup: Supervisor, notebook_id: str, state: NotebookState, timeout: float
 ) -> None:
+    """Until the notebook is in `state` (now, or on a later change of state)."""
+    reached = asyncio.Event()
+
+    def check(nb: Notebook) -> None:
+        if nb.notebook_id == notebook_id and nb.state is state:
+            reached.set()
+
+    sup.on_state_change(check)
+    nb = sup.get(notebook_id)
+    if nb is not None:
+        check(nb)
     async with asyncio.timeout(timeout):
-        while (nb := sup.get(notebook_id)) is None or nb.state is not state:
-            await asyncio.sleep(0.05)
+        await reached.wait()
 
 
 def group_members(pgid: int) -> list[int]:
@@ -123,10 +133,11 @@ async def value_of(sup: Supervisor, notebook_id: str) -> object:
     nb = sup.get(notebook_id)
     assert nb is not None
     assert nb.process is not None
-    client = MarimoClient(
-        nb.process.url, nb.process.token, make_http_client(), stable_session_id=nb.session_id
-    )
-    values = await client.tables_and_variables(["value"])
+    async with make_http_client() as http:
+        client = MarimoClient(
+            nb.process.url, nb.process.token, http, stable_session_id=nb.session_id
+        )
+        values = await client.tables_and_variables(["value"])
     return values["variables"]["value"]
 
 
@@ -164,10 +175,10 @@ async def test_kill_9_is_recovered_with_the_file_intact(
             kernel.kill()
     await wait_state(sup, "kept", NotebookState.STARTING, 10)
     await wait_state(sup, "kept", NotebookState.RUNNING, 60)
-    nb = sup.get("kept")
-    assert nb is not None
-    assert nb.process is not None
-    assert nb.process.pid != server_pid
+    again = sup.get("kept")
+    assert again is not None
+    assert again.process is not None
+    assert again.process.pid != server_pid
     assert spec.path.read_text() == before
     assert "42" in str(await value_of(sup, "kept"))
     # Nothing of the dead server's group is left.
