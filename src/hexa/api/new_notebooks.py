@@ -12,6 +12,7 @@ from hexa.api.responses import BODY, errors
 from hexa.api.schemas import CreatedNotebook, Strict
 from hexa.generate import list_templates
 from hexa.generate.mermaid import MAX_MERMAID_BYTES
+from hexa.notebooks.service import NotebookView
 
 router = APIRouter(tags=["generation"])
 
@@ -49,12 +50,8 @@ async def generate(body: GenerateRequest, user: CurrentUser, svc: ServicesDep) -
     made = await svc.generation.generate(
         user, prompt=body.prompt, mermaid=body.mermaid, name=body.name
     )
-    v = made.view
     return GeneratedNotebook(
-        notebook_id=v.notebook_id,
-        name=v.name,
-        path=v.path,
-        url=v.url,
+        **_created(made.view).model_dump(),
         notes=list(made.notes),
         remaining_errors=list(made.remaining_errors),
     )
@@ -71,6 +68,10 @@ async def import_notebook(
 ) -> CreatedNotebook:
     data = await file.read()
     view = await svc.generation.import_file(user, file.filename or "upload.py", data, name=name)
+    return _created(view)
+
+
+def _created(view: NotebookView) -> CreatedNotebook:
     return CreatedNotebook(
         notebook_id=view.notebook_id, name=view.name, path=view.path, url=view.url
     )

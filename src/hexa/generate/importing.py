@@ -13,7 +13,7 @@ from typing import Any
 
 from hexa.diagnostics import Diagnostic
 from hexa.errors import InvalidNotebookError, UnsupportedError
-from hexa.generate.validation import validate_notebook
+from hexa.generate.validation import require_valid, validate_notebook
 
 _FENCE = re.compile(
     r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)[^\n]*\n"
@@ -290,9 +290,7 @@ def _convert_ir(ir: Any) -> str:
 
 
 def _checked(text: str) -> str:
-    result = validate_notebook(text)
-    if not result.valid:
-        raise InvalidNotebookError(result.diagnostics, text=text)
+    require_valid(text)
     return text
 
 

@@ -322,13 +322,7 @@ async def generate_from_prompt(
     returned (source "fallback") with the model's last problems. Raises WriterError.
     """
     if writer is None:
-        text, template_id = notebook_from_prompt(prompt)
-        return GenerationResult(
-            text=text,
-            source="builtin",
-            validation=await validate_notebook_async(text),
-            template=template_id,
-        )
+        return await _template_result(prompt)
     run_with = runner or SubprocessRunner()
     calls = 0
     best: tuple[str, ValidationResult, RunReport] | None = None
@@ -347,27 +341,43 @@ async def generate_from_prompt(
             report = await run_with.run(text)
             best = (text, validation, report)
             if report.ok:
-                return _prompt_result(best, calls, ())
+                return _model_result(best, calls)
             problems = [_run_problem(e) for e in report.errors]
             shown = text
         if attempt < max_repairs:
             request = notebook_repair_prompt(prompt, shown, problems)
     if best is not None:
-        return _prompt_result(best, calls, tuple(e.describe() for e in best[2].errors))
-    text, template_id = notebook_from_prompt(prompt)
-    return GenerationResult(
-        text=text,
+        return _model_result(best, calls)
+    return await _template_result(
+        prompt,
         source="fallback",
-        validation=await validate_notebook_async(text),
-        template=template_id,
         model_calls=calls,
         notes=tuple(f"model notebook rejected: {p}" for p in problems),
     )
 
 
-def _prompt_result(
-    best: tuple[str, ValidationResult, RunReport], calls: int, remaining: tuple[str, ...]
+async def _template_result(
+    prompt: str,
+    *,
+    source: ResultSource = "builtin",
+    model_calls: int = 0,
+    notes: tuple[str, ...] = (),
 ) -> GenerationResult:
+    """The offline notebook for `prompt`: the result without a model, and the fallback
+    when the model's notebooks were never accepted."""
+    text, template_id = notebook_from_prompt(prompt)
+    return GenerationResult(
+        text=text,
+        source=source,
+        validation=await validate_notebook_async(text),
+        template=template_id,
+        model_calls=model_calls,
+        notes=notes,
+    )
+
+
+def _model_result(best: tuple[str, ValidationResult, RunReport], calls: int) -> GenerationResult:
+    """The model's last accepted notebook, with what still failed when it ran."""
     text, validation, report = best
     return GenerationResult(
         text=text,
@@ -375,7 +385,7 @@ def _prompt_result(
         validation=validation,
         run=report,
         model_calls=calls,
-        remaining_errors=remaining,
+        remaining_errors=tuple(e.describe() for e in report.errors),
     )
 
 

@@ -8,8 +8,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from hexa.errors import InvalidNotebookError
-from hexa.generate.validation import ValidationResult, validate_notebook
+from hexa.generate.validation import ValidationResult, require_valid
 
 _NEW_FILE_MODE = 0o644
 
@@ -23,9 +22,7 @@ def write_notebook(path: str | os.PathLike[str], text: str) -> ValidationResult:
     see the old file or the new one, never half of one. Returns the validation result, whose
     warnings the caller may want to show.
     """
-    result = validate_notebook(text)
-    if not result.valid:
-        raise InvalidNotebookError(result.diagnostics, text=text)
+    result = require_valid(text)
     _replace_atomically(Path(path), text.encode("utf-8"))
     return result
 

@@ -161,29 +161,24 @@ class SubprocessRunner:
 
 def _report(raw: dict[str, Any], duration: float, output: str) -> RunReport:
     if raw.get("load_error"):
-        load = raw["load_error"]
-        error = CellRunError(
-            cell_index=None,
-            error_type=str(load.get("error_type", "Error")),
-            message=str(load.get("message", "")),
-            line=load.get("line"),
-            traceback=str(load.get("traceback", "")),
-        )
-        return RunReport((error,), (), False, duration, output)
-    errors = tuple(
-        CellRunError(
-            cell_index=item.get("cell_index"),
-            error_type=str(item.get("error_type", "Error")),
-            message=str(item.get("message", "")),
-            line=item.get("line"),
-            cell_name=item.get("cell_name"),
-            cell_id=item.get("cell_id"),
-            traceback=str(item.get("traceback", "")),
-        )
-        for item in raw.get("errors", [])
-    )
+        # The file itself failed to load: one error, outside any cell.
+        return RunReport((_cell_error(raw["load_error"]),), (), False, duration, output)
+    errors = tuple(_cell_error(item) for item in raw.get("errors", []))
     skipped = tuple(int(i) for i in raw.get("skipped", []))
     return RunReport(errors, skipped, False, duration, output)
+
+
+def _cell_error(item: dict[str, Any]) -> CellRunError:
+    """One error as `run_driver` writes it (a load error has no cell fields: all None)."""
+    return CellRunError(
+        cell_index=item.get("cell_index"),
+        error_type=str(item.get("error_type", "Error")),
+        message=str(item.get("message", "")),
+        line=item.get("line"),
+        cell_name=item.get("cell_name"),
+        cell_id=item.get("cell_id"),
+        traceback=str(item.get("traceback", "")),
+    )
 
 
 def _run_env(cache: Path) -> dict[str, str]:

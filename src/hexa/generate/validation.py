@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hexa.diagnostics import Diagnostic, Severity
+from hexa.errors import InvalidNotebookError
 
 _LINT_LOCK = threading.Lock()
 _SEVERITIES: frozenset[str] = frozenset({"breaking", "runtime", "formatting", "wasm"})
@@ -63,6 +64,15 @@ def validate_notebook(text: str) -> ValidationResult:
 
 async def validate_notebook_async(text: str) -> ValidationResult:
     return await asyncio.to_thread(_validate, text)
+
+
+def require_valid(text: str) -> ValidationResult:
+    """`validate_notebook`, raising InvalidNotebookError (carrying the diagnostics and the
+    text) when anything is breaking."""
+    result = validate_notebook(text)
+    if not result.valid:
+        raise InvalidNotebookError(result.diagnostics, text=text)
+    return result
 
 
 def _validate(text: str) -> ValidationResult:
