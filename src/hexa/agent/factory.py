@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.agent.docs_search import DocsSearch, register_docs_search
-from hexa.agent.events import EventBus
 from hexa.agent.models import ModelChoice, choose_model, key_values
 from hexa.agent.notebook_tools import register_notebook_tools
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import NotebookAccess, ToolRegistry
 from hexa.agent.service import AgentService
 from hexa.config import Settings
+from hexa.live import EventBus
 from hexa.store import utcnow
 
 

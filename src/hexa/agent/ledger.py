@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.agent import undo
+from hexa.agent import snapshots
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
@@ -45,22 +45,22 @@ class DbLedger:
         self._redactor = redactor
         self._clock = clock
         # turn id -> notebook id -> cells before the turn changed that notebook
-        self._snapshots: dict[str, dict[str, list[undo.CellState]]] = {}
+        self._snapshots: dict[str, dict[str, list[snapshots.CellState]]] = {}
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
-        self._prefetched: dict[tuple[str, str], asyncio.Task[list[undo.CellState]]] = {}
+        self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
         self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
 
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
-        self._snapshots[turn_id] = undo.decode(cells_before_json)
+        self._snapshots[turn_id] = snapshots.decode(cells_before_json)
 
     @staticmethod
-    def read_early(tools: ToolContext, notebook_id: str) -> asyncio.Task[list[undo.CellState]]:
+    def read_early(tools: ToolContext, notebook_id: str) -> asyncio.Task[list[snapshots.CellState]]:
         """Start reading a notebook's cells now, in case the coming turn changes them."""
 
-        async def read() -> list[undo.CellState]:
+        async def read() -> list[snapshots.CellState]:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                return await undo.read_state(await tools.client(notebook_id))
+                return await snapshots.read_state(await tools.client(notebook_id))
 
         task = asyncio.create_task(read())
         # Read-only turns never look at it: keep a failure from being reported as unseen.
@@ -68,7 +68,7 @@ class DbLedger:
         return task
 
     def adopt(
-        self, state: TurnState, notebook_id: str, early: asyncio.Task[list[undo.CellState]]
+        self, state: TurnState, notebook_id: str, early: asyncio.Task[list[snapshots.CellState]]
     ) -> None:
         """Use an early read (`read_early`) as the turn's snapshot, if it needs one."""
         if notebook_id in self._snapshots.get(state.turn_id, {}):
@@ -81,7 +81,7 @@ class DbLedger:
         if turn_id not in self._unsaved:
             return None
         self._unsaved.discard(turn_id)
-        return undo.encode(self._snapshots[turn_id])
+        return snapshots.encode(self._snapshots[turn_id])
 
     async def after_json(self, state: TurnState) -> str | None:
         """The cells of every notebook the turn changed, as it leaves them (None when it
@@ -91,11 +91,13 @@ class DbLedger:
             return None
         try:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                after = {nb: await undo.read_state(await state.tools.client(nb)) for nb in changed}
+                after = {
+                    nb: await snapshots.read_state(await state.tools.client(nb)) for nb in changed
+                }
         except (MarimoError, HexaError, TimeoutError) as exc:
             logger.warning("could not read the cells turn %s left: %s", state.turn_id, exc)
             return None
-        return undo.encode(after)
+        return snapshots.encode(after)
 
     async def flush(self, turn_id: str) -> None:
         """Wait until the turn's audit entries are written."""
@@ -125,7 +127,7 @@ class DbLedger:
             if early is None:
                 async with asyncio.timeout(SNAPSHOT_TIMEOUT):
                     client = await state.tools.client(notebook_id)
-                    taken[notebook_id] = await undo.read_state(client)
+                    taken[notebook_id] = await snapshots.read_state(client)
         except (MarimoError, HexaError, TimeoutError) as exc:
             # The change goes ahead (it is what the person asked for); only its undo is lost.
             logger.warning(

@@ -31,6 +31,7 @@ from hexa.agent.registry import (
     ToolSpec,
 )
 from hexa.agent.runs import LONG_RUN_LIMIT, Finished, StillRunning, bounded
+from hexa.agent.views import CellChange
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import CodeModeError, MarimoError
 from hexa.marimo.models import (
@@ -188,6 +189,10 @@ async def _all_ids(client: MarimoClient) -> list[str]:
 
 def _joined(codes: dict[str, str]) -> str:
     return "\n\n".join(f"# cell {cid}\n{code}" for cid, code in codes.items())
+
+
+def _removed(codes: dict[str, str]) -> tuple[CellChange, ...]:
+    return tuple(CellChange(cell_id=cid, before=code) for cid, code in codes.items())
 
 
 # ---------------------------------------------------------------------------- reads
@@ -532,6 +537,7 @@ async def preview_delete(ctx: ToolContext, args: CellIdsArgs) -> ApprovalPreview
     return ApprovalPreview(
         f"Delete {len(args.cell_ids)} cell(s) ({ids}) from notebook {notebook}",
         code_before=_joined(before),
+        changes=_removed(before),
     )
 
 
@@ -597,12 +603,15 @@ async def replace_notebook(ctx: ToolContext, args: ReplaceArgs) -> ToolOutcome:
 async def preview_replace(ctx: ToolContext, args: ReplaceArgs) -> ApprovalPreview:
     client = await ctx.client(ctx.target(args))
     before = await _codes(client, await _all_ids(client))
-    after = "\n\n".join(c.code for c in args.cells)
+    added = args.cells
+    after = "\n\n".join(c.code for c in added)
     return ApprovalPreview(
         f"Replace all {len(before)} cell(s) of notebook {await ctx.label(ctx.target(args))} "
         f"with {len(args.cells)} new cell(s)",
         code_before=_joined(before),
         code_after=after,
+        changes=_removed(before)
+        + tuple(CellChange(cell_id=None, after=c.code) for c in args.cells),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hexa.agent.views import CellChange
 from hexa.marimo.client import MarimoClient
 from hexa.users import Principal
 
@@ -148,11 +149,21 @@ class ToolOutcome:
 
 @dataclass(frozen=True)
 class ApprovalPreview:
-    """What the approval card shows: a sentence and the code that would change."""
+    """What the approval card shows: a sentence and the code that would change, as one
+    text each (`code_before` is what the approval binds) and cell by cell (`changes`)."""
 
     description: str
     code_before: str | None = None
     code_after: str | None = None
+    changes: tuple[CellChange, ...] = ()
+
+    def stored(self) -> dict[str, Any]:
+        """The preview as the approval row keeps it."""
+        return {
+            "code_before": self.code_before,
+            "code_after": self.code_after,
+            "changes": [c.model_dump() for c in self.changes],
+        }
 
 
 A = TypeVar("A", bound=ToolArgs)

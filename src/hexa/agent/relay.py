@@ -11,8 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from hexa.agent.events import EventBus
+from hexa.agent.events import MarimoNotification
 from hexa.agent.registry import NotebookAccess
+from hexa.live import EventBus
 from hexa.users import Principal
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class MarimoRelay:
                         async for frame in frames:
                             self._bus.publish(
                                 notebook_id,
-                                {"type": "marimo", "op": frame["op"], "data": frame["data"]},
+                                MarimoNotification(op=frame["op"], data=frame["data"]),
                             )
                     finally:
                         # An async generator: close it so the viewer socket closes now.

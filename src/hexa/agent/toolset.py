@@ -4,10 +4,8 @@ pydantic-ai validates arguments against each tool's pydantic model (a malformed 
 back to the model as a retry, and an unknown tool name likewise) and then calls
 `call_tool`, which:
 
-- pauses a destructive call the person has not approved (`ApprovalRequired`: the run ends
-  with `DeferredToolRequests` and the service stores the question);
-- carries out an approved one only after claiming its stored approval, once, for these
-  exact arguments (`TurnLedger.consume`): nothing destructive runs without a stored yes;
+- lets the safety gate (`hexa.agent.gate`) decide a destructive call: ask first, or run
+  it once after claiming its stored yes for exactly these arguments;
 - takes the turn's undo snapshot before the first call that changes cells;
 - turns every failure into text for the model, so the turn goes on;
 - writes one audit entry per call (`TurnLedger.record`).
@@ -15,18 +13,17 @@ back to the model as a retry, and an unknown tool name likewise) and then calls
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic_ai import ApprovalRequired, RunContext
+from pydantic_ai import RunContext
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 
+from hexa.agent import gate
 from hexa.agent.registry import (
-    ApprovalPreview,
     Tier,
     ToolContext,
     ToolError,
@@ -36,10 +33,9 @@ from hexa.agent.registry import (
 )
 from hexa.errors import HexaError, from_marimo
 from hexa.marimo.errors import MarimoError
-from hexa.store import Decision, args_sha256
+from hexa.store import Decision
 
 MAX_RETRIES = 3  # malformed calls of one tool the model may correct per run
-PREVIEW_TIMEOUT = 10.0
 
 
 @dataclass
@@ -78,21 +74,6 @@ class TurnLedger(Protocol):
     ) -> bool: ...
 
     async def record(self, state: TurnState, record: CallRecord) -> None: ...
-
-
-def canonical_arguments(spec: ToolSpec[Any], raw: Any) -> dict[str, Any]:
-    """The validated arguments as JSON (what the call runs with)."""
-    dumped: dict[str, Any] = spec.parse(raw).model_dump(mode="json")
-    return dumped
-
-
-def binding_sha256(tool_name: str, arguments: dict[str, Any], shown: str | None) -> str:
-    """What an approval binds, hashed the same way when it is asked for and when the call
-    runs: the tool, its validated arguments as they are (never a redacted copy), and the
-    code of the cells the person was shown. marimo hands out cell ids by position, so after
-    a reorder and a restart an id can name another cell; its code then differs, and the
-    call is refused as stale instead of acting on a cell nobody approved."""
-    return args_sha256({"tool": tool_name, "arguments": arguments, "shown": shown or ""})
 
 
 class RegistryToolset(AbstractToolset[TurnState]):
@@ -141,34 +122,20 @@ class RegistryToolset(AbstractToolset[TurnState]):
         arguments = args.model_dump(mode="json")
         notebook_id = state.tools.target(args)
         call_id = ctx.tool_call_id or ""
-        decision: Decision | None = Decision.AUTO
-        if spec.tier is Tier.DESTRUCTIVE:
-            preview = await self._preview(spec, state.tools, args)
-            bound = binding_sha256(name, arguments, preview.code_before)
-            if not ctx.tool_call_approved:
-                raise ApprovalRequired(
-                    metadata={
-                        "notebook_id": notebook_id,
-                        "description": preview.description,
-                        "code_before": preview.code_before,
-                        "code_after": preview.code_after,
-                        "binding_sha256": bound,
-                    }
-                )
-            approval_id = state.approved.get(call_id)
-            if approval_id is None or not await self._ledger.consume(
-                state, approval_id, name, bound
-            ):
-                refused = ToolOutcome(
-                    "Not run: there is no valid approval for exactly this call on exactly "
-                    "these cells (they may have changed since the approval was shown). "
-                    "Read the notebook again and ask again if it is still wanted.",
-                    "not run: no valid approval for these cells as they are now",
-                    ok=False,
-                )
-                await self._finish(state, call_id, spec, arguments, notebook_id, None, refused, 0.0)
-                return refused.content
-            decision = Decision.APPROVED
+        admitted = await gate.admit(
+            spec,
+            state.tools,
+            args,
+            approved=ctx.tool_call_approved,
+            approval_id=state.approved.get(call_id),
+            consume=lambda approval_id, tool, bound: self._ledger.consume(
+                state, approval_id, tool, bound
+            ),
+        )
+        if isinstance(admitted, ToolOutcome):  # refused: audited, and the model is told
+            await self._finish(state, call_id, spec, arguments, notebook_id, None, admitted, 0.0)
+            return admitted.content
+        decision = admitted
         if spec.changes_cells:  # the ledger takes one snapshot per notebook and turn
             await self._ledger.snapshot(state, notebook_id)
         started = time.perf_counter()
@@ -208,15 +175,3 @@ class RegistryToolset(AbstractToolset[TurnState]):
             )
         except HexaError as exc:  # e.g. another notebook that is not the user's, or down
             return ToolOutcome(f"Error: {exc.message}", f"error: {exc.message}", ok=False)
-
-    @staticmethod
-    async def _preview(spec: ToolSpec[Any], tools: ToolContext, args: Any) -> ApprovalPreview:
-        generic = ApprovalPreview(f"Run {spec.name} on notebook {tools.target(args)}")
-        if spec.preview is None:
-            return generic
-        try:
-            async with asyncio.timeout(PREVIEW_TIMEOUT):
-                return await spec.preview(tools, args)
-        except (MarimoError, HexaError, TimeoutError) as exc:
-            message = getattr(exc, "message", None) or type(exc).__name__
-            return ApprovalPreview(f"{generic.description} ({message})")

@@ -1,159 +1,144 @@
-"""Undo of a whole turn: the cells before it, and the batch that puts them back.
-
-The snapshot is read through marimo's own tools (no kernel round trip, so it neither waits
-for nor disturbs a running cell) just before a turn first changes a notebook. Restoring
-keeps the ids of cells that still exist (edits them back, so the editor keeps its place),
-deletes the cells the turn added, recreates the ones it deleted, and fixes the order, all
-in one atomic code-mode batch.
-"""
+"""Undo of the agent's last turn: the cells put back as they were before it, leaving alone
+what the person changed since (see `snapshots`), audited, and told to the chat."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-from hexa.marimo.client import MarimoClient
-from hexa.marimo.models import CreateCell, DeleteCell, EditCell, MoveCell, NewCell, Op, Target
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-SNAPSHOT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CellState:
-    cell_id: str
-    name: str | None
-    code: str
-
-
-async def read_state(client: MarimoClient) -> list[CellState]:
-    """The notebook's cells in order with code and name."""
-    data, graph = await asyncio.gather(client.cell_runtime_data([]), client.dependency_graph())
-    names = {c["cell_id"]: c.get("cell_name") for c in graph["cells"]}
-    cells = []
-    for d in data:
-        name = names.get(d["cell_id"])
-        cells.append(
-            CellState(d["cell_id"], None if name in (None, "", "_") else name, d.get("code") or "")
-        )
-    return cells
+from hexa.agent import snapshots
+from hexa.agent.approvals import Approvals
+from hexa.agent.events import TurnUndone
+from hexa.agent.redaction import Redactor
+from hexa.agent.registry import NotebookAccess
+from hexa.agent.views import UndoResult
+from hexa.errors import ConflictError, UpstreamError
+from hexa.live import EventBus
+from hexa.marimo.errors import CodeModeError, MarimoError
+from hexa.store import (
+    AuditRepository,
+    ChatRepository,
+    ChatRole,
+    Turn,
+    TurnRepository,
+    TurnStatus,
+)
+from hexa.users import Principal
 
 
-def encode(snapshots: Mapping[str, Sequence[CellState]]) -> str:
-    return json.dumps(
-        {
-            "version": SNAPSHOT_VERSION,
-            "notebooks": {
-                nb: [{"id": c.cell_id, "name": c.name, "code": c.code} for c in cells]
-                for nb, cells in snapshots.items()
-            },
-        }
+class Undo:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        notebooks: NotebookAccess,
+        approvals: Approvals,
+        bus: EventBus,
+        redactor: Redactor,
+    ) -> None:
+        self._sessions = sessions
+        self._notebooks = notebooks
+        self._approvals = approvals
+        self._bus = bus
+        self._redactor = redactor
+
+    async def last_turn(self, user: Principal, notebook_id: str) -> UndoResult:
+        """Undo the user's last turn in the notebook that changed cells and is not undone
+        (the caller holds the notebook's lock)."""
+        turn = await self._last_change(user, notebook_id)
+        before = snapshots.decode(turn.cells_before_json)
+        after = snapshots.decode(turn.cells_after_json) if turn.cells_after_json else None
+        started = asyncio.get_running_loop().time()
+        restored: list[str] = []
+        spared: list[str] = []
+        replaced: list[str] = []  # the code each notebook had just before the undo
+        for target_id, cells in before.items():
+            left = after.get(target_id) if after is not None else None
+            current, kept, changed = await self._restore(user, target_id, cells, left)
+            replaced.append(snapshots.joined(current))
+            spared.extend(kept)
+            if changed:
+                restored.append(target_id)
+        elapsed_ms = (asyncio.get_running_loop().time() - started) * 1000
+        message = _message(turn.prompt, restored, spared)
+        async with self._sessions.begin() as session:
+            await self._approvals.supersede(session, user, turn.id, "the turn was undone")
+            await TurnRepository(session).update(turn.id, status=TurnStatus.UNDONE)
+            await AuditRepository(session).append(
+                user_id=user.id,
+                user_name=user.name,
+                notebook_id=notebook_id,
+                turn_id=turn.id,
+                prompt=self._redactor.text(turn.prompt),
+                tool_name="undo_turn",
+                args={"turn_id": turn.id},
+                code_before=self._redactor.text("\n\n".join(replaced)) or None,
+                code_after=self._redactor.text(
+                    "\n\n".join(snapshots.joined(c) for c in before.values())
+                ),
+                decision=None,
+                outcome=f"ok: undone by {user.name}",
+                duration_ms=round(elapsed_ms, 1),
+            )
+            await ChatRepository(session).add(
+                notebook_id, ChatRole.SYSTEM, message, turn_id=turn.id
+            )
+        self._bus.publish(notebook_id, TurnUndone(turn_id=turn.id, message=message))
+        return UndoResult(turn_id=turn.id, prompt=turn.prompt, message=message, notebooks=restored)
+
+    async def _last_change(self, user: Principal, notebook_id: str) -> Turn:
+        async with self._sessions() as session:
+            turns = await TurnRepository(session).list_for_notebook(notebook_id, limit=200)
+        for turn in turns:
+            # A turn that changed nothing is not what a person means to undo.
+            if (
+                turn.status is not TurnStatus.UNDONE
+                and turn.user_id == user.id
+                and snapshots.changed(turn.cells_before_json, turn.cells_after_json)
+            ):
+                return turn
+        raise ConflictError("there is no agent change to undo in this notebook")
+
+    async def _restore(
+        self,
+        user: Principal,
+        notebook_id: str,
+        before: Sequence[snapshots.CellState],
+        left: Sequence[snapshots.CellState] | None,
+    ) -> tuple[list[snapshots.CellState], list[str], bool]:
+        """Put one notebook's cells back; returns its cells as they were, the cells spared
+        (changed by the person since the turn), and whether anything changed."""
+        client = (await self._notebooks.running(user, notebook_id)).client
+        current = await snapshots.read_state(client)
+        cells, kept = snapshots.spare_later_edits(before, left, current)
+        ops = snapshots.plan_restore(cells, current)
+        if not ops:
+            return current, kept, False
+        try:
+            try:
+                await client.apply(ops)
+            except CodeModeError as exc:
+                if exc.applied:
+                    raise
+                # The minimal batch failed validation: rebuild the notebook whole.
+                await client.replace_cells([(c.code, c.name) for c in cells])
+        except CodeModeError as exc:
+            if not exc.applied:
+                raise ConflictError(f"the cells could not be restored: {exc.message}") from exc
+        except MarimoError as exc:
+            raise UpstreamError(f"marimo refused the undo: {exc.message}") from exc
+        return current, kept, True
+
+
+def _message(prompt: str, restored: Sequence[str], spared: Sequence[str]) -> str:
+    message = f"Undid the agent's turn {prompt!r}: " + (
+        f"restored {', '.join(restored)}." if restored else "nothing had changed."
     )
-
-
-def decode(text: str | None) -> dict[str, list[CellState]]:
-    if not text:
-        return {}
-    data: Any = json.loads(text)
-    notebooks = data.get("notebooks") if isinstance(data, dict) else None
-    if not isinstance(notebooks, dict):
-        return {}
-    return {
-        nb: [CellState(str(c["id"]), c.get("name"), str(c.get("code", ""))) for c in cells]
-        for nb, cells in notebooks.items()
-    }
-
-
-def joined(cells: Sequence[CellState]) -> str:
-    """A notebook's cells as one text (for the audit log's before/after)."""
-    return "\n\n".join(f"# cell {c.cell_id}\n{c.code}" for c in cells)
-
-
-def plan_restore(target: Sequence[CellState], current: Sequence[CellState]) -> list[Op]:
-    """Operations that turn `current` into `target` ([] when they already match)."""
-    now = {c.cell_id: c for c in current}
-    wanted = {c.cell_id for c in target}
-    ops: list[Op] = [DeleteCell(c.cell_id) for c in current if c.cell_id not in wanted]
-    order: list[str] = [c.cell_id for c in current if c.cell_id in wanted]  # simulated
-    refs: list[Target] = []
-    created = 0
-    for cell in target:
-        existing = now.get(cell.cell_id)
-        if existing is not None:
-            code = cell.code if existing.code != cell.code else None
-            name = (cell.name or "_") if existing.name != cell.name else None
-            if code is not None or name is not None:
-                ops.append(EditCell(cell.cell_id, code=code, name=name, run=code is not None))
-            refs.append(cell.cell_id)
-            continue
-        label = f"new{created}"
-        if refs:
-            after = refs[-1]
-            ops.append(CreateCell(cell.code, after=after, name=cell.name, run=True))
-            anchor = after if isinstance(after, str) else f"new{after.index}"
-            order.insert(order.index(anchor) + 1, label)
-        elif order:
-            ops.append(CreateCell(cell.code, before=order[0], name=cell.name, run=True))
-            order.insert(0, label)
-        else:
-            ops.append(CreateCell(cell.code, name=cell.name, run=True))
-            order.append(label)
-        refs.append(NewCell(created))
-        created += 1
-    labels = [r if isinstance(r, str) else f"new{r.index}" for r in refs]
-    if order != labels:
-        # Chaining every cell after its predecessor leaves exactly the target order.
-        ops.extend(MoveCell(refs[i], after=refs[i - 1]) for i in range(1, len(refs)))
-    return ops
-
-
-def spare_later_edits(
-    before: Sequence[CellState], after: Sequence[CellState] | None, current: Sequence[CellState]
-) -> tuple[list[CellState], list[str]]:
-    """The cells to restore, sparing what changed after the turn; and the spared ids.
-
-    `after` is how the turn left the notebook. A cell whose code changed since, a cell
-    deleted since, and a cell added since were the person's doing: undo leaves each as it
-    is now and says so. Without `after` (a turn stored before it was kept) everything is
-    restored as before.
-    """
-    if after is None:
-        return list(before), []
-    now = {c.cell_id: c for c in current}
-    left = {c.cell_id: c for c in after}
-    was = {c.cell_id for c in before}
-    spared: list[str] = []
-    target: list[CellState] = []
-    for cell in before:
-        cur, aft = now.get(cell.cell_id), left.get(cell.cell_id)
-        if aft is not None and cur is None:
-            spared.append(cell.cell_id)  # deleted after the turn: it stays deleted
-        elif aft is not None and cur is not None and cur.code != aft.code:
-            spared.append(cell.cell_id)
-            target.append(cur)
-        else:
-            target.append(cell)
-    for index, cur in enumerate(current):
-        added_later = cur.cell_id not in left and cur.cell_id not in was
-        agents_then_edited = (
-            cur.cell_id in left and cur.cell_id not in was and cur.code != left[cur.cell_id].code
+    if spared:
+        message += (
+            " Left as you changed them after that turn: cell(s) "
+            + ", ".join(f"`{c}`" for c in spared)
+            + "."
         )
-        if not (added_later or agents_then_edited):
-            continue
-        spared.append(cur.cell_id)
-        ids = [c.cell_id for c in target]
-        before_it = [c.cell_id for c in current[:index] if c.cell_id in ids]
-        at = ids.index(before_it[-1]) + 1 if before_it else 0
-        target.insert(at, cur)
-    return target, spared
-
-
-def changed(before: str | None, after: str | None) -> bool:
-    """Whether a stored turn changed any cell (unknown, so yes, without `after`)."""
-    if not before:
-        return False
-    if after is None:
-        return True
-    return decode(before) != decode(after)
+    return message

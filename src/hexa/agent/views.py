@@ -1,31 +1,48 @@
-"""What the agent service returns: plain, JSON-ready values (the router serialises them)."""
+"""What the agent service returns: pydantic models that are the API's replies themselves,
+so `/openapi.json` describes exactly what is sent (and the web client's types follow)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hexa.store import Approval, AuditEntry, ChatMessage
 
+CallStatus = Literal["running", "ok", "error", "pending_approval", "denied", "invalid"]
+TurnOutcome = Literal["done", "waiting_approval", "failed"]
 
-@dataclass(frozen=True)
-class PendingApproval:
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CellChange(View):
+    """One cell a call would change: `before` None for a new cell, `after` None for a
+    deleted one. `cell_id` is None for a cell that does not exist yet."""
+
+    cell_id: str | None
+    before: str | None = None
+    after: str | None = None
+
+
+class PendingApproval(View):
     """A destructive call waiting for the person: DESIGN.md §3's `pending_approval`."""
 
     id: str
-    operation: str  # the tool's name
+    operation: str = Field(description="The tool's name.")
     description: str
     arguments: dict[str, Any]
     turn_id: str
-    expires_at: datetime
+    expires_at: AwareDatetime
     code_before: str | None = None
     code_after: str | None = None
+    changes: list[CellChange] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, row: Approval, preview: dict[str, Any] | None = None) -> PendingApproval:
-        extra = preview or {}
+    def of(cls, row: Approval) -> PendingApproval:
+        preview: dict[str, Any] = json.loads(row.preview_json) if row.preview_json else {}
         return cls(
             id=row.id,
             operation=row.tool_name,
@@ -33,40 +50,38 @@ class PendingApproval:
             arguments=json.loads(row.args_json),
             turn_id=row.turn_id,
             expires_at=row.expires_at,
-            code_before=extra.get("code_before"),
-            code_after=extra.get("code_after"),
+            code_before=preview.get("code_before"),
+            code_after=preview.get("code_after"),
+            changes=preview.get("changes") or [],
         )
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(View):
     tool_name: str
     arguments: dict[str, Any]
     tool_call_id: str
-    status: str  # ok | error | pending_approval | denied | invalid
+    status: CallStatus
     summary: str
 
 
-@dataclass(frozen=True)
-class ChatReply:
+class ChatReply(View):
     """The answer to a chat message, or to an approval or rejection (the resumed turn)."""
 
     message: str
     tool_calls: list[ToolCall]
     pending_approval: PendingApproval | None
     turn_id: str
-    status: str  # done | waiting_approval | failed
-    error: str | None = None  # set when the model or provider failed (message says why)
+    status: TurnOutcome
+    error: str | None = Field(None, description="Set when the model or its provider failed.")
 
 
-@dataclass(frozen=True)
-class ChatLine:
+class ChatLine(View):
     id: int
     turn_id: str | None
-    role: str
+    role: Literal["user", "assistant", "tool", "system"]
     content: str
     data: dict[str, Any] | None
-    created_at: datetime
+    created_at: AwareDatetime
 
     @classmethod
     def of(cls, row: ChatMessage) -> ChatLine:
@@ -80,17 +95,15 @@ class ChatLine:
         )
 
 
-@dataclass(frozen=True)
-class ChatHistory:
+class ChatHistory(View):
     notebook_id: str
     messages: list[ChatLine]
-    pending_approvals: list[PendingApproval] = field(default_factory=list)
+    pending_approvals: list[PendingApproval] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class AuditLine:
+class AuditLine(View):
     id: int
-    at: datetime
+    at: AwareDatetime
     user: str | None
     notebook_id: str
     turn_id: str | None
@@ -99,7 +112,7 @@ class AuditLine:
     arguments: Any
     code_before: str | None
     code_after: str | None
-    decision: str | None
+    decision: Literal["auto", "approved", "rejected", "expired"] | None
     outcome: str
     duration_ms: float | None
 
@@ -126,9 +139,33 @@ class AuditLine:
         )
 
 
-@dataclass(frozen=True)
-class UndoResult:
+class AuditLog(View):
+    notebook_id: str
+    entries: list[AuditLine]
+
+
+class UndoResult(View):
     turn_id: str
     prompt: str
     message: str
     notebooks: list[str]
+
+
+class ToolInfo(View):
+    name: str
+    tier: Literal["read", "write", "destructive"]
+
+
+class Command(View):
+    command: str
+    does: str
+
+
+class AgentInfo(View):
+    """The model in use, the builtin's commands (when it is the builtin), and the tools."""
+
+    model: str
+    builtin: bool
+    problem: str | None = Field(None, description="Why the configured model cannot be used.")
+    commands: list[Command] = Field(default_factory=list)
+    tools: list[ToolInfo]

@@ -4,8 +4,7 @@ notebook's live event stream. Thin: parse, call one AgentService method, seriali
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -13,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from hexa.agent.service import AgentService
-from hexa.agent.views import ChatReply, PendingApproval
+from hexa.agent.views import AgentInfo, AuditLog, ChatHistory, ChatReply, UndoResult
 from hexa.api.deps import CurrentUser, authenticate, services
 from hexa.api.responses import BODY, RUNS, errors
+from hexa.api.schemas import NotebookId
 from hexa.errors import HexaError, UnavailableError
 
 router = APIRouter(tags=["agent"])
 
-NotebookId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # Row ids are 64-bit signed integers in SQLite and PostgreSQL alike.
 MAX_ROW_ID = 2**63 - 1
 
@@ -58,119 +57,32 @@ class DecisionRequest(BaseModel):
     approval_id: str = Field(min_length=1, max_length=64)
 
 
-class ToolCallOut(BaseModel):
-    tool_name: str
-    arguments: dict[str, Any]
-    tool_call_id: str
-    status: str = Field(description="ok, error, pending_approval, denied or invalid")
-    summary: str
-
-
-class PendingApprovalOut(BaseModel):
-    id: str
-    operation: str
-    description: str
-    arguments: dict[str, Any]
-    turn_id: str
-    expires_at: datetime
-    code_before: str | None = None
-    code_after: str | None = None
-
-
-class ChatResponse(BaseModel):
-    message: str
-    tool_calls: list[ToolCallOut]
-    pending_approval: PendingApprovalOut | None
-    turn_id: str
-    status: str = Field(description="done, waiting_approval or failed")
-    error: str | None = Field(None, description="Set when the model or its provider failed.")
-
-
-class ChatLineOut(BaseModel):
-    id: int
-    turn_id: str | None
-    role: str
-    content: str
-    data: dict[str, Any] | None
-    created_at: datetime
-
-
-class ChatHistoryOut(BaseModel):
-    notebook_id: str
-    messages: list[ChatLineOut]
-    pending_approvals: list[PendingApprovalOut]
-
-
-class AuditEntryOut(BaseModel):
-    id: int
-    at: datetime
-    user: str | None
-    notebook_id: str
-    turn_id: str | None
-    prompt: str | None
-    tool_name: str
-    arguments: Any
-    code_before: str | None
-    code_after: str | None
-    decision: str | None
-    outcome: str
-    duration_ms: float | None
-
-
-class AuditOut(BaseModel):
-    notebook_id: str
-    entries: list[AuditEntryOut]
-
-
-class UndoOut(BaseModel):
-    turn_id: str
-    prompt: str
-    message: str
-    notebooks: list[str]
-
-
-def _approval(p: PendingApproval | None) -> PendingApprovalOut | None:
-    return PendingApprovalOut(**p.__dict__) if p is not None else None
-
-
-def _reply(reply: ChatReply) -> ChatResponse:
-    return ChatResponse(
-        message=reply.message,
-        tool_calls=[ToolCallOut(**c.__dict__) for c in reply.tool_calls],
-        pending_approval=_approval(reply.pending_approval),
-        turn_id=reply.turn_id,
-        status=reply.status,
-        error=reply.error,
-    )
-
-
 # ---------------------------------------------------------------------- routes
 
 
-@router.post("/api/chat", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
-async def chat(body: ChatRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+@router.post("/api/chat", response_model=ChatReply, responses=errors(*BODY, *RUNS))
+async def chat(body: ChatRequest, user: CurrentUser, conn: Request) -> ChatReply:
     """One message to the notebook's agent; returns when the turn is done or waits for an
     approval (`pending_approval`). The turn streams on `WS /api/ws/{notebook_id}`."""
     context = body.context.model_dump() if body.context is not None else None
-    reply = await agent_service(conn).chat(user, body.notebook_id, body.message, context)
-    return _reply(reply)
+    return await agent_service(conn).chat(user, body.notebook_id, body.message, context)
 
 
-@router.post("/api/approve", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
-async def approve(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+@router.post("/api/approve", response_model=ChatReply, responses=errors(*BODY, *RUNS))
+async def approve(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatReply:
     """Approve a pending destructive call (once); the turn resumes and its result is returned."""
-    return _reply(await agent_service(conn).approve(user, body.notebook_id, body.approval_id))
+    return await agent_service(conn).approve(user, body.notebook_id, body.approval_id)
 
 
-@router.post("/api/reject", response_model=ChatResponse, responses=errors(*BODY, *RUNS))
-async def reject(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatResponse:
+@router.post("/api/reject", response_model=ChatReply, responses=errors(*BODY, *RUNS))
+async def reject(body: DecisionRequest, user: CurrentUser, conn: Request) -> ChatReply:
     """Reject a pending destructive call; the model is told and answers."""
-    return _reply(await agent_service(conn).reject(user, body.notebook_id, body.approval_id))
+    return await agent_service(conn).reject(user, body.notebook_id, body.approval_id)
 
 
 @router.get(
     "/api/notebooks/{notebook_id}/chat",
-    response_model=ChatHistoryOut,
+    response_model=ChatHistory,
     responses=errors(401, 404, 422),
 )
 async def chat_history(
@@ -179,18 +91,13 @@ async def chat_history(
     conn: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     after_id: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
-) -> ChatHistoryOut:
+) -> ChatHistory:
     """The notebook's conversation, oldest first, and the approvals still pending."""
-    history = await agent_service(conn).history(user, notebook_id, limit=limit, after_id=after_id)
-    return ChatHistoryOut(
-        notebook_id=history.notebook_id,
-        messages=[ChatLineOut(**line.__dict__) for line in history.messages],
-        pending_approvals=[PendingApprovalOut(**p.__dict__) for p in history.pending_approvals],
-    )
+    return await agent_service(conn).history(user, notebook_id, limit=limit, after_id=after_id)
 
 
 @router.get(
-    "/api/notebooks/{notebook_id}/audit", response_model=AuditOut, responses=errors(401, 404, 422)
+    "/api/notebooks/{notebook_id}/audit", response_model=AuditLog, responses=errors(401, 404, 422)
 )
 async def audit_log(
     notebook_id: NotebookId,
@@ -198,25 +105,24 @@ async def audit_log(
     conn: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
-) -> AuditOut:
+) -> AuditLog:
     """Every tool call in the notebook, newest first."""
     entries = await agent_service(conn).audit(user, notebook_id, limit=limit, before_id=before_id)
-    return AuditOut(notebook_id=notebook_id, entries=[AuditEntryOut(**e.__dict__) for e in entries])
+    return AuditLog(notebook_id=notebook_id, entries=entries)
 
 
 @router.post(
     "/api/notebooks/{notebook_id}/undo",
-    response_model=UndoOut,
+    response_model=UndoResult,
     responses=errors(400, 401, 403, 422, *RUNS),
 )
-async def undo(notebook_id: NotebookId, user: CurrentUser, conn: Request) -> UndoOut:
+async def undo(notebook_id: NotebookId, user: CurrentUser, conn: Request) -> UndoResult:
     """Put the cells back as they were before the agent's last turn (not yet undone)."""
-    result = await agent_service(conn).undo(user, notebook_id)
-    return UndoOut(**result.__dict__)
+    return await agent_service(conn).undo(user, notebook_id)
 
 
-@router.get("/api/agent", responses=errors(401))
-async def agent_info(user: CurrentUser, conn: Request) -> dict[str, Any]:
+@router.get("/api/agent", response_model=AgentInfo, responses=errors(401))
+async def agent_info(user: CurrentUser, conn: Request) -> AgentInfo:
     """The model in use; for `builtin`, the commands it understands; the tools and tiers."""
     return agent_service(conn).info()
 
@@ -224,7 +130,8 @@ async def agent_info(user: CurrentUser, conn: Request) -> dict[str, Any]:
 @router.websocket("/api/ws/{notebook_id}")
 async def notebook_events(websocket: WebSocket, notebook_id: str) -> None:
     """The notebook's live events as JSON: the agent's (see hexa.agent.events) and marimo's
-    own notifications (`{"type": "marimo", "op", "data"}`). Messages sent are ignored."""
+    own notifications (`{"type": "marimo", "op", "data"}`): each message is one
+    `NotebookEvent` of `/openapi.json`. Messages sent are ignored."""
     try:
         user = await authenticate(websocket)
         agent = agent_service(websocket)
@@ -240,7 +147,7 @@ async def notebook_events(websocket: WebSocket, notebook_id: str) -> None:
             # A send to a client that just left fails: the receive loop below ends too.
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
                 async for event in events:
-                    await websocket.send_json(event)
+                    await websocket.send_text(event.model_dump_json())
 
         tasks.start_soon(relay)
         # Until the client leaves (what it sends is ignored), then stop relaying.

@@ -251,6 +251,8 @@ class Approval(Base):
     # Binds the yes to these exact arguments: a changed call needs a new approval.
     args_sha256: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text)
+    # What the person was shown: {"code_before", "code_after", "changes": [by cell]}.
+    preview_json: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[ApprovalStatus] = mapped_column(
         _str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING
     )

@@ -485,9 +485,10 @@ class ApprovalRepository:
         expires_at: datetime,
         now: datetime | None = None,
         bound_sha256: str | None = None,
+        preview: Mapping[str, Any] | None = None,
     ) -> Approval:
-        """`args` are stored to be shown (redacted); `bound_sha256` is what a later
-        `consume` must match: the hash of the exact call (default: of `args`)."""
+        """`args` and `preview` are stored to be shown (redacted); `bound_sha256` is what a
+        later `consume` must match: the hash of the exact call (default: of `args`)."""
         now = now or utcnow()
         if expires_at <= now:
             raise ValueError("an approval must expire after it is created")
@@ -500,6 +501,7 @@ class ApprovalRepository:
             args_json=canonical_json(args),
             args_sha256=bound_sha256 or args_sha256(args),
             description=description,
+            preview_json=canonical_json(preview) if preview is not None else None,
             status=ApprovalStatus.PENDING,
             created_at=now,
             expires_at=expires_at,
@@ -521,6 +523,23 @@ class ApprovalRepository:
                 Approval.expires_at > now,
             )
             .order_by(Approval.created_at, Approval.id)
+        )
+        return list(await self._session.scalars(stmt))
+
+    async def for_turn(self, turn_id: str) -> list[Approval]:
+        """Every approval one turn asked for, oldest first, as the database has them now."""
+        stmt = (
+            select(Approval)
+            .where(Approval.turn_id == turn_id)
+            .order_by(Approval.created_at, Approval.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(await self._session.scalars(stmt))
+
+    async def due(self, now: datetime) -> list[Approval]:
+        """Pending approvals whose time is up (not yet marked expired)."""
+        stmt = select(Approval).where(
+            Approval.status == ApprovalStatus.PENDING, Approval.expires_at <= now
         )
         return list(await self._session.scalars(stmt))
 

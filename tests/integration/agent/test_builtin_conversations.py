@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from hexa.agent.events import RunFinished
 from hexa.agent.models import ModelChoice
 from hexa.errors import ConflictError
 from tests.integration.marimo.conftest import wait_file
@@ -154,7 +155,10 @@ async def test_events_carry_the_turn_and_marimos_notifications(setup: Setup) -> 
         )
 
     async with setup.service.listen(setup.user, "nb") as events:
-        await asyncio.sleep(0.5)  # let the viewer connect
+        # marimo greets a viewer as it connects: from then on its notifications are relayed.
+        async with asyncio.timeout(20):
+            while (await events.get()).type != "marimo":
+                pass
         reply = await setup.service.chat(setup.user, "nb", "```python\nstreamed = 7\nstreamed\n```")
         cell = new_id(reply.message)
         async with asyncio.timeout(20):
@@ -162,7 +166,7 @@ async def test_events_carry_the_turn_and_marimos_notifications(setup: Setup) -> 
                 any(e["type"] == "turn_done" for e in seen)
                 and any(e["type"] == "marimo" and ran(e, cell) for e in seen)
             ):
-                seen.append(await events.get())
+                seen.append((await events.get()).model_dump(mode="json"))
     types = {e["type"] for e in seen}
     assert {"turn_started", "tool_call_started", "tool_call_finished", "text_delta"} <= types
     assert any(e["type"] == "marimo" and e["op"] == "notebook-document-transaction" for e in seen)
@@ -177,9 +181,9 @@ async def test_a_long_run_says_still_running_then_finishes(setup: Setup) -> None
         )
         assert "still running" in reply.message
         async with asyncio.timeout(30):
-            while (event := await events.get())["type"] != "run_finished":
+            while not isinstance(event := await events.get(), RunFinished):
                 pass
-    assert event["ok"] is True
+    assert event.ok is True
     await wait_file(setup.path, lambda text: "slept = 1" in text)
 
 
@@ -203,5 +207,5 @@ async def test_help_and_a_plain_answer_need_no_tool(setup: Setup) -> None:
     reply = await setup.service.chat(setup.user, "nb", "help")
     assert "run all" in reply.message
     assert reply.tool_calls == []
-    assert isinstance(setup.service.info()["commands"], list)
+    assert setup.service.info().commands
     _ = ModelChoice  # (the builtin is the default model)

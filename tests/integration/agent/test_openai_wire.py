@@ -162,7 +162,7 @@ async def test_streamed_tool_call_runs_against_marimo(setup: Setup, standin: Sta
         reply = await service.chat(setup.user, "nb", "add a cell with total + 1", {"cell_ids": []})
         seen = []
         while (event := events.get_nowait()) is not None:
-            seen.append(event)
+            seen.append(event.model_dump(mode="json"))
     assert reply.status == "done", reply.message
     assert reply.message == "The new cell shows 43"
     assert [(c.tool_name, c.status) for c in reply.tool_calls] == [("add_cell", "ok")]

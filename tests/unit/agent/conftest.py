@@ -118,7 +118,7 @@ def collector(service: AgentService, notebook_id: str) -> Callable[[], list[dict
 
     def drain() -> list[dict[str, Any]]:
         while (event := subscription.get_nowait()) is not None:
-            seen.append(event)
+            seen.append(event.model_dump(mode="json"))  # as the WebSocket sends it
         return seen
 
     return drain

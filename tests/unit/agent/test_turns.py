@@ -91,8 +91,8 @@ async def test_builtin_explains_itself(world: World) -> None:
     reply = await service.chat(world.alice, "nb1", "plot revenue by month")
     assert reply.tool_calls == []
     assert "HEXA_MODEL" in reply.message
-    assert "commands" in service.info()
-    assert service.info()["model"] == "builtin"
+    assert service.info().commands
+    assert service.info().model == "builtin"
 
 
 async def test_conversation_continues_across_turns(world: World) -> None:

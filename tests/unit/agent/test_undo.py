@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from hexa.agent.undo import CellState, plan_restore
+from hexa.agent.snapshots import CellState, plan_restore
 from hexa.errors import ConflictError, NotFoundError
 from hexa.store import AuditRepository, TurnRepository, TurnStatus
 

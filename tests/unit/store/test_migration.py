@@ -103,7 +103,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0999"
-down_revision = "0002"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -132,7 +132,8 @@ def ship_next_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Calla
             scripts,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        (scripts / "versions" / "r0999_users_email.py").write_text(SECOND_REVISION)
+        script = SECOND_REVISION.replace("{head}", head_revision())
+        (scripts / "versions" / "r0999_users_email.py").write_text(script)
         monkeypatch.setattr(migration_module, "MIGRATIONS_DIR", scripts)
 
     return ship
@@ -151,6 +152,7 @@ async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
 ) -> None:
     await upgrade_database(db_url)
     await _seed_user_and_notebook(db_url)
+    shipped = head_revision()
 
     ship_next_revision()
     assert head_revision() == "0999"
@@ -165,7 +167,7 @@ async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
     assert _sqlite(db_path, "PRAGMA foreign_key_check") == []
 
     [backup] = _backups(db_path)
-    assert _sqlite(backup, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert _sqlite(backup, "SELECT version_num FROM alembic_version") == [(shipped,)]
     assert _sqlite(backup, "SELECT name FROM users") == [("alice",)]
     assert _sqlite(backup, "SELECT id FROM notebooks") == [("nb-1",)]
 

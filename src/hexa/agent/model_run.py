@@ -38,11 +38,13 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import Model
 from pydantic_ai.usage import UsageLimits
 
-from hexa.agent.events import Event
+from hexa.agent.events import TextDelta, ToolCallFinished, ToolCallStarted
 from hexa.agent.outputs import clip
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import ToolOutcome, ToolRegistry
 from hexa.agent.toolset import CallRecord, RegistryToolset, TurnLedger, TurnState
+from hexa.agent.views import CallStatus, ToolCall
+from hexa.live import LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +59,17 @@ class CallView:
     tool_call_id: str
     tool_name: str
     arguments: dict[str, Any]
-    status: str = "running"  # ok | error | pending_approval | denied | invalid | running
+    status: CallStatus = "running"
     summary: str = ""
 
-    def json(self) -> dict[str, Any]:
-        return {
-            "tool_call_id": self.tool_call_id,
-            "tool_name": self.tool_name,
-            "arguments": self.arguments,
-            "status": self.status,
-            "summary": self.summary,
-        }
+    def view(self) -> ToolCall:
+        return ToolCall(
+            tool_call_id=self.tool_call_id,
+            tool_name=self.tool_name,
+            arguments=self.arguments,
+            status=self.status,
+            summary=self.summary,
+        )
 
 
 @dataclass
@@ -143,7 +145,7 @@ class TurnRunner:
         state: TurnState,
         *,
         model: Model,
-        publish: Callable[[Event], None],
+        publish: Callable[[LiveEvent], None],
         prompt: str | None = None,
         history: Sequence[ModelMessage] | None = None,
         deferred: DeferredToolResults | None = None,
@@ -166,24 +168,12 @@ class TurnRunner:
                 async for event in events:
                     if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
                         if event.part.content:
-                            publish(
-                                {
-                                    "type": "text_delta",
-                                    "turn_id": turn_id,
-                                    "delta": event.part.content,
-                                }
-                            )
+                            publish(TextDelta(turn_id=turn_id, delta=event.part.content))
                     elif isinstance(event, PartDeltaEvent) and isinstance(
                         event.delta, TextPartDelta
                     ):
                         if event.delta.content_delta:
-                            publish(
-                                {
-                                    "type": "text_delta",
-                                    "turn_id": turn_id,
-                                    "delta": event.delta.content_delta,
-                                }
-                            )
+                            publish(TextDelta(turn_id=turn_id, delta=event.delta.content_delta))
                     elif isinstance(event, FunctionToolCallEvent):
                         part = event.part
                         view = CallView(
@@ -194,13 +184,12 @@ class TurnRunner:
                         views[part.tool_call_id] = view
                         outcome.calls.append(view)
                         publish(
-                            {
-                                "type": "tool_call_started",
-                                "turn_id": turn_id,
-                                "tool_call_id": view.tool_call_id,
-                                "tool_name": view.tool_name,
-                                "arguments": view.arguments,
-                            }
+                            ToolCallStarted(
+                                turn_id=turn_id,
+                                tool_call_id=view.tool_call_id,
+                                tool_name=view.tool_name,
+                                arguments=view.arguments,
+                            )
                         )
                     elif isinstance(event, FunctionToolResultEvent):
                         await self._finished(state, event, views, publish)
@@ -231,7 +220,7 @@ class TurnRunner:
         state: TurnState,
         event: FunctionToolResultEvent,
         views: dict[str, CallView],
-        publish: Callable[[Event], None],
+        publish: Callable[[LiveEvent], None],
     ) -> None:
         part = event.part
         call_id = part.tool_call_id
@@ -271,14 +260,13 @@ class TurnRunner:
             state.records[call_id] = record
             await self._ledger.record(state, record)
         publish(
-            {
-                "type": "tool_call_finished",
-                "turn_id": state.turn_id,
-                "tool_call_id": call_id,
-                "tool_name": view.tool_name,
-                "ok": view.status == "ok",
-                "status": view.status,
-                "summary": view.summary,
-                "duration_ms": duration,
-            }
+            ToolCallFinished(
+                turn_id=state.turn_id,
+                tool_call_id=call_id,
+                tool_name=view.tool_name,
+                ok=view.status == "ok",
+                status=view.status,
+                summary=view.summary,
+                duration_ms=duration,
+            )
         )

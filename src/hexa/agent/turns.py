@@ -1,0 +1,273 @@
+"""Chat turns: one message in, tool calls streamed, one reply out, everything persisted.
+
+A turn is stored as it goes: the turn row and the person's message first, an audit entry
+per tool call as soon as it is done (the ledger), and at the end the reply, the tool lines
+and pydantic-ai's message history. A turn that stops at destructive calls stores one
+approval per call (and the history) before it answers; `resume` carries on from the stored
+history once they are all answered, so an approval survives a restart of the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from pydantic_ai import DeferredToolResults
+from pydantic_ai.messages import ModelMessagesTypeAdapter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hexa.agent import prompts
+from hexa.agent.approvals import Approvals, resume_answers
+from hexa.agent.conversation import Conversations
+from hexa.agent.events import ApprovalRequested, TurnDone, TurnFailed, TurnStarted
+from hexa.agent.ledger import DbLedger
+from hexa.agent.model_run import RunOutcome, TurnRunner
+from hexa.agent.models import ModelChoice
+from hexa.agent.redaction import Redactor
+from hexa.agent.registry import ToolContext
+from hexa.agent.toolset import TurnState
+from hexa.agent.views import ChatReply, PendingApproval
+from hexa.errors import BadRequestError, ConflictError, TooLargeError
+from hexa.live import EventBus
+from hexa.store import Approval, ChatRepository, ChatRole, TurnRepository, TurnStatus
+from hexa.users import Principal
+
+MESSAGE_SLACK = 16 * 1024  # characters a message may have besides one cell's code
+MAX_SELECTED = 50
+LOCK_WAIT = 10.0  # seconds a message waits for the notebook's previous turn
+
+
+class TurnLocks:
+    """One turn (or undo) at a time per notebook, in this process."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, notebook_id: str, wait: float = LOCK_WAIT) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(notebook_id, asyncio.Lock())
+        try:
+            async with asyncio.timeout(wait):
+                await lock.acquire()
+        except TimeoutError:
+            raise ConflictError(
+                "the agent is still working on another message for this notebook; "
+                "try again when it has answered"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class Turns:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        model: ModelChoice,
+        runner: TurnRunner,
+        ledger: DbLedger,
+        approvals: Approvals,
+        conversations: Conversations,
+        bus: EventBus,
+        redactor: Redactor,
+        tools: Callable[[Principal, str], ToolContext],
+        run_wait: float,
+        max_code_bytes: int,
+    ) -> None:
+        self._sessions = sessions
+        self._model = model
+        self._runner = runner
+        self._ledger = ledger
+        self._approvals = approvals
+        self._conversations = conversations
+        self._bus = bus
+        self._redactor = redactor
+        self._tools = tools
+        self._run_wait = run_wait
+        self._max_code_bytes = max_code_bytes
+        self._rules = prompts.RulesCache()
+
+    def check_message(
+        self, message: str, context: Mapping[str, Any] | None
+    ) -> tuple[str, list[str]]:
+        """The message to run (stripped) and the selected cells; 400 or 413 when unusable."""
+        text = message.strip()
+        if not text:
+            raise BadRequestError("the message is empty")
+        limit = self._max_code_bytes + MESSAGE_SLACK
+        if len(text) > limit:
+            raise TooLargeError(f"the message is longer than {limit} characters")
+        return text, _selected_cells(context)
+
+    async def run(
+        self, user: Principal, notebook_id: str, text: str, selected: list[str]
+    ) -> ChatReply:
+        """Run one turn for the person's message (the caller holds the notebook's lock)."""
+        tools = self._tools(user, notebook_id)
+        # The builtin model reads only the last message: a history would be dead weight,
+        # except to answer calls an earlier turn left waiting.
+        history, carried = await self._conversations.continue_from(
+            user, notebook_id, need_history=not self._model.builtin
+        )
+        # The cells as they are when the turn starts, read while the turn is stored and
+        # the model thinks; kept if the turn changes them (for undo).
+        early = self._ledger.read_early(tools, notebook_id)
+        async with self._sessions.begin() as session:
+            turn = await TurnRepository(session).create(notebook_id, user.id, text)
+            await ChatRepository(session).add(
+                notebook_id,
+                ChatRole.USER,
+                self._redactor.text(text),
+                turn_id=turn.id,
+                data_json=json.dumps({"context": {"cell_ids": selected}}) if selected else None,
+            )
+            turn_id = turn.id
+        self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
+        state = TurnState(tools, turn_id, text)
+        self._ledger.adopt(state, notebook_id, early)
+        try:
+            outcome = await self._runner.run(
+                state,
+                model=self._model.for_turn(selected),
+                publish=lambda e: self._bus.publish(notebook_id, e),
+                prompt=text,
+                history=history,
+                deferred=carried,
+                instructions=await self._instructions(state, selected),
+            )
+            return await self._conclude(user, notebook_id, state, outcome)
+        finally:
+            await self._ledger.forget(turn_id)
+
+    async def resume(
+        self, user: Principal, notebook_id: str, turn_id: str, approvals: Sequence[Approval]
+    ) -> ChatReply:
+        """Carry on a turn whose approvals are all answered, from its stored history."""
+        async with self._sessions.begin() as session:
+            turns = TurnRepository(session)
+            turn = await turns.get(turn_id)
+            if turn is None or not turn.messages_json:
+                raise ConflictError(f"turn {turn_id} can no longer be resumed")
+            await turns.update(turn_id, status=TurnStatus.RUNNING)
+        answers, approved = resume_answers(approvals)
+        self._bus.publish(
+            notebook_id, TurnStarted(turn_id=turn_id, prompt=turn.prompt, resumed=True)
+        )
+        state = TurnState(self._tools(user, notebook_id), turn_id, turn.prompt, approved=approved)
+        self._ledger.load(turn_id, turn.cells_before_json)
+        try:
+            outcome = await self._runner.run(
+                state,
+                model=self._model.for_turn(),
+                publish=lambda e: self._bus.publish(notebook_id, e),
+                history=ModelMessagesTypeAdapter.validate_json(turn.messages_json),
+                deferred=DeferredToolResults(approvals=answers),
+                instructions=await self._instructions(state, ()),
+            )
+            return await self._conclude(user, notebook_id, state, outcome)
+        finally:
+            await self._ledger.forget(turn_id)
+
+    async def _instructions(self, state: TurnState, selected: Sequence[str]) -> str | None:
+        if self._model.builtin or self._model.problem is not None:
+            return None  # the builtin model reads no instructions: skip the reads
+        client = await state.tools.client(state.tools.notebook_id)
+        return await prompts.instructions(
+            notebook_id=state.tools.notebook_id,
+            client=client,
+            rules=self._rules,
+            run_wait=self._run_wait,
+            selected=selected,
+        )
+
+    async def _conclude(
+        self, user: Principal, notebook_id: str, state: TurnState, outcome: RunOutcome
+    ) -> ChatReply:
+        """Persist how the run ended (in one transaction), then tell the listeners."""
+        turn_id = state.turn_id
+        after = await self._ledger.after_json(state)
+        await self._ledger.flush(turn_id)  # the audit entries land before the turn's end
+        snapshot = self._ledger.snapshot_json(turn_id)  # taken before the first change
+        pending: list[PendingApproval] = []
+        data: dict[str, Any] | None
+        async with self._sessions.begin() as session:
+            chat = ChatRepository(session)
+            for call in outcome.calls:
+                await chat.add(
+                    notebook_id,
+                    ChatRole.TOOL,
+                    self._redactor.text(call.summary or call.tool_name),
+                    turn_id=turn_id,
+                    data_json=json.dumps(self._redactor.json(call.view().model_dump(mode="json"))),
+                )
+            if outcome.error is not None:
+                status, message, data = TurnStatus.FAILED, outcome.error, {"error": True}
+            elif outcome.deferred is not None:
+                pending = await self._approvals.store(
+                    session, user, notebook_id, turn_id, outcome.deferred
+                )
+                status, message = TurnStatus.WAITING_APPROVAL, _asking(outcome.text, pending)
+                data = {"approvals": [p.model_dump(mode="json") for p in pending]}
+            else:
+                status, data = TurnStatus.DONE, None
+                message = self._redactor.text(outcome.text or "")
+            await TurnRepository(session).update(
+                turn_id,
+                status=status,
+                reply=message,
+                cells_before_json=snapshot,
+                cells_after_json=after,
+                messages_json=None if outcome.error else _dumped(outcome),
+            )
+            await chat.add(
+                notebook_id,
+                ChatRole.ASSISTANT,
+                message,
+                turn_id=turn_id,
+                data_json=json.dumps(data) if data is not None else None,
+            )
+        self._conversations.settle(notebook_id, status is not TurnStatus.WAITING_APPROVAL)
+        for approval in pending:
+            self._bus.publish(notebook_id, ApprovalRequested(turn_id=turn_id, approval=approval))
+        if outcome.error is not None:
+            self._bus.publish(notebook_id, TurnFailed(turn_id=turn_id, message=outcome.error))
+        self._bus.publish(
+            notebook_id, TurnDone(turn_id=turn_id, status=status.value, message=message)
+        )
+        return ChatReply(
+            message=message,
+            tool_calls=[call.view() for call in outcome.calls],
+            pending_approval=pending[0] if pending else None,
+            turn_id=turn_id,
+            status=status.value,
+            error=outcome.error,
+        )
+
+
+def _dumped(outcome: RunOutcome) -> str:
+    return ModelMessagesTypeAdapter.dump_json(outcome.messages).decode()
+
+
+def _selected_cells(context: Mapping[str, Any] | None) -> list[str]:
+    if not context:
+        return []
+    ids = context.get("cell_ids")
+    if ids is None:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids):
+        raise BadRequestError("context.cell_ids must be a list of cell ids")
+    if len(ids) > MAX_SELECTED:
+        raise BadRequestError(f"at most {MAX_SELECTED} selected cells")
+    return list(dict.fromkeys(ids))
+
+
+def _asking(text: str | None, pending: Sequence[PendingApproval]) -> str:
+    asks = "\n".join(f"- {p.description}" for p in pending)
+    lead = (text or "").strip()
+    question = f"I need your approval before I go on:\n{asks}"
+    return f"{lead}\n\n{question}" if lead else question
