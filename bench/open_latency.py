@@ -190,7 +190,7 @@ async def hexa_round(sup: Supervisor, folder: Path, i: int) -> tuple[float, int]
     path = folder / f"hexa{i}.py"
     path.write_text(NOTEBOOK)
     start = time.perf_counter()
-    nb = await sup.ensure_running(NotebookSpec(f"bench{i}", "bench", path, 1, folder))
+    nb = await sup.ensure_running(NotebookSpec(f"bench{i}", 1, "bench", path, folder))
     elapsed = time.perf_counter() - start
     assert nb.process is not None
     assert nb.process.pid is not None

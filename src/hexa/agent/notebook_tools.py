@@ -32,7 +32,6 @@ from hexa.agent.registry import (
 )
 from hexa.agent.runs import LONG_RUN_LIMIT, Finished, StillRunning, bounded
 from hexa.agent.views import CellChange
-from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import CodeModeError, MarimoError
 from hexa.marimo.models import (
     ApplyResult,
@@ -44,6 +43,7 @@ from hexa.marimo.models import (
     RunCell,
     RunStale,
 )
+from hexa.marimo.protocol import NotebookClient
 
 CODE_LIMIT = 8000  # characters of one cell's code shown to the model
 MANY_OUTPUTS = 10  # past this many cells, a run reports errors rather than every output
@@ -165,7 +165,7 @@ def _still_running(waited: float, what: str) -> ToolOutcome:
     )
 
 
-async def _outputs(client: MarimoClient, cell_ids: Sequence[str], limit: int = 2000) -> str:
+async def _outputs(client: NotebookClient, cell_ids: Sequence[str], limit: int = 2000) -> str:
     if not cell_ids:
         return ""
     try:
@@ -177,13 +177,13 @@ async def _outputs(client: MarimoClient, cell_ids: Sequence[str], limit: int = 2
     return "\n".join(f"`{c['cell_id']}`: {describe_cell_outputs(c, limit)}" for c in cells)
 
 
-async def _codes(client: MarimoClient, cell_ids: Sequence[str]) -> dict[str, str]:
+async def _codes(client: NotebookClient, cell_ids: Sequence[str]) -> dict[str, str]:
     """Current code of cells (CellNotFoundError for an unknown id)."""
     data = await client.cell_runtime_data(list(cell_ids))
     return {d["cell_id"]: d.get("code") or "" for d in data}
 
 
-async def _all_ids(client: MarimoClient) -> list[str]:
+async def _all_ids(client: NotebookClient) -> list[str]:
     return [c["cell_id"] for c in (await client.cell_map(1))["cells"]]
 
 
@@ -423,7 +423,7 @@ async def move_cell(ctx: ToolContext, args: MoveCellArgs) -> ToolOutcome:
     return ToolOutcome(f"Moved cell `{args.cell_id}` {where}.", f"moved {args.cell_id} {where}")
 
 
-async def _run_report(client: MarimoClient, cell_ids: Sequence[str]) -> str:
+async def _run_report(client: NotebookClient, cell_ids: Sequence[str]) -> str:
     if len(cell_ids) <= MANY_OUTPUTS:
         return await _outputs(client, cell_ids, limit=800)
     report = await client.notebook_errors()

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 
 from hexa.agent.outputs import clip
-from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import MarimoError
+from hexa.marimo.protocol import NotebookClient
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class RulesCache:
         self._rules: str | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self, client: MarimoClient) -> str:
+    async def get(self, client: NotebookClient) -> str:
         if self._rules is not None:
             return self._rules
         async with self._lock:
@@ -58,7 +58,7 @@ class RulesCache:
             return self._rules
 
 
-async def notebook_map(client: MarimoClient) -> str:
+async def notebook_map(client: NotebookClient) -> str:
     """A compact map: one line per cell (id, state, first line)."""
     try:
         async with asyncio.timeout(READ_TIMEOUT):
@@ -78,7 +78,7 @@ async def notebook_map(client: MarimoClient) -> str:
     return "\n".join(lines) if lines else "(no cells yet)"
 
 
-async def selected_cells(client: MarimoClient, cell_ids: Sequence[str]) -> str:
+async def selected_cells(client: NotebookClient, cell_ids: Sequence[str]) -> str:
     if not cell_ids:
         return ""
     try:
@@ -96,7 +96,7 @@ async def selected_cells(client: MarimoClient, cell_ids: Sequence[str]) -> str:
 async def instructions(
     *,
     notebook_id: str,
-    client: MarimoClient,
+    client: NotebookClient,
     rules: RulesCache,
     run_wait: float,
     selected: Sequence[str] = (),

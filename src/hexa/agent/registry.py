@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hexa.agent.views import CellChange
-from hexa.marimo.client import MarimoClient
+from hexa.marimo.protocol import NotebookClient
 from hexa.users import Principal
 
 
@@ -49,7 +49,7 @@ class RunningNotebook(Protocol):
     """What the agent needs of a started notebook."""
 
     @property
-    def client(self) -> MarimoClient: ...
+    def client(self) -> NotebookClient: ...
 
 
 class NotebookView(Protocol):
@@ -92,7 +92,7 @@ class ToolContext:
     # notebook id -> cell id -> the code the agent last read or wrote there (kept across
     # turns by the service): an edit of a cell that changed since is a conflict.
     seen: dict[str, dict[str, str]] = field(default_factory=dict)
-    _clients: dict[str, asyncio.Future[MarimoClient]] = field(default_factory=dict)
+    _clients: dict[str, asyncio.Future[NotebookClient]] = field(default_factory=dict)
 
     def saw(self, notebook_id: str, cell_id: str, code: str) -> None:
         self.seen.setdefault(notebook_id, {})[cell_id] = code
@@ -109,7 +109,7 @@ class ToolContext:
         except Exception:  # a label is never worth failing a call for
             return notebook_id
 
-    async def client(self, notebook_id: str) -> MarimoClient:
+    async def client(self, notebook_id: str) -> NotebookClient:
         """The marimo client of one of the user's notebooks (started if needed)."""
         # One look-up per notebook and turn, shared by concurrent callers (the undo
         # snapshot is read while the model's first request runs).
@@ -124,7 +124,7 @@ class ToolContext:
                 del self._clients[notebook_id]  # a failed look-up is not cached
             raise
 
-    async def _running_client(self, notebook_id: str) -> MarimoClient:
+    async def _running_client(self, notebook_id: str) -> NotebookClient:
         return (await self.notebooks.running(self.user, notebook_id)).client
 
     def forget_client(self, notebook_id: str) -> None:

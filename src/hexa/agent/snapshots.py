@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hexa.marimo.client import MarimoClient
 from hexa.marimo.models import CreateCell, DeleteCell, EditCell, MoveCell, NewCell, Op, Target
+from hexa.marimo.protocol import NotebookClient
 
 SNAPSHOT_VERSION = 1
 
@@ -28,7 +28,7 @@ class CellState:
     code: str
 
 
-async def read_state(client: MarimoClient) -> list[CellState]:
+async def read_state(client: NotebookClient) -> list[CellState]:
     """The notebook's cells in order with code and name."""
     data, graph = await asyncio.gather(client.cell_runtime_data([]), client.dependency_graph())
     names = {c["cell_id"]: c.get("cell_name") for c in graph["cells"]}

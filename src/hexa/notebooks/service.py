@@ -31,6 +31,7 @@ from hexa.marimo.errors import (
     CodeModeError,
 )
 from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
+from hexa.marimo.protocol import NotebookClient
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
     canonical_path,
@@ -41,11 +42,11 @@ from hexa.notebooks.paths import (
 from hexa.runtime.process import NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
-    Notebook,
+    ManagedProcess,
+    ProcessState,
     StartError,
     Supervisor,
 )
-from hexa.runtime.supervisor import NotebookState as RuntimeState
 from hexa.store import AuditRepository, NotebookRepository, NotebookStatus
 from hexa.store import Notebook as NotebookRow
 from hexa.users import Principal, UserService
@@ -73,7 +74,7 @@ class Running:
 
     notebook_id: str
     owner: Principal
-    client: MarimoClient
+    client: NotebookClient
     origin: str
     token: str
     session_id: str
@@ -282,15 +283,15 @@ class NotebookService:
         if (
             not opening
             and nb is not None
-            and nb.state is RuntimeState.RUNNING
-            and nb.owner == user.name
+            and nb.state is ProcessState.RUNNING
+            and nb.owner_id == user.id
         ):
             # Hot path (every proxied asset): the supervisor already knows the owner.
             self._supervisor.touch(notebook_id)
             return self._running(user, nb)
         row = await self._row(user, notebook_id)
         path = resolve_notebook_path(self._users.folder(user), row.path)
-        if nb is None or nb.state is not RuntimeState.RUNNING:
+        if nb is None or nb.state is not ProcessState.RUNNING:
             if not start:
                 state = nb.state.value if nb is not None else "stopped"
                 raise UnavailableError(
@@ -300,7 +301,7 @@ class NotebookService:
                 raise NotFoundError(f"the file of notebook {notebook_id} is gone")
             await self.files.check(path)
             self._check_may_run(user)
-            spec = NotebookSpec(notebook_id, user.name, path, user.id, self._users.folder(user))
+            spec = NotebookSpec(notebook_id, user.id, user.name, path, self._users.folder(user))
             nb = await self._start(spec)
         self._supervisor.touch(notebook_id)
         if opening:
@@ -471,7 +472,7 @@ class NotebookService:
                 "other's files"
             )
 
-    async def _start(self, spec: NotebookSpec) -> Notebook:
+    async def _start(self, spec: NotebookSpec) -> ManagedProcess:
         try:
             return await self._supervisor.ensure_running(spec)
         except CapacityError as exc:
@@ -482,11 +483,11 @@ class NotebookService:
                 f"notebook {spec.notebook_id} could not start: {exc.reason}"
             ) from exc
 
-    def _running(self, user: Principal, nb: Notebook) -> Running:
+    def _running(self, user: Principal, nb: ManagedProcess) -> Running:
         process = nb.process
         if process is None or nb.session_id is None:
             raise UnavailableError(f"notebook {nb.notebook_id} is {nb.state.value}")
-        origin = process.url.split("/nb/", 1)[0]
+        origin = process.origin
         cached = self._clients.get(nb.notebook_id)
         if cached is None or cached[0] is not process:
             client = MarimoClient(
@@ -536,7 +537,7 @@ class NotebookService:
             candidate = f"{stem}_{n}.py"
         return candidate
 
-    def _record_state(self, nb: Notebook) -> None:
+    def _record_state(self, nb: ManagedProcess) -> None:
         task = asyncio.get_running_loop().create_task(
             self._write_state(nb.notebook_id, NotebookStatus(nb.state.value), nb.reason)
         )

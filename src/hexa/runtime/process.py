@@ -38,9 +38,9 @@ class NotebookSpec:
     """What is needed to run one notebook."""
 
     notebook_id: str
+    owner_id: int  # owners are keyed by id; the name only names their home folder
     owner: str
     path: Path  # absolute path of the notebook's .py file
-    owner_id: int = 0
     folder: Path | None = None  # the owner's notebook folder (default: the file's folder)
 
     @property
@@ -53,6 +53,11 @@ class NotebookProcess(Protocol):
 
     @property
     def pid(self) -> int | None: ...
+    @property
+    def origin(self) -> str:
+        """Where the server listens, e.g. http://127.0.0.1:4321."""
+        ...
+
     @property
     def url(self) -> str:
         """Upstream URL including the base path, e.g. http://127.0.0.1:4321/nb/abc."""
@@ -113,8 +118,12 @@ class MarimoProcess:
         return self._port
 
     @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}{self._spec.base_url}"
+        return f"{self.origin}{self._spec.base_url}"
 
     @property
     def token(self) -> str:

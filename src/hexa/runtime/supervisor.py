@@ -22,7 +22,7 @@ from hexa.runtime.process import NotebookProcess, NotebookSpec, Spawner
 logger = logging.getLogger(__name__)
 
 
-class NotebookState(enum.StrEnum):
+class ProcessState(enum.StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     STOPPED = "stopped"
@@ -68,11 +68,11 @@ class Connector(Protocol):
 
 
 @dataclass
-class Notebook:
+class ManagedProcess:
     """The supervisor's record of one notebook."""
 
     spec: NotebookSpec
-    state: NotebookState = NotebookState.STOPPED
+    state: ProcessState = ProcessState.STOPPED
     process: NotebookProcess | None = None
     session_id: str | None = None
     reason: str | None = None
@@ -88,11 +88,11 @@ class Notebook:
         return self.spec.notebook_id
 
     @property
-    def owner(self) -> str:
-        return self.spec.owner
+    def owner_id(self) -> int:
+        return self.spec.owner_id
 
 
-StateListener = Callable[[Notebook], None]
+StateListener = Callable[[ManagedProcess], None]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Supervisor:
         self._connector = connector
         self._limits = limits
         self._clock = clock
-        self._notebooks: dict[str, Notebook] = {}
+        self._notebooks: dict[str, ManagedProcess] = {}
         self._listeners: list[StateListener] = []
         # Caps are checked and claimed under one lock so two concurrent opens can't both
         # take the last slot.
@@ -135,18 +135,18 @@ class Supervisor:
 
     # -- queries -----------------------------------------------------------------------
 
-    def get(self, notebook_id: str) -> Notebook | None:
+    def get(self, notebook_id: str) -> ManagedProcess | None:
         return self._notebooks.get(notebook_id)
 
-    def notebooks(self) -> list[Notebook]:
+    def notebooks(self) -> list[ManagedProcess]:
         return list(self._notebooks.values())
 
-    def active(self, owner: str | None = None) -> list[Notebook]:
-        live = (NotebookState.STARTING, NotebookState.RUNNING)
+    def active(self, owner_id: int | None = None) -> list[ManagedProcess]:
+        live = (ProcessState.STARTING, ProcessState.RUNNING)
         return [
             nb
             for nb in self._notebooks.values()
-            if nb.state in live and (owner is None or nb.owner == owner)
+            if nb.state in live and (owner_id is None or nb.owner_id == owner_id)
         ]
 
     def on_state_change(self, listener: StateListener) -> None:
@@ -165,7 +165,7 @@ class Supervisor:
         interval = max(0.05, min(60.0, self._limits.idle_timeout / 4))
         self._culler = asyncio.create_task(self._cull_loop(interval), name="hexa-idle-cull")
 
-    async def ensure_running(self, spec: NotebookSpec) -> Notebook:
+    async def ensure_running(self, spec: NotebookSpec) -> ManagedProcess:
         """Start the notebook unless it runs already; return once its session is ready.
 
         Raises CapacityError when a cap is reached and StartError when it won't start.
@@ -175,16 +175,16 @@ class Supervisor:
         async with self._admission:
             nb = self._notebooks.get(spec.notebook_id)
             if nb is None:
-                nb = Notebook(spec=spec)
+                nb = ManagedProcess(spec=spec)
                 self._notebooks[spec.notebook_id] = nb
-            if nb.state not in (NotebookState.RUNNING, NotebookState.STARTING):
+            if nb.state not in (ProcessState.RUNNING, ProcessState.STARTING):
                 self._check_caps(spec)
                 nb.spec = spec
                 nb.restarts = 0
-                self._set_state(nb, NotebookState.STARTING)
+                self._set_state(nb, ProcessState.STARTING)
         nb.last_activity = self._clock()
         async with nb.lock:
-            if nb.state is NotebookState.RUNNING:
+            if nb.state is ProcessState.RUNNING:
                 return nb
             await self._launch(nb)
             return nb
@@ -197,12 +197,12 @@ class Supervisor:
         # Set before taking the lock so a restart waiting out its backoff gives up.
         nb.stopping = True
         async with nb.lock:
-            was_live = nb.state in (NotebookState.RUNNING, NotebookState.STARTING)
+            was_live = nb.state in (ProcessState.RUNNING, ProcessState.STARTING)
             await self._terminate(nb)
-            self._set_state(nb, NotebookState.STOPPED)
+            self._set_state(nb, ProcessState.STOPPED)
             return was_live
 
-    async def restart(self, spec: NotebookSpec) -> Notebook:
+    async def restart(self, spec: NotebookSpec) -> ManagedProcess:
         """Stop and start again from the file on disk (the person's restart button)."""
         await self.stop(spec.notebook_id)
         return await self.ensure_running(spec)
@@ -230,7 +230,7 @@ class Supervisor:
         idle = [
             nb.notebook_id
             for nb in self.active()
-            if nb.state is NotebookState.RUNNING
+            if nb.state is ProcessState.RUNNING
             and now - nb.last_activity >= self._limits.idle_timeout
         ]
         for notebook_id in idle:
@@ -241,7 +241,7 @@ class Supervisor:
     # -- internals -----------------------------------------------------------------------
 
     def _check_caps(self, spec: NotebookSpec) -> None:
-        mine = self.active(spec.owner)
+        mine = self.active(spec.owner_id)
         if len(mine) >= self._limits.max_per_user:
             raise CapacityError(
                 "max_notebooks_per_user",
@@ -258,9 +258,9 @@ class Supervisor:
                 f"(max_processes={self._limits.max_processes}); try again later",
             )
 
-    async def _launch(self, nb: Notebook) -> None:
+    async def _launch(self, nb: ManagedProcess) -> None:
         """Spawn, wait for health and session; on failure leave nothing running."""
-        self._set_state(nb, NotebookState.STARTING)
+        self._set_state(nb, ProcessState.STARTING)
         nb.stopping = False
         try:
             process = await self._spawner.spawn(nb.spec)
@@ -281,7 +281,7 @@ class Supervisor:
         nb.started_at = self._clock()
         nb.last_activity = nb.started_at
         nb.watcher = asyncio.create_task(self._watch(nb, process), name=f"watch-{nb.notebook_id}")
-        self._set_state(nb, NotebookState.RUNNING)
+        self._set_state(nb, ProcessState.RUNNING)
 
     def _reason(self, process: NotebookProcess, exc: BaseException) -> str:
         code = process.returncode()
@@ -294,7 +294,7 @@ class Supervisor:
             head = f"{type(exc).__name__}: {exc}"
         return f"{head}\n{tail}" if tail else head
 
-    async def _watch(self, nb: Notebook, process: NotebookProcess) -> None:
+    async def _watch(self, nb: ManagedProcess, process: NotebookProcess) -> None:
         """Notice a dead server or kernel within seconds and restart it from the file."""
         exit_task = asyncio.ensure_future(process.wait())
         try:
@@ -313,7 +313,7 @@ class Supervisor:
         # The watcher itself recovers: _terminate skips cancelling the current task.
         await self._recover(nb, process)
 
-    async def _recover(self, nb: Notebook, dead: NotebookProcess) -> None:
+    async def _recover(self, nb: ManagedProcess, dead: NotebookProcess) -> None:
         async with nb.lock:
             if nb.stopping or nb.process is not dead:
                 return
@@ -339,7 +339,7 @@ class Supervisor:
                     nb.restarts,
                     self._limits.max_restarts,
                 )
-                self._set_state(nb, NotebookState.STARTING)
+                self._set_state(nb, ProcessState.STARTING)
                 await asyncio.sleep(delay)
                 if nb.stopping or self._closed:
                     return
@@ -351,7 +351,7 @@ class Supervisor:
                 return
             self._fail(nb, f"stopped after {nb.restarts} restarts: {reason}")
 
-    async def _terminate(self, nb: Notebook) -> None:
+    async def _terminate(self, nb: ManagedProcess) -> None:
         watcher, nb.watcher = nb.watcher, None
         process, nb.process = nb.process, None
         nb.session_id = None
@@ -362,13 +362,13 @@ class Supervisor:
         if process is not None:
             await process.stop(self._limits.stop_timeout)
 
-    def _fail(self, nb: Notebook, reason: str) -> None:
+    def _fail(self, nb: ManagedProcess, reason: str) -> None:
         logger.error("notebook %s failed: %s", nb.notebook_id, reason)
         nb.reason = reason
-        self._set_state(nb, NotebookState.FAILED)
+        self._set_state(nb, ProcessState.FAILED)
 
-    def _set_state(self, nb: Notebook, state: NotebookState) -> None:
-        if state in (NotebookState.RUNNING, NotebookState.STOPPED):
+    def _set_state(self, nb: ManagedProcess, state: ProcessState) -> None:
+        if state in (ProcessState.RUNNING, ProcessState.STOPPED):
             nb.reason = None
         if nb.state is state:
             return

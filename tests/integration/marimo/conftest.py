@@ -104,7 +104,7 @@ async def marimo_servers(root: Path) -> AsyncIterator[Starter]:
         folder.mkdir(parents=True)
         path = folder / "notebook.py"
         path.write_text(source)
-        process = await spawner.spawn(NotebookSpec(notebook_id, "tester", path))
+        process = await spawner.spawn(NotebookSpec(notebook_id, 0, "tester", path))
         started.append(process)
         marimo = Marimo(process, path, http)
         client = marimo.client()

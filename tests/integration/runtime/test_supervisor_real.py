@@ -24,7 +24,7 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
-from hexa.runtime.supervisor import Limits, Notebook, NotebookState, Supervisor
+from hexa.runtime.supervisor import Limits, ManagedProcess, ProcessState, Supervisor
 from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -85,7 +85,7 @@ async def setup(
         limits=Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2),
     )
     try:
-        yield supervisor, NotebookSpec("kept", "alice", path, 1, path.parent), tmp_path
+        yield supervisor, NotebookSpec("kept", 1, "alice", path, path.parent), tmp_path
     finally:
         await supervisor.shutdown()
         await http.aclose()
@@ -93,12 +93,12 @@ async def setup(
 
 
 async def wait_state(
-    sup: Supervisor, notebook_id: str, state: NotebookState, timeout: float
+    sup: Supervisor, notebook_id: str, state: ProcessState, timeout: float
 ) -> None:
     """Until the notebook is in `state` (now, or on a later change of state)."""
     reached = asyncio.Event()
 
-    def check(nb: Notebook) -> None:
+    def check(nb: ManagedProcess) -> None:
         if nb.notebook_id == notebook_id and nb.state is state:
             reached.set()
 
@@ -173,8 +173,8 @@ async def test_kill_9_is_recovered_with_the_file_intact(
         assert kernels, "the session has a kernel process"
         for kernel in kernels:
             kernel.kill()
-    await wait_state(sup, "kept", NotebookState.STARTING, 10)
-    await wait_state(sup, "kept", NotebookState.RUNNING, 60)
+    await wait_state(sup, "kept", ProcessState.STARTING, 10)
+    await wait_state(sup, "kept", ProcessState.RUNNING, 60)
     again = sup.get("kept")
     assert again is not None
     assert again.process is not None
@@ -194,7 +194,7 @@ async def test_a_file_marimo_cannot_open_fails_with_its_reason(
         await sup.ensure_running(spec)
     nb = sup.get("kept")
     assert nb is not None
-    assert nb.state is NotebookState.FAILED
+    assert nb.state is ProcessState.FAILED
     assert nb.reason
 
 

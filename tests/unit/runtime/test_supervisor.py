@@ -15,8 +15,8 @@ from hexa.runtime.process import NotebookProcess, NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
     Limits,
-    Notebook,
-    NotebookState,
+    ManagedProcess,
+    ProcessState,
     StartError,
     Supervisor,
 )
@@ -53,6 +53,10 @@ class FakeProcess:
     @property
     def pid(self) -> int | None:
         return None
+
+    @property
+    def origin(self) -> str:
+        return "http://fake"
 
     @property
     def url(self) -> str:
@@ -141,7 +145,8 @@ FAST = Limits(
 
 
 def spec(notebook_id: str, owner: str = "alice") -> NotebookSpec:
-    return NotebookSpec(notebook_id=notebook_id, owner=owner, path=Path(f"/nb/{notebook_id}.py"))
+    owner_id = {"alice": 1, "bob": 2, "carol": 3}[owner]
+    return NotebookSpec(notebook_id, owner_id, owner, Path(f"/nb/{notebook_id}.py"))
 
 
 def make(
@@ -153,11 +158,11 @@ def make(
     return sup, spawner, clock
 
 
-async def wait_for_state(sup: Supervisor, notebook_id: str, state: NotebookState) -> None:
+async def wait_for_state(sup: Supervisor, notebook_id: str, state: ProcessState) -> None:
     """Until the notebook is in `state` (now, or on a later change of state)."""
     reached = asyncio.Event()
 
-    def check(nb: Notebook) -> None:
+    def check(nb: ManagedProcess) -> None:
         if nb.notebook_id == notebook_id and nb.state is state:
             reached.set()
 
@@ -169,7 +174,7 @@ async def wait_for_state(sup: Supervisor, notebook_id: str, state: NotebookState
         await reached.wait()
 
 
-async def recovery_after_death(nb: Notebook, process: FakeProcess) -> None:
+async def recovery_after_death(nb: ManagedProcess, process: FakeProcess) -> None:
     """Kill the notebook's process and wait until its watcher has recovered (or given up):
     each failed restart passes through FAILED, so the final state is known only then."""
     watcher = nb.watcher
@@ -192,12 +197,12 @@ async def probed(spawner: FakeSpawner, count: int) -> list[FakeProcess]:
 
 async def test_start_gives_a_running_notebook_with_its_session() -> None:
     sup, spawner, _ = make()
-    seen: list[NotebookState] = []
+    seen: list[ProcessState] = []
     sup.on_state_change(lambda nb: seen.append(nb.state))
     nb = await sup.ensure_running(spec("a"))
-    assert nb.state is NotebookState.RUNNING
+    assert nb.state is ProcessState.RUNNING
     assert nb.session_id == "sess-a-0"
-    assert seen == [NotebookState.STARTING, NotebookState.RUNNING]
+    assert seen == [ProcessState.STARTING, ProcessState.RUNNING]
     await sup.shutdown()
     assert spawner.spawned[0].stopped
 
@@ -219,11 +224,11 @@ async def test_slow_start_within_deadline_succeeds() -> None:
     (process,) = await probed(spawner, 1)
     nb = sup.get("a")
     assert nb is not None
-    assert nb.state is NotebookState.STARTING
+    assert nb.state is ProcessState.STARTING
     process.release()
     started = await opening
     assert started is nb
-    assert started.state is NotebookState.RUNNING
+    assert started.state is ProcessState.RUNNING
     await sup.shutdown()
 
 
@@ -233,7 +238,7 @@ async def test_never_starting_fails_with_timeout_and_leaves_nothing_running() ->
         await sup.ensure_running(spec("a"))
     nb = sup.get("a")
     assert nb is not None
-    assert nb.state is NotebookState.FAILED
+    assert nb.state is ProcessState.FAILED
     assert spawner.spawned[0].stopped
     assert "log of a-0" in (nb.reason or "")
 
@@ -250,8 +255,8 @@ async def test_crash_later_is_restarted_from_disk() -> None:
     sup, spawner, _ = make()
     await sup.ensure_running(spec("a"))
     spawner.spawned[0].die(-9)
-    await wait_for_state(sup, "a", NotebookState.STARTING)
-    await wait_for_state(sup, "a", NotebookState.RUNNING)
+    await wait_for_state(sup, "a", ProcessState.STARTING)
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
     assert len(spawner.spawned) == 2
     nb = sup.get("a")
     assert nb is not None
@@ -264,8 +269,8 @@ async def test_dead_kernel_is_noticed_and_restarted() -> None:
     sup, spawner, _ = make()
     await sup.ensure_running(spec("a"))
     spawner.spawned[0].kernel_up = False
-    await wait_for_state(sup, "a", NotebookState.STARTING)
-    await wait_for_state(sup, "a", NotebookState.RUNNING)
+    await wait_for_state(sup, "a", ProcessState.STARTING)
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
     assert spawner.spawned[0].stopped, "the server with the dead kernel is stopped"
     assert len(spawner.spawned) == 2
     await sup.shutdown()
@@ -276,7 +281,7 @@ async def test_a_kernel_stopped_by_a_limit_fails_at_once_with_that_reason() -> N
     await sup.ensure_running(spec("a"))
     spawner.spawned[0].breach = "out of memory: over its 64 MiB limit"
     spawner.spawned[0].kernel_up = False
-    await wait_for_state(sup, "a", NotebookState.FAILED)
+    await wait_for_state(sup, "a", ProcessState.FAILED)
     nb = sup.get("a")
     assert nb is not None
     assert nb.reason == "out of memory: over its 64 MiB limit"
@@ -290,13 +295,13 @@ async def test_repeated_crashes_end_in_failed_with_reason() -> None:
     sup, spawner, _ = make([{}, {"exit_at_once": 3}, {"exit_at_once": 3}])
     nb = await sup.ensure_running(spec("a"))
     await recovery_after_death(nb, spawner.spawned[0])
-    assert nb.state is NotebookState.FAILED
+    assert nb.state is ProcessState.FAILED
     assert "stopped after 2 restarts" in (nb.reason or "")
     assert "exited with code 3" in (nb.reason or "")
     assert len(spawner.spawned) == 3
     # The person's restart button starts it fresh.
     nb = await sup.ensure_running(spec("a"))
-    assert nb.state is NotebookState.RUNNING
+    assert nb.state is ProcessState.RUNNING
     await sup.shutdown()
 
 
@@ -343,11 +348,11 @@ async def test_idle_notebook_is_stopped_and_reopens_on_use() -> None:
     nb_a, nb_b = sup.get("a"), sup.get("b")
     assert nb_a is not None
     assert nb_b is not None
-    assert nb_a.state is NotebookState.STOPPED
-    assert nb_b.state is NotebookState.RUNNING
+    assert nb_a.state is ProcessState.STOPPED
+    assert nb_b.state is ProcessState.RUNNING
     assert spawner.spawned[0].stopped
     again = await sup.ensure_running(spec("a"))
-    assert again.state is NotebookState.RUNNING
+    assert again.state is ProcessState.RUNNING
     assert len(spawner.spawned) == 3
     await sup.shutdown()
 
@@ -359,12 +364,12 @@ async def test_stop_during_restart_backoff_wins() -> None:
     watcher = nb.watcher  # it notices the death and runs the restart with its backoff
     assert watcher is not None
     spawner.spawned[0].die(-9)
-    await wait_for_state(sup, "a", NotebookState.STARTING)
+    await wait_for_state(sup, "a", ProcessState.STARTING)
     assert await sup.stop("a")
-    assert nb.state is NotebookState.STOPPED
+    assert nb.state is ProcessState.STOPPED
     async with asyncio.timeout(3):
         await watcher  # the restart attempt is over
-    assert nb.state is NotebookState.STOPPED
+    assert nb.state is ProcessState.STOPPED
     assert len(spawner.spawned) == 1, "no restart after an explicit stop"
     await sup.shutdown()
 
