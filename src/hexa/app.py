@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     _add_routes(app, settings)
+    agent_api.document_events(app)
     return app
 
 

@@ -158,3 +158,14 @@ def generate(
         raise click.ClickException(str(exc)) from exc
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+
+
+@main.command()
+def openapi() -> None:
+    """Print /openapi.json (every reply and every WebSocket event), for client generators."""
+    import json
+
+    from hexa.app import create_app
+
+    schema = create_app(Settings()).openapi()
+    click.echo(json.dumps(schema, indent=2, sort_keys=True))

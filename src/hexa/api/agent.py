@@ -4,13 +4,22 @@ notebook's live event stream. Thin: parse, call one AgentService method, seriali
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import (
+    APIRouter,
+    FastAPI,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.requests import HTTPConnection
 
+from hexa.agent.events import NotebookEvent
 from hexa.agent.service import AgentService
 from hexa.agent.views import AgentInfo, AuditLog, ChatHistory, ChatReply, UndoResult
 from hexa.api.deps import CurrentUser, authenticate, services
@@ -154,3 +163,24 @@ async def notebook_events(websocket: WebSocket, notebook_id: str) -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
         tasks.cancel_scope.cancel()
+
+
+def document_events(app: FastAPI) -> None:
+    """List `NotebookEvent` (each message of `WS /api/ws/{notebook_id}`) among
+    `/openapi.json`'s schemas, which OpenAPI cannot attach to a WebSocket route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        events = TypeAdapter(NotebookEvent).json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        known = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in events.pop("$defs", {}).items():
+            known.setdefault(name, definition)
+        known["NotebookEvent"] = events
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
