@@ -8,10 +8,10 @@ UV := $(BIN)/uv
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export UV_PYTHON_DOWNLOADS := never
 
-WEB_SOURCES := $(shell find web -type f -not -path 'web/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' -not -path 'web/playwright-report/*' -not -path 'web/e2e/*' 2>/dev/null)
+WEB_SOURCES := $(shell find web -type f -not -path '*/node_modules/*' -not -path 'web/dist/*' -not -path 'web/test-results/*' -not -path 'web/playwright-report/*' -not -path 'web/e2e/*' 2>/dev/null)
 WEB_STAMP := src/hexa/web/index.html
 
-.PHONY: serve test install install-dev web chromium sandbox sandbox-required lint typecheck pytest e2e bench clean
+.PHONY: serve test install install-dev web web-types web-types-check chromium sandbox sandbox-required lint typecheck pytest e2e bench clean
 
 serve: $(VENV)/.installed web sandbox
 	$(BIN)/hexa serve
@@ -37,6 +37,33 @@ $(WEB_STAMP): $(WEB_SOURCES)
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
+# The web client's types of every reply and WebSocket event, generated from the server's
+# OpenAPI document (`hexa openapi`) by openapi-typescript (pinned in web/tools/openapi-typescript,
+# installed by `npm ci` in web). `make web-types` after a change of the API; `lint` checks that
+# the committed file is current.
+WEB_TYPES := web/src/api/schema.d.ts
+OPENAPI_TS := web/tools/openapi-typescript/node_modules/.bin/openapi-typescript
+# web's node_modules alone (no build: the types must be made even when the app does not
+# compile against the old ones). npm ci writes this file last.
+WEB_DEPS := web/node_modules/.package-lock.json
+
+$(WEB_DEPS): web/package.json web/package-lock.json web/tools/openapi-typescript/package.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web-types: $(VENV)/.installed-dev $(WEB_DEPS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(BIN)/hexa openapi > "$$tmp/openapi.json" && \
+	  $(OPENAPI_TS) "$$tmp/openapi.json" -o $(WEB_TYPES)
+
+web-types-check: $(VENV)/.installed-dev $(WEB_DEPS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(BIN)/hexa openapi > "$$tmp/openapi.json" && \
+	  $(OPENAPI_TS) "$$tmp/openapi.json" -o "$$tmp/schema.d.ts" >/dev/null && \
+	  if ! diff -u $(WEB_TYPES) "$$tmp/schema.d.ts"; then \
+	    echo "!!! $(WEB_TYPES) does not match the server's OpenAPI document:" \
+	      "run 'make web-types' and commit the result."; exit 1; fi
+
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(1); \
 	  else sudo apt-get update -q && sudo apt-get install -y -q $(1); fi
 
@@ -54,7 +81,7 @@ sandbox:
 sandbox-required: sandbox
 	@command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is needed by the tests"; exit 1; }
 
-lint:
+lint: web-types-check
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 

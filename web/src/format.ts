@@ -2,11 +2,10 @@
 
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' })
 
+/** An ISO 8601 time of the API (always with its zone), or null. */
 export function parseTime(iso: string | null | undefined): Date | null {
   if (!iso) return null
-  // The server sends naive UTC timestamps; read them as UTC.
-  const s = /[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`
-  const d = new Date(s)
+  const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? null : d
 }
 

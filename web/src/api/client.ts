@@ -1,14 +1,24 @@
 // The one place that speaks HTTP to Hexa. Every failure becomes an ApiError whose
 // `message` a person can read.
 
-import type { Diagnostic } from './types'
+import type { Diagnostic, ErrorOut, LimitErrorOut, UnprocessableOut } from './types'
+
+/** What an error reply may hold (ErrorOut, LimitErrorOut, UnprocessableOut of the schema);
+ * `{}` when the body was not JSON (a proxy's page). */
+export type ErrorBody = Partial<{
+  detail: ErrorOut['detail'] | UnprocessableOut['detail']
+  limit: LimitErrorOut['limit']
+  diagnostics: UnprocessableOut['diagnostics']
+}>
 
 export class ApiError extends Error {
   readonly status: number
-  readonly detail: unknown
-  readonly body: Record<string, unknown>
+  /** The reply's `detail`; the start of the text when the reply was not JSON. */
+  readonly detail: ErrorBody['detail'] | null
+  /** The error reply as it came, for what it says beyond `detail`. */
+  readonly body: ErrorBody
 
-  constructor(status: number, message: string, detail: unknown, body: Record<string, unknown> = {}) {
+  constructor(status: number, message: string, detail: ErrorBody['detail'] | null, body: ErrorBody = {}) {
     super(message)
     this.name = 'ApiError'
     this.status = status
@@ -18,18 +28,13 @@ export class ApiError extends Error {
 
   /** marimo's diagnostics on a 422 for notebook text. */
   get diagnostics(): Diagnostic[] {
-    const d = this.body.diagnostics
-    if (!Array.isArray(d)) return []
-    return d.map((x) => (typeof x === 'string' ? { message: x } : (x as Diagnostic)))
+    // An open object in the schema: see Diagnostic.
+    return (this.body.diagnostics ?? []) as unknown as Diagnostic[]
   }
 
-  /** The limit a 409/429 names (`max_notebooks_per_user`, `max_processes`). */
+  /** The setting whose cap a 409/429 hit (`max_notebooks_per_user`, `max_processes`). */
   get limit(): string | null {
-    if (typeof this.body.limit === 'string') return this.body.limit
-    const text = typeof this.detail === 'string' ? this.detail : ''
-    if (text.includes('max_notebooks_per_user')) return 'max_notebooks_per_user'
-    if (text.includes('max_processes')) return 'max_processes'
-    return null
+    return this.body.limit ?? null
   }
 
   get notAvailable(): boolean {
@@ -51,24 +56,16 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Unavailable',
 }
 
-/** `detail` as a sentence: a string, or FastAPI's list of validation errors. */
-export function describeDetail(detail: unknown, status: number): string {
+/** `detail` as a sentence: a string, or the invalid fields of a 422 (ValidationIssue). */
+export function describeDetail(detail: ErrorBody['detail'] | null, status: number): string {
   if (typeof detail === 'string' && detail.trim()) return detail
-  if (Array.isArray(detail)) {
-    const parts = detail.map((e) => {
-      if (e && typeof e === 'object') {
-        const { loc, msg } = e as { loc?: unknown[]; msg?: string }
-        const where = Array.isArray(loc) ? loc.filter((p) => p !== 'body').join('.') : ''
-        return where ? `${where}: ${msg ?? 'invalid'}` : (msg ?? 'invalid')
-      }
-      return String(e)
-    })
-    if (parts.length) return parts.join('; ')
-  }
-  if (detail && typeof detail === 'object') {
-    const m = (detail as { message?: unknown }).message
-    if (typeof m === 'string') return m
-  }
+  if (Array.isArray(detail) && detail.length)
+    return detail
+      .map(({ loc, msg }) => {
+        const where = loc.filter((p) => p !== 'body').join('.')
+        return where ? `${where}: ${msg}` : msg
+      })
+      .join('; ')
   return `${STATUS_TEXT[status] ?? 'Request failed'} (HTTP ${status})`
 }
 
@@ -123,10 +120,10 @@ export async function request<T>(
     }
   }
   if (!res.ok) {
-    const obj = data && typeof data === 'object' && !Array.isArray(data) ? (data as Record<string, unknown>) : {}
-    const detail = 'detail' in obj ? obj.detail : typeof data === 'string' ? data.slice(0, 300) : null
+    const body: ErrorBody = data && typeof data === 'object' && !Array.isArray(data) ? (data as ErrorBody) : {}
+    const detail = body.detail ?? (typeof data === 'string' ? data.slice(0, 300) : null)
     if (res.status === 401 && !opts.quiet401) unauthorizedListeners.forEach((fn) => fn())
-    throw new ApiError(res.status, describeDetail(detail, res.status), detail, obj)
+    throw new ApiError(res.status, describeDetail(detail, res.status), detail, body)
   }
   return data as T
 }

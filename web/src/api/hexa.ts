@@ -1,7 +1,17 @@
 // Typed calls of the notebook, auth and generation API.
 
 import { ApiError, http } from './client'
-import type { CreatedNotebook, GeneratedNotebook, Me, Notebook, NotebookState, OpenResult, Template } from './types'
+import type {
+  CellsReport,
+  CloseResponse,
+  CodeResponse,
+  CreatedNotebook,
+  GeneratedNotebook,
+  Me,
+  NotebookSummary,
+  OpenResponse,
+  TemplateInfo,
+} from './types'
 
 const enc = encodeURIComponent
 
@@ -12,26 +22,26 @@ export const auth = {
 }
 
 export const notebooks = {
-  list: () => http.get<Notebook[]>('/api/notebooks'),
+  list: () => http.get<NotebookSummary[]>('/api/notebooks'),
   create: (name: string, template?: string) =>
-    http.post<Notebook>('/api/notebooks', template && template !== 'blank' ? { name, template } : { name }),
-  rename: (id: string, name: string) => http.patch<Notebook>(`/api/notebooks/${enc(id)}`, { name }),
+    http.post<NotebookSummary>('/api/notebooks', template && template !== 'blank' ? { name, template } : { name }),
+  rename: (id: string, name: string) => http.patch<NotebookSummary>(`/api/notebooks/${enc(id)}`, { name }),
   remove: (id: string) => http.del<void>(`/api/notebooks/${enc(id)}`),
-  open: (nb: Pick<Notebook, 'notebook_id' | 'path'>) =>
-    http.post<OpenResult>('/api/notebooks/open', { notebook_id: nb.notebook_id, notebook_path: nb.path }),
-  close: (id: string) => http.post<{ status: string }>(`/api/notebooks/${enc(id)}/close`),
-  restart: (id: string) => http.post<OpenResult>(`/api/notebooks/${enc(id)}/restart`),
-  code: (id: string) => http.get<{ notebook_id: string; code: string }>(`/api/notebooks/${enc(id)}/code`),
-  state: (id: string) => http.get<NotebookState>(`/api/notebooks/${enc(id)}/state`),
+  open: (nb: Pick<NotebookSummary, 'notebook_id' | 'path'>) =>
+    http.post<OpenResponse>('/api/notebooks/open', { notebook_id: nb.notebook_id, notebook_path: nb.path }),
+  close: (id: string) => http.post<CloseResponse>(`/api/notebooks/${enc(id)}/close`),
+  restart: (id: string) => http.post<OpenResponse>(`/api/notebooks/${enc(id)}/restart`),
+  code: (id: string) => http.get<CodeResponse>(`/api/notebooks/${enc(id)}/code`),
+  state: (id: string) => http.get<CellsReport>(`/api/notebooks/${enc(id)}/state`),
 }
 
-export const BLANK_TEMPLATE: Template = { id: 'blank', title: 'Blank', description: 'An empty notebook.' }
+export const BLANK_TEMPLATE: TemplateInfo = { id: 'blank', title: 'Blank', description: 'An empty notebook.' }
 
 /** Templates, or just "blank" when the server has no template API yet. */
-export async function listTemplates(): Promise<Template[]> {
+export async function listTemplates(): Promise<TemplateInfo[]> {
   const blank = BLANK_TEMPLATE
   try {
-    const list = await http.get<Template[]>('/api/templates')
+    const list = await http.get<TemplateInfo[]>('/api/templates')
     if (!Array.isArray(list) || list.length === 0) return [blank]
     return list.some((t) => t.id === 'blank') ? list : [blank, ...list]
   } catch (err) {

@@ -2,14 +2,15 @@
 // templates, a notebook's audit log. The notebook list has its own module (it is polled).
 
 import { useQuery } from '@tanstack/react-query'
-import { agent, type AgentInfo } from './agent'
+import { agent } from './agent'
 import { BLANK_TEMPLATE, listTemplates } from './hexa'
 import { queryKeys } from './queryClient'
+import type { AgentInfo } from './types'
 
 /** The agent's model and the commands it understands; `me.model` until the server says. */
 export function useAgentInfo(model: string): AgentInfo {
-  const query = useQuery({ queryKey: queryKeys.agentInfo(model), queryFn: () => agent.info(model), staleTime: Infinity })
-  return query.data ?? { model, commands: [] }
+  const query = useQuery({ queryKey: queryKeys.agentInfo(model), queryFn: agent.info, staleTime: Infinity })
+  return query.data ?? { model, builtin: false, commands: [], tools: [] }
 }
 
 /** The templates for a new notebook: null while loading, "blank" alone when they cannot be read. */

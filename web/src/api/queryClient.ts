@@ -18,8 +18,6 @@ export const queryClient = new QueryClient({
 export const queryKeys = {
   me: ['me'] as const,
   notebookList: ['notebook-list'] as const,
-  /** The cells an approval names, looked up once per approval. */
-  cellsOfApproval: (notebookId: string, approvalId: string) => ['notebook-cells', notebookId, approvalId] as const,
   templates: ['templates'] as const,
   agentInfo: (model: string) => ['agent-info', model] as const,
   audit: (notebookId: string) => ['audit', notebookId] as const,

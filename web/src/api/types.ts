@@ -1,80 +1,63 @@
-// Shapes of Hexa's HTTP API (DESIGN.md §3). Agent shapes live in ./agent.ts.
+// The wire contract: every reply and WebSocket event of Hexa's API under the names of the
+// server's OpenAPI document. ./schema.d.ts is generated from it (`make web-types`; `make
+// lint` fails when it is not current); this module only names its parts.
 
-export type NotebookStatus = 'stopped' | 'starting' | 'running' | 'failed'
+import type { components } from './schema'
 
-export interface Notebook {
-  notebook_id: string
-  name: string
-  path: string
-  url: string
-  status: NotebookStatus | string
-  reason: string | null
-  created_at: string
-  last_opened_at: string | null
-}
+type Schemas = components['schemas']
 
-export interface Me {
-  name: string
-  model: string
-  /** The user's limit of open notebooks, when the server says it. */
-  max_notebooks_per_user?: number
-}
+// Notebooks, sign-in, templates, generation.
+export type NotebookSummary = Schemas['NotebookSummary']
+export type NotebookStatus = NotebookSummary['status']
+export type Me = Schemas['Me']
+export type TemplateInfo = Schemas['TemplateInfo']
+export type OpenResponse = Schemas['OpenResponse']
+export type CloseResponse = Schemas['CloseResponse']
+export type CodeResponse = Schemas['CodeResponse']
+export type CellsReport = Schemas['CellsReport']
+export type CellInfo = Schemas['CellInfo']
+export type CreatedNotebook = Schemas['CreatedNotebook']
+export type GeneratedNotebook = Schemas['GeneratedNotebook']
 
-export interface Template {
-  id: string
-  title: string
-  description: string
-}
+// The agent.
+export type AgentInfo = Schemas['AgentInfo']
+export type Command = Schemas['Command']
+export type ChatReply = Schemas['ChatReply']
+export type ToolCall = Schemas['ToolCall']
+export type CallStatus = ToolCall['status']
+export type PendingApproval = Schemas['PendingApproval']
+export type CellChange = Schemas['CellChange']
+export type ChatHistory = Schemas['ChatHistory']
+export type ChatLine = Schemas['ChatLine']
+export type AuditLog = Schemas['AuditLog']
+export type AuditLine = Schemas['AuditLine']
+export type UndoResult = Schemas['UndoResult']
 
-export interface OpenResult {
-  notebook_id: string
-  url: string
-  session_id: string
-}
+/** One message of `WS /api/ws/{notebook_id}`, told apart by `type`. */
+export type NotebookEvent = Schemas['NotebookEvent']
+export type NotebookEventType = NotebookEvent['type']
 
-export interface CreatedNotebook {
-  notebook_id: string
-  name: string
-  path: string
-  url: string
-}
+// Error replies.
+export type ErrorOut = Schemas['ErrorOut']
+/** A 409/429 for a cap: `limit` names the setting (`max_notebooks_per_user`, `max_processes`). */
+export type LimitErrorOut = Schemas['LimitErrorOut']
+/** A 422: invalid fields, or notebook text marimo refuses (then with `diagnostics`). */
+export type UnprocessableOut = Schemas['UnprocessableOut']
+export type ValidationIssue = Schemas['ValidationIssue']
 
-export interface GeneratedNotebook extends CreatedNotebook {
-  /** What the generator wants the person to know (a stub, what a real model would add). */
-  notes?: string[]
-  /** Cells that still fail after the repair attempts. */
-  remaining_errors?: string[]
-}
-
-export interface CellInfo {
-  cell_id: string
-  preview: string
-  line_count: number
-  cell_type: string
-  runtime_state?: string | null
-  has_output?: boolean
-  has_errors?: boolean
-  name?: string | null
-}
-
-export interface NotebookState {
-  notebook_id: string
-  cells: CellInfo[]
-  errors: Record<string, unknown>[]
-  variables: Record<string, unknown>
-}
-
-/** One problem marimo found in notebook text (422 from create, import, generate). */
+/** One of marimo's findings in a 422's `diagnostics`. The schema leaves these open objects
+ * (`list[dict[str, Any]]` on the server), so this mirrors `hexa.diagnostics.Diagnostic` by
+ * hand: the one shape here that is not generated. */
 export interface Diagnostic {
-  line?: number | null
-  cell?: string | number | null
-  cell_index?: number | null
-  cell_id?: string | null
-  code?: string | null
-  severity?: string | null
+  code: string
+  name: string
   message: string
-  /** The source line at fault (Mermaid). */
-  text?: string | null
-  /** The nodes on a cycle (Mermaid). */
-  nodes?: string[]
+  severity: 'breaking' | 'runtime' | 'formatting' | 'wasm'
+  line: number | null
+  column: number | null
+  cell_index: number | null
+  cell_id: string | null
+  fix: string | null
+  /** The source line at fault, when the input is not Python (a Mermaid flowchart). */
+  text: string | null
 }

@@ -1,53 +1,40 @@
 // What the agent wants to do that needs a yes: the cells affected and a diff of their code.
 
-import { useQuery } from '@tanstack/react-query'
-import type { Approval, CellChange } from '../api/agent'
-import { notebooks } from '../api/hexa'
-import { queryKeys } from '../api/queryClient'
-import type { NotebookState } from '../api/types'
+import type { ReactNode } from 'react'
+import type { PendingApproval } from '../api/types'
 import { Icon } from '../components/Icon'
 import { DiffView } from './DiffView'
 
-const REMOVES = /delete|remove|clear|replace/i
-
-/** The cells an approval names, from the notebook's state: their code now, and after. */
-function lookedUp(approval: Approval, state: NotebookState): { changes: CellChange[]; partial: boolean } {
-  const removes = REMOVES.test(approval.operation)
-  const code = typeof approval.args.code === 'string' ? approval.args.code : null
-  return {
-    partial: state.cells.some((c) => approval.cellIds.includes(c.cell_id) && c.line_count > c.preview.split('\n').length),
-    changes: approval.cellIds.map((id) => {
-      const cell = state.cells.find((c) => c.cell_id === id)
-      return { cellId: id, before: cell ? cell.preview : null, after: removes ? null : code }
-    }),
-  }
+/** One cell's code before and after (null: the cell is new, or goes). */
+function Change({ head, before, after, label }: { head: ReactNode; before: string | null; after: string | null; label: string }) {
+  return (
+    <div className="approval-cell">
+      <div className="approval-cell-head">
+        {head}
+        {after === null && before !== null && <span className="tag tag-danger">removed</span>}
+        {before === null && after !== null && <span className="tag tag-ok">added</span>}
+      </div>
+      <DiffView before={before} after={after} label={label} />
+    </div>
+  )
 }
 
 export function ApprovalCard({
-  notebookId,
   approval,
   busy,
   onApprove,
   onReject,
 }: {
-  notebookId: string
-  approval: Approval
+  approval: PendingApproval
   busy: 'approve' | 'reject' | null
   onApprove: () => void
   onReject: () => void
 }) {
-  const needLookup = approval.changes.length === 0 && !approval.diff && approval.cellIds.length > 0
-  // No diff came with the approval: show the current code of the cells it names.
-  const lookup = useQuery({
-    queryKey: queryKeys.cellsOfApproval(notebookId, approval.id),
-    queryFn: () => notebooks.state(notebookId),
-    enabled: needLookup,
-  })
-  const found = lookup.data ? lookedUp(approval, lookup.data) : null
-  const looked = lookup.isError ? [] : (found?.changes ?? null)
-  const partial = found?.partial ?? false
-
-  const changes = approval.changes.length ? approval.changes : (looked ?? [])
+  const changes = approval.changes ?? []
+  // Without per-cell changes, the notebook's code before and after as a whole.
+  const before = approval.code_before ?? null
+  const after = approval.code_after ?? null
+  const whole = changes.length === 0 && (before !== null || after !== null)
   const title = approval.operation.replace(/_/g, ' ')
 
   return (
@@ -58,39 +45,30 @@ export function ApprovalCard({
         <code className="approval-op">{title}</code>
       </header>
       <p id={`approval-desc-${approval.id}`}>{approval.description}</p>
-      {approval.diff && <DiffView patch={approval.diff} label="Changes" />}
-      {changes.length > 0 && (
+      {(changes.length > 0 || whole) && (
         <div className="approval-cells" aria-label="Cells affected">
-          {changes.map((c) => (
-            <div key={c.cellId} className="approval-cell">
-              <div className="approval-cell-head">
-                {c.cellId ? (
+          {changes.map((c, i) =>
+            c.cell_id !== null ? (
+              <Change
+                key={c.cell_id}
+                head={
                   <>
-                    Cell <code>{c.cellId}</code>
+                    Cell <code>{c.cell_id}</code>
                   </>
-                ) : (
-                  'All cells'
-                )}
-                {c.after === null && c.before !== null && <span className="tag tag-danger">removed</span>}
-                {c.before === null && c.after !== null && <span className="tag tag-ok">added</span>}
-              </div>
-              <DiffView
-                before={c.before}
-                after={c.after}
-                label={c.cellId ? `Changes to cell ${c.cellId}` : 'Changes to the notebook'}
+                }
+                before={c.before ?? null}
+                after={c.after ?? null}
+                label={`Changes to cell ${c.cell_id}`}
               />
-            </div>
-          ))}
-          {partial && <p className="muted small">Showing the first lines of each cell.</p>}
+            ) : (
+              <Change key={`new-${i}`} head="New cell" before={c.before ?? null} after={c.after ?? null} label="Code of a new cell" />
+            ),
+          )}
+          {whole && <Change head="All cells" before={before} after={after} label="Changes to the notebook" />}
         </div>
       )}
-      {needLookup && looked === null && (
-        <p className="muted small" role="status">
-          Looking up the cells…
-        </p>
-      )}
-      {!approval.diff && changes.length === 0 && !needLookup && Object.keys(approval.args).length > 0 && (
-        <pre className="approval-args">{JSON.stringify(approval.args, null, 2)}</pre>
+      {changes.length === 0 && !whole && Object.keys(approval.arguments).length > 0 && (
+        <pre className="approval-args">{JSON.stringify(approval.arguments, null, 2)}</pre>
       )}
       <div className="row approval-actions">
         <button type="button" className="button primary" disabled={busy !== null} onClick={onApprove}>

@@ -2,7 +2,7 @@
 // chips, the approval card, undo, and the composer. One panel per open tab; hidden ones
 // stay mounted so a turn keeps streaming while another tab is shown.
 
-import type { AgentInfo } from '../api/agent'
+import type { AgentInfo } from '../api/types'
 import { Icon } from '../components/Icon'
 import type { LiveHub, LiveState } from '../live/hub'
 import { ApprovalCard } from './ApprovalCard'
@@ -43,8 +43,8 @@ export function ChatPanel({
   const composer = useComposer((text) => started(turn.send(text)))
 
   const hasTurns = entries.some((e) => e.kind === 'assistant')
-  const commands = agentInfo.commands
-  const isBuiltin = commands.length > 0
+  const commands = agentInfo.commands ?? []
+  const isBuiltin = agentInfo.builtin
 
   return (
     <div className="chat" hidden={!visible} aria-label={`Chat about ${notebookName}`} role="region">
@@ -107,7 +107,6 @@ export function ChatPanel({
         ))}
         {approval && (
           <ApprovalCard
-            notebookId={notebookId}
             approval={approval}
             busy={busy === 'approve' || busy === 'reject' ? busy : null}
             onApprove={() => started(turn.decide(true))}

@@ -1,7 +1,7 @@
 // What the builtin model understands, as commands to click into the composer.
 
 import { useState } from 'react'
-import type { Command } from '../api/agent'
+import type { Command } from '../api/types'
 
 export function CommandHint({ commands, onPick }: { commands: Command[]; onPick: (c: Command) => void }) {
   const [all, setAll] = useState(commands.length <= 10)
@@ -11,9 +11,9 @@ export function CommandHint({ commands, onPick }: { commands: Command[]; onPick:
       <p className="small muted">The builtin model understands (click one to start):</p>
       <ul>
         {shown.map((c) => (
-          <li key={c.text}>
+          <li key={c.command}>
             <button type="button" className="hint-command" title={c.does} onClick={() => onPick(c)}>
-              <code>{c.text}</code>
+              <code>{c.command}</code>
             </button>
           </li>
         ))}

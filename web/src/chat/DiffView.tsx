@@ -1,7 +1,7 @@
-// A line diff of code, for the approval card and the activity panel: either two texts
-// compared with jsdiff, or a unified diff the server sent, read with jsdiff's parser.
+// A line diff of code, for the approval card and the activity panel: two texts compared
+// with jsdiff.
 
-import { diffLines, parsePatch } from 'diff'
+import { diffLines } from 'diff'
 import { useMemo } from 'react'
 
 type DiffLine = { kind: 'same' | 'add' | 'del'; text: string }
@@ -23,32 +23,8 @@ function compare(before: string | null, after: string | null): DiffLine[] {
   )
 }
 
-const patchLine = (line: string): DiffLine =>
-  line.startsWith('+')
-    ? { kind: 'add', text: line.slice(1) }
-    : line.startsWith('-')
-      ? { kind: 'del', text: line.slice(1) }
-      : { kind: 'same', text: line.startsWith(' ') ? line.slice(1) : line }
-
-function readPatch(patch: string): DiffLine[] {
-  let hunkLines: string[] = []
-  try {
-    hunkLines = parsePatch(patch).flatMap((file) => file.hunks.flatMap((h) => h.lines))
-  } catch {
-    /* not a well-formed patch: read its lines as they are */
-  }
-  if (hunkLines.length === 0)
-    hunkLines = patch.split('\n').filter((l) => !l.startsWith('+++') && !l.startsWith('---') && !l.startsWith('@@'))
-  return hunkLines.filter((l) => !l.startsWith('\\')).map(patchLine)
-}
-
-type Source = { before: string | null; after: string | null } | { patch: string }
-
-export function DiffView({ label, ...source }: Source & { label: string }) {
-  const before = 'before' in source ? source.before : null
-  const after = 'after' in source ? source.after : null
-  const patch = 'patch' in source ? source.patch : null
-  const lines = useMemo(() => (patch !== null ? readPatch(patch) : compare(before, after)), [patch, before, after])
+export function DiffView({ label, before, after }: { label: string; before: string | null; after: string | null }) {
+  const lines = useMemo(() => compare(before, after), [before, after])
   const added = lines.filter((l) => l.kind === 'add').length
   const removed = lines.filter((l) => l.kind === 'del').length
   return (

@@ -1,4 +1,4 @@
-import type { ToolCall, ToolStatus } from '../api/agent'
+import type { ToolCallView, ToolStatus } from '../api/agent'
 import { Icon } from '../components/Icon'
 
 const LABEL: Record<ToolStatus, string> = {
@@ -17,7 +17,7 @@ function StatusMark({ status }: { status: ToolStatus }) {
 }
 
 /** A tool call as a chip: its name, status and a short result; details on click. */
-export function ToolChip({ call }: { call: ToolCall }) {
+export function ToolChip({ call }: { call: ToolCallView }) {
   const args = Object.keys(call.args).length ? JSON.stringify(call.args, null, 2) : null
   return (
     <li className={`chip chip-${call.status}`} aria-label={`${call.name}: ${LABEL[call.status]}`}>

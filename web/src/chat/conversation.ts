@@ -2,7 +2,8 @@
 // what the panel is busy with, and how loading the stored history went. The assistant
 // entry of a running turn is filled in by its live events, then settled by the reply.
 
-import type { Approval, ChatEntry, History, LiveEvent, ToolCall, TurnReply } from '../api/agent'
+import { callView, type ChatEntry, type History, type ToolCallView } from '../api/agent'
+import type { ChatReply, NotebookEvent, PendingApproval } from '../api/types'
 
 export type Busy = null | 'chat' | 'approve' | 'reject' | 'undo'
 export type TurnKind = Exclude<Busy, null | 'undo'>
@@ -10,11 +11,14 @@ type Assistant = Extract<ChatEntry, { kind: 'assistant' }>
 type Note = Extract<ChatEntry, { kind: 'note' }>
 
 /** The live events that fill in the assistant entry of a running turn. */
-export type StreamEvent = Extract<LiveEvent, { type: 'text' | 'tool_started' | 'tool_finished' | 'approval' | 'error' }>
+export type StreamEvent = Extract<
+  NotebookEvent,
+  { type: 'text_delta' | 'tool_call_started' | 'tool_call_finished' | 'approval_requested' | 'error' }
+>
 
 export interface Conversation {
   entries: ChatEntry[]
-  approval: Approval | null
+  approval: PendingApproval | null
   busy: Busy
   load: 'loading' | 'ready' | 'unavailable' | 'error'
   loadError: string | null
@@ -29,18 +33,17 @@ export type ConversationAction =
   | { type: 'loadFailed'; unavailable: boolean; message: string }
   | { type: 'note'; note: Note }
   | { type: 'turnStarted'; kind: TurnKind; id: string; before: ChatEntry[] }
-  /** `newCallId`: the id for a finished call that never said it started. */
-  | { type: 'streamed'; id: string; event: StreamEvent; newCallId: string }
-  | { type: 'turnFinished'; id: string; reply: TurnReply | null; error?: string }
-  | { type: 'decided'; approval: Approval; approved: boolean }
+  | { type: 'streamed'; id: string; event: StreamEvent }
+  | { type: 'turnFinished'; id: string; reply: ChatReply | null; error?: string }
+  | { type: 'decided'; approval: PendingApproval; approved: boolean }
   | { type: 'undoStarted' }
   | { type: 'undone'; note: Note }
   | { type: 'undoFailed' }
 
 /** The reply's calls, keeping what the stream already knew (its ids, a failure). */
-function mergeCalls(streamed: ToolCall[], final: ToolCall[]): ToolCall[] {
+function mergeCalls(streamed: ToolCallView[], final: ToolCallView[]): ToolCallView[] {
   if (final.length === 0) return streamed
-  const used = new Set<ToolCall>()
+  const used = new Set<ToolCallView>()
   return final.map((f) => {
     const s =
       streamed.find((c) => !used.has(c) && c.id === f.id) ?? streamed.find((c) => !used.has(c) && c.name === f.name)
@@ -50,22 +53,24 @@ function mergeCalls(streamed: ToolCall[], final: ToolCall[]): ToolCall[] {
   })
 }
 
-function streamInto(a: Assistant, ev: StreamEvent, newCallId: string): Assistant {
+function streamInto(a: Assistant, ev: StreamEvent): Assistant {
   switch (ev.type) {
-    case 'text':
-      return { ...a, text: a.text + ev.delta, turnId: a.turnId ?? ev.turnId }
-    case 'tool_started':
-      return a.toolCalls.some((c) => c.id === ev.call.id) ? a : { ...a, toolCalls: [...a.toolCalls, ev.call] }
-    case 'tool_finished': {
+    case 'text_delta':
+      return { ...a, text: a.text + ev.delta, turnId: a.turnId ?? ev.turn_id }
+    case 'tool_call_started':
+      return a.toolCalls.some((c) => c.id === ev.tool_call_id)
+        ? a
+        : { ...a, toolCalls: [...a.toolCalls, callView({ ...ev, status: 'running', summary: '' })] }
+    case 'tool_call_finished': {
+      const done = callView(ev)
       const calls = [...a.toolCalls]
-      let i = ev.callId ? calls.findIndex((c) => c.id === ev.callId) : -1
-      if (i < 0) i = calls.findLastIndex((c) => c.name === ev.name && c.status === 'running')
-      const done = { status: ev.status, summary: ev.summary }
-      if (i >= 0) calls[i] = { ...calls[i], ...done, summary: ev.summary ?? calls[i].summary }
-      else calls.push({ id: ev.callId ?? newCallId, name: ev.name, args: {}, ...done })
+      let i = calls.findIndex((c) => c.id === ev.tool_call_id)
+      if (i < 0) i = calls.findLastIndex((c) => c.name === ev.tool_name && c.status === 'running')
+      if (i >= 0) calls[i] = { ...calls[i], status: done.status, summary: done.summary ?? calls[i].summary }
+      else calls.push(done)
       return { ...a, toolCalls: calls }
     }
-    case 'approval':
+    case 'approval_requested':
       return {
         ...a,
         toolCalls: a.toolCalls.map((c) =>
@@ -77,14 +82,14 @@ function streamInto(a: Assistant, ev: StreamEvent, newCallId: string): Assistant
   }
 }
 
-function settle(a: Assistant, reply: TurnReply | null, error?: string): Assistant {
-  const failed = error ?? (reply?.error ? reply.text || reply.error : undefined)
+function settle(a: Assistant, reply: ChatReply | null, error?: string): Assistant {
+  const failed = error ?? (reply?.error ? reply.message || reply.error : undefined)
   return {
     ...a,
     streaming: false,
-    text: failed && reply?.error ? '' : reply?.text || a.text,
-    turnId: reply?.turnId ?? a.turnId,
-    toolCalls: reply ? mergeCalls(a.toolCalls, reply.toolCalls) : a.toolCalls,
+    text: failed && reply?.error ? '' : reply?.message || a.text,
+    turnId: reply?.turn_id ?? a.turnId,
+    toolCalls: reply ? mergeCalls(a.toolCalls, reply.tool_calls.map(callView)) : a.toolCalls,
     error: failed ?? a.error,
   }
 }
@@ -115,14 +120,14 @@ export function conversationReducer(s: Conversation, a: ConversationAction): Con
     case 'streamed':
       return {
         ...s,
-        approval: a.event.type === 'approval' ? a.event.approval : s.approval,
-        entries: patchAssistant(s.entries, a.id, (e) => streamInto(e, a.event, a.newCallId)),
+        approval: a.event.type === 'approval_requested' ? a.event.approval : s.approval,
+        entries: patchAssistant(s.entries, a.id, (e) => streamInto(e, a.event)),
       }
     case 'turnFinished':
       return {
         ...s,
         busy: null,
-        approval: a.reply ? a.reply.approval : s.approval,
+        approval: a.reply ? a.reply.pending_approval : s.approval,
         entries: patchAssistant(s.entries, a.id, (e) => settle(e, a.reply, a.error)),
       }
     case 'decided': {

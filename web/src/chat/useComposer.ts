@@ -2,7 +2,7 @@
 // with one of the builtin model's commands.
 
 import { useRef, useState, type KeyboardEvent } from 'react'
-import type { Command } from '../api/agent'
+import type { Command } from '../api/types'
 
 /** `onSend` says whether the message was taken; only then is the box emptied. */
 export function useComposer(onSend: (text: string) => boolean) {
@@ -24,7 +24,7 @@ export function useComposer(onSend: (text: string) => boolean) {
 
   /** Fill the box with a command, the cursor where the person types next. */
   const pick = (command: Command) => {
-    const text = command.text.replace(/```(?:python)?\s*(?:\.\.\.|…)?\s*```/, '```python\n\n```')
+    const text = command.command.replace(/```(?:python)?\s*(?:\.\.\.|…)?\s*```/, '```python\n\n```')
     setDraft(text)
     setShowHint(false)
     requestAnimationFrame(() => {

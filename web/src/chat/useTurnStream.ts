@@ -4,16 +4,23 @@
 
 import { useQueryClient } from '@tanstack/react-query'
 import { useCallback, useEffect, useReducer, useRef } from 'react'
-import { agent, localId, type ChatEntry, type LiveEvent, type TurnReply } from '../api/agent'
+import { agent, localId, type ChatEntry } from '../api/agent'
 import { ApiError, errorMessage } from '../api/client'
 import { queryKeys } from '../api/queryClient'
+import type { ChatReply, NotebookEvent } from '../api/types'
 import { useToast } from '../components/Toasts'
 import type { LiveHub } from '../live/hub'
 import { conversationReducer, emptyConversation, type StreamEvent, type TurnKind } from './conversation'
 import { useChatHistory } from './useChatHistory'
 
-const STREAMED = new Set<LiveEvent['type']>(['text', 'tool_started', 'tool_finished', 'approval', 'error'])
-const isStreamEvent = (ev: LiveEvent): ev is StreamEvent => STREAMED.has(ev.type)
+const STREAMED = new Set<NotebookEvent['type']>([
+  'text_delta',
+  'tool_call_started',
+  'tool_call_finished',
+  'approval_requested',
+  'error',
+])
+const isStreamEvent = (ev: NotebookEvent): ev is StreamEvent => STREAMED.has(ev.type)
 
 function turnError(err: unknown): string {
   return err instanceof ApiError && err.status === 404 && err.detail === 'Not Found'
@@ -51,39 +58,46 @@ export function useTurnStream({
   useEffect(
     () =>
       hub.subscribe(notebookId, (ev) => {
-        if (ev.type === 'note') {
-          // The undo button adds its own note; others (a long run ended) are shown as they come.
-          if (!ev.undo) dispatch({ type: 'note', note: { kind: 'note', id: localId('n'), text: ev.text, tone: ev.tone } })
-          return
-        }
-        if (ev.type === 'lagged') {
-          if (!streamId.current) reloadQuietly()
-          return
+        switch (ev.type) {
+          case 'run_finished':
+            // A long run ended after its turn: said as it comes.
+            dispatch({ type: 'note', note: { kind: 'note', id: localId('n'), text: ev.message, tone: ev.ok ? 'ok' : 'warn' } })
+            return
+          case 'lagged':
+            if (!streamId.current) reloadQuietly()
+            return
+          // The undo button adds its own note; the notebook's status and marimo's own
+          // notifications are not the chat's.
+          case 'turn_undone':
+          case 'notebook_status':
+          case 'marimo':
+            return
         }
         const id = streamId.current
         if (!id) {
-          const foreign = 'turnId' in ev && ev.turnId && !ownTurns.current.has(ev.turnId)
-          if (foreign && (ev.type === 'turn_done' || ev.type === 'approval' || ev.type === 'decided')) reloadQuietly()
+          const foreign = !ownTurns.current.has(ev.turn_id)
+          if (foreign && (ev.type === 'turn_done' || ev.type === 'approval_requested' || ev.type === 'approval_decided'))
+            reloadQuietly()
           return
         }
-        if ('turnId' in ev && ev.turnId) ownTurns.current.add(ev.turnId)
-        if (isStreamEvent(ev)) dispatch({ type: 'streamed', id, event: ev, newCallId: localId('call') })
+        ownTurns.current.add(ev.turn_id)
+        if (isStreamEvent(ev)) dispatch({ type: 'streamed', id, event: ev })
       }),
     [hub, notebookId, reloadQuietly],
   )
 
-  function finish(id: string, reply: TurnReply | null, error?: string) {
+  function finish(id: string, reply: ChatReply | null, error?: string) {
     dispatch({ type: 'turnFinished', id, reply, error })
     streamId.current = null
     if (reply) {
-      if (reply.turnId) ownTurns.current.add(reply.turnId)
-      if (reply.toolCalls.some((c) => c.name === 'restart_kernel' && c.status === 'done')) restarted.current()
+      ownTurns.current.add(reply.turn_id)
+      if (reply.tool_calls.some((c) => c.tool_name === 'restart_kernel' && c.status === 'ok')) restarted.current()
     }
     turnDone()
   }
 
   /** Run one request that makes the agent take a turn, streaming into a new entry. */
-  function runTurn(kind: TurnKind, before: ChatEntry[], call: () => Promise<TurnReply>) {
+  function runTurn(kind: TurnKind, before: ChatEntry[], call: () => Promise<ChatReply>) {
     const id = localId('a')
     streamId.current = id
     dispatch({ type: 'turnStarted', kind, id, before })
@@ -124,7 +138,7 @@ export function useTurnStream({
     if (state.busy) return
     dispatch({ type: 'undoStarted' })
     try {
-      const message = await agent.undo(notebookId)
+      const { message } = await agent.undo(notebookId)
       dispatch({ type: 'undone', note: { kind: 'note', id: localId('n'), text: message, tone: 'info' } })
       turnDone()
     } catch (err) {

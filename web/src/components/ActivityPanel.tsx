@@ -4,6 +4,7 @@
 import { Fragment, useState } from 'react'
 import { ApiError, errorMessage } from '../api/client'
 import { useAudit } from '../api/queries'
+import type { AuditLine } from '../api/types'
 import { DiffView } from '../chat/DiffView'
 import { clockTime, duration, fullTime } from '../format'
 import { Icon } from './Icon'
@@ -13,7 +14,7 @@ const isUnavailable = (err: unknown) => err instanceof ApiError && err.status ==
 
 export function ActivityPanel({ notebookId, notebookName }: { notebookId: string; notebookName: string }) {
   const audit = useAudit(notebookId)
-  const [expanded, setExpanded] = useState<string | null>(null)
+  const [expanded, setExpanded] = useState<number | null>(null)
   const unavailable = isUnavailable(audit.error)
   const error = audit.error && !unavailable ? errorMessage(audit.error) : null
   const entries = audit.data ?? null
@@ -55,6 +56,7 @@ export function ActivityPanel({ notebookId, notebookName }: { notebookId: string
             <tbody>
               {rows.map((e) => {
                 const open = expanded === e.id
+                const args = argumentsText(e.arguments)
                 return (
                   <Fragment key={e.id}>
                     <tr className={open ? 'open' : undefined}>
@@ -66,23 +68,23 @@ export function ActivityPanel({ notebookId, notebookName }: { notebookId: string
                           aria-expanded={open}
                           onClick={() => setExpanded(open ? null : e.id)}
                         >
-                          {e.tool}
+                          {e.tool_name}
                         </button>
                       </td>
                       <td>{e.decision ? <span className={`tag tag-${decisionTone(e.decision)}`}>{e.decision}</span> : '—'}</td>
-                      <td className="truncate-cell" title={e.outcome ?? undefined}>
-                        {e.error ? <span className="text-danger">{e.error}</span> : (e.outcome ?? '—')}
+                      <td className="truncate-cell" title={e.outcome}>
+                        {e.outcome || '—'}
                       </td>
-                      <td className="num">{duration(e.durationMs)}</td>
+                      <td className="num">{duration(e.duration_ms)}</td>
                     </tr>
                     {open && (
                       <tr className="audit-detail">
                         <td colSpan={5}>
                           <dl>
-                            {e.who && (
+                            {e.user && (
                               <>
                                 <dt>Who</dt>
-                                <dd>{e.who}</dd>
+                                <dd>{e.user}</dd>
                               </>
                             )}
                             <dt>When</dt>
@@ -94,9 +96,9 @@ export function ActivityPanel({ notebookId, notebookName }: { notebookId: string
                               </>
                             )}
                           </dl>
-                          {Object.keys(e.args).length > 0 && <pre>{JSON.stringify(e.args, null, 2)}</pre>}
-                          {(e.before !== null || e.after !== null) && (
-                            <DiffView before={e.before} after={e.after} label={`Code changed by ${e.tool}`} />
+                          {args && <pre>{args}</pre>}
+                          {(e.code_before !== null || e.code_after !== null) && (
+                            <DiffView before={e.code_before} after={e.code_after} label={`Code changed by ${e.tool_name}`} />
                           )}
                         </td>
                       </tr>
@@ -112,10 +114,15 @@ export function ActivityPanel({ notebookId, notebookName }: { notebookId: string
   )
 }
 
-function decisionTone(d: string): string {
-  const s = d.toLowerCase()
-  if (s.includes('reject') || s.includes('denied')) return 'danger'
-  if (s.includes('approv')) return 'ok'
-  if (s.includes('pending')) return 'warn'
-  return 'neutral'
+type Decision = NonNullable<AuditLine['decision']>
+
+const DECISION_TONE: Record<Decision, string> = { approved: 'ok', rejected: 'danger', expired: 'warn', auto: 'neutral' }
+const decisionTone = (d: Decision) => DECISION_TONE[d]
+
+/** The call's arguments as stored: JSON (shown indented), or the text that was not JSON. */
+function argumentsText(args: AuditLine['arguments']): string | null {
+  if (typeof args === 'string') return args || null
+  if (args === null || args === undefined) return null
+  if (typeof args === 'object' && Object.keys(args).length === 0) return null
+  return JSON.stringify(args, null, 2)
 }

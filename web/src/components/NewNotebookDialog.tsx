@@ -2,7 +2,7 @@ import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { notebooks } from '../api/hexa'
 import { useTemplates } from '../api/queries'
-import type { Notebook } from '../api/types'
+import type { NotebookSummary } from '../api/types'
 import { ErrorBlock } from './Diagnostics'
 import { Modal } from './Modal'
 
@@ -11,7 +11,7 @@ export function NewNotebookDialog({
   onCreated,
 }: {
   onClose: () => void
-  onCreated: (nb: Notebook) => void
+  onCreated: (nb: NotebookSummary) => void
 }) {
   const [name, setName] = useState('')
   const [template, setTemplate] = useState('blank')

@@ -2,7 +2,7 @@
 // import, generate, rename, delete.
 
 import { useEffect, useRef, useState } from 'react'
-import type { Notebook } from '../api/types'
+import type { NotebookSummary } from '../api/types'
 import { fullTime, parseTime, relativeTime } from '../format'
 import { Icon } from './Icon'
 
@@ -17,7 +17,7 @@ export function StatusDot({ status }: { status: string }) {
   return <span className={`status-dot status-${status}`} aria-hidden="true" />
 }
 
-function sortKey(nb: Notebook): number {
+function sortKey(nb: NotebookSummary): number {
   return (parseTime(nb.last_opened_at) ?? parseTime(nb.created_at))?.getTime() ?? 0
 }
 
@@ -37,17 +37,17 @@ export function NotebookRail({
   onRetry,
 }: {
   open: boolean
-  notebooks: Notebook[] | null
+  notebooks: NotebookSummary[] | null
   error: string | null
   openIds: Set<string>
   activeId: string | null
-  onOpen: (nb: Notebook) => void
+  onOpen: (nb: NotebookSummary) => void
   onNew: () => void
   onImport: () => void
   onGenerate: () => void
-  onRename: (nb: Notebook, name: string) => Promise<boolean>
-  onDelete: (nb: Notebook) => void
-  onStop: (nb: Notebook) => void
+  onRename: (nb: NotebookSummary, name: string) => Promise<boolean>
+  onDelete: (nb: NotebookSummary) => void
+  onStop: (nb: NotebookSummary) => void
   onRetry: () => void
 }) {
   const [filter, setFilter] = useState('')
@@ -181,7 +181,7 @@ export function NotebookRail({
   )
 }
 
-function RenameField({ notebook, onDone }: { notebook: Notebook; onDone: (name: string | null) => void }) {
+function RenameField({ notebook, onDone }: { notebook: NotebookSummary; onDone: (name: string | null) => void }) {
   const [value, setValue] = useState(notebook.name)
   const ref = useRef<HTMLInputElement>(null)
   const done = useRef(false)

@@ -2,7 +2,7 @@
 // activity of the shown notebook.
 
 import { useState } from 'react'
-import type { AgentInfo } from '../api/agent'
+import type { AgentInfo } from '../api/types'
 import { ChatPanel } from '../chat/ChatPanel'
 import type { LiveHub, LiveState } from '../live/hub'
 import type { Tab } from '../notebooks/openTabs'

@@ -17,7 +17,7 @@ export function TopBar({
   onToggleRail: () => void
   title: string
   openCount: number
-  limit: number | null
+  limit: number
   model: string
   userName: string
   onSignOut: () => void
@@ -41,7 +41,7 @@ export function TopBar({
       <div className="topbar-title">{title}</div>
       <div className="topbar-spacer" />
       <span className="pill" title="Open notebooks">
-        {limit !== null ? `${openCount} of ${limit} open` : `${openCount} open`}
+        {`${openCount} of ${limit} open`}
       </span>
       <span className="pill pill-model" title="The agent's model">
         <span className="muted">Model</span> <strong aria-label="Model in use">{model}</strong>

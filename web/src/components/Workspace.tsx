@@ -4,7 +4,7 @@
 
 import { useState } from 'react'
 import { useAgentInfo } from '../api/queries'
-import type { CreatedNotebook, Me, Notebook } from '../api/types'
+import type { CreatedNotebook, Me, NotebookSummary } from '../api/types'
 import { useLiveHub } from '../live/useLiveHub'
 import { useNotebookActions } from '../notebooks/useNotebookActions'
 import { countRunning, useNotebookList, useNotebookStatusPushes } from '../notebooks/useNotebookList'
@@ -24,7 +24,7 @@ type DialogState =
   | { kind: 'new' }
   | { kind: 'import' }
   | { kind: 'generate' }
-  | { kind: 'delete'; notebook: Notebook }
+  | { kind: 'delete'; notebook: NotebookSummary }
 
 export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const list = useNotebookList()
@@ -36,7 +36,7 @@ export function Workspace({ me, onSignOut }: { me: Me; onSignOut: () => void }) 
   const [dialog, setDialog] = useState<DialogState>(null)
   const [railOpen, setRailOpen] = useState(true)
 
-  const created = (nb: CreatedNotebook | Notebook) => {
+  const created = (nb: CreatedNotebook | NotebookSummary) => {
     setDialog(null)
     void tabs.openCreated(nb)
   }

@@ -1,11 +1,12 @@
 // One WebSocket per open notebook (`WS /api/ws/{id}`), reconnecting after a drop with
 // backoff. The UI reads each connection's state to show when a notebook is offline.
 
-import { liveUrl, parseEvent, type LiveEvent } from '../api/agent'
+import { liveUrl, parseEvent } from '../api/agent'
+import type { NotebookEvent } from '../api/types'
 
 export type LiveState = 'connecting' | 'online' | 'offline'
 
-type EventFn = (event: LiveEvent) => void
+type EventFn = (event: NotebookEvent) => void
 
 class Connection {
   state: LiveState = 'connecting'
@@ -15,9 +16,9 @@ class Connection {
   private disposed = false
   readonly notebookId: string
   private readonly onState: () => void
-  private readonly onEvent: (e: LiveEvent) => void
+  private readonly onEvent: (e: NotebookEvent) => void
 
-  constructor(notebookId: string, onState: () => void, onEvent: (e: LiveEvent) => void) {
+  constructor(notebookId: string, onState: () => void, onEvent: (e: NotebookEvent) => void) {
     this.notebookId = notebookId
     this.onState = onState
     this.onEvent = onEvent
@@ -54,10 +55,8 @@ class Connection {
       } catch {
         return
       }
-      for (const item of Array.isArray(raw) ? raw : [raw]) {
-        const event = parseEvent(item)
-        if (event) this.onEvent(event)
-      }
+      const event = parseEvent(raw)
+      if (event) this.onEvent(event)
     }
     ws.onclose = () => {
       if (this.ws !== ws) return
@@ -103,7 +102,7 @@ class Connection {
 export class LiveHub {
   private conns = new Map<string, Connection>()
   private listeners = new Map<string, Set<EventFn>>()
-  private anyListeners = new Set<(notebookId: string, event: LiveEvent) => void>()
+  private anyListeners = new Set<(notebookId: string, event: NotebookEvent) => void>()
   private stateListeners = new Set<() => void>()
   private snapshot: Record<string, LiveState> = {}
 
@@ -146,7 +145,7 @@ export class LiveHub {
   }
 
   /** Every open notebook's events, for what is kept per user rather than per notebook. */
-  subscribeAll(fn: (notebookId: string, event: LiveEvent) => void): () => void {
+  subscribeAll(fn: (notebookId: string, event: NotebookEvent) => void): () => void {
     this.anyListeners.add(fn)
     return () => this.anyListeners.delete(fn)
   }

@@ -1,13 +1,13 @@
 // The open tabs as a reducer: which notebooks are open here, which one is shown, and the
 // notice about the open-notebook limit. Pure, so every change of a tab is in one place.
 
-import type { Notebook } from '../api/types'
+import type { NotebookStatus, NotebookSummary } from '../api/types'
 
 export interface Tab {
   id: string
   name: string
   path: string
-  status: 'starting' | 'running' | 'failed' | 'stopped'
+  status: NotebookStatus
   reason: string | null
   /** Bumped when a new marimo process serves the tab, to load a fresh editor. */
   generation: number
@@ -18,15 +18,15 @@ export interface OpenTabs {
   activeId: string | null
   /** Why the last open was refused (the limit), until dismissed or the next open or close. */
   notice: string | null
-  /** The user's limit of open notebooks, as last heard from the server. */
-  limit: number | null
+  /** The user's limit of open notebooks (Me's `max_notebooks_per_user`). */
+  limit: number
 }
 
 /** Why the server refused to open a notebook (its 409/429). */
-export type Refusal = { kind: 'user-limit'; limit: number | null } | { kind: 'server-busy'; message: string }
+export type Refusal = { kind: 'user-limit' } | { kind: 'server-busy'; message: string }
 
 export type TabAction =
-  | { type: 'add'; notebook: Pick<Notebook, 'notebook_id' | 'name' | 'path'>; activate: boolean }
+  | { type: 'add'; notebook: Pick<NotebookSummary, 'notebook_id' | 'name' | 'path'>; activate: boolean }
   | { type: 'running'; id: string }
   | { type: 'starting'; id: string }
   | { type: 'failed'; id: string; reason: string; notice?: string }
@@ -36,9 +36,9 @@ export type TabAction =
   | { type: 'reload'; id: string }
   | { type: 'select'; id: string | null }
   | { type: 'dismiss' }
-  | { type: 'follow'; list: Notebook[]; inflight: ReadonlySet<string> }
+  | { type: 'follow'; list: NotebookSummary[]; inflight: ReadonlySet<string> }
 
-export function initialTabs(limit: number | null): OpenTabs {
+export function initialTabs(limit: number): OpenTabs {
   return { tabs: [], activeId: null, notice: null, limit }
 }
 
@@ -73,12 +73,8 @@ export function tabsReducer(s: OpenTabs, a: TabAction): OpenTabs {
           activeId,
           notice: `The server is running as many notebooks as it can. Try again in a moment. (${a.refusal.message})`,
         }
-      const limit = a.refusal.limit ?? s.limit
-      const notice =
-        limit !== null
-          ? `You have reached your limit of ${limit} open notebooks. Close a tab (or stop a running notebook) to open “${a.name}”.`
-          : `You have reached your limit of open notebooks. Close a tab (or stop a running notebook) to open “${a.name}”.`
-      return { tabs, activeId, notice, limit }
+      const notice = `You have reached your limit of ${s.limit} open notebooks. Close a tab (or stop a running notebook) to open “${a.name}”.`
+      return { ...s, tabs, activeId, notice }
     }
     case 'close': {
       // The tab to the right takes the place of a closed active one (or the last).
@@ -108,7 +104,7 @@ export function tabsReducer(s: OpenTabs, a: TabAction): OpenTabs {
 
 /** Tabs follow the server's view (a crash, an idle stop, a restart elsewhere), except those
  * whose open or restart is still under way here. */
-export function followServer(tabs: Tab[], list: Notebook[], inflight: ReadonlySet<string>): Tab[] {
+export function followServer(tabs: Tab[], list: NotebookSummary[], inflight: ReadonlySet<string>): Tab[] {
   return tabs.map((t) => {
     const nb = list.find((n) => n.notebook_id === t.id)
     if (!nb) return t

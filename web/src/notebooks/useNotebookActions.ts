@@ -4,18 +4,18 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { notebooks as api } from '../api/hexa'
 import { queryKeys } from '../api/queryClient'
-import type { Notebook } from '../api/types'
+import type { NotebookSummary } from '../api/types'
 import { useToast } from '../components/Toasts'
 
 export function useNotebookActions({ onDeleted }: { onDeleted: (notebookId: string) => void }) {
   const client = useQueryClient()
   const toast = useToast()
-  const setList = (fn: (list: Notebook[]) => Notebook[]) =>
-    client.setQueryData<Notebook[]>(queryKeys.notebookList, (old) => (old ? fn(old) : old))
+  const setList = (fn: (list: NotebookSummary[]) => NotebookSummary[]) =>
+    client.setQueryData<NotebookSummary[]>(queryKeys.notebookList, (old) => (old ? fn(old) : old))
   const refreshList = () => void client.invalidateQueries({ queryKey: queryKeys.notebookList })
 
   const renaming = useMutation({
-    mutationFn: ({ notebook, name }: { notebook: Notebook; name: string }) => api.rename(notebook.notebook_id, name),
+    mutationFn: ({ notebook, name }: { notebook: NotebookSummary; name: string }) => api.rename(notebook.notebook_id, name),
     // The open tab takes the new name from the list (useOpenTabs follows it).
     onSuccess: (updated, { notebook }) =>
       setList((list) => list.map((n) => (n.notebook_id === notebook.notebook_id ? updated : n))),
@@ -24,7 +24,7 @@ export function useNotebookActions({ onDeleted }: { onDeleted: (notebookId: stri
   })
 
   const deleting = useMutation({
-    mutationFn: (notebook: Notebook) => api.remove(notebook.notebook_id),
+    mutationFn: (notebook: NotebookSummary) => api.remove(notebook.notebook_id),
     onSuccess: (_, notebook) => {
       onDeleted(notebook.notebook_id)
       setList((list) => list.filter((n) => n.notebook_id !== notebook.notebook_id))
@@ -36,12 +36,12 @@ export function useNotebookActions({ onDeleted }: { onDeleted: (notebookId: stri
 
   return {
     /** Whether the rename went through (the failure is already toasted). */
-    rename: (notebook: Notebook, name: string): Promise<boolean> =>
+    rename: (notebook: NotebookSummary, name: string): Promise<boolean> =>
       renaming.mutateAsync({ notebook, name }).then(
         () => true,
         () => false,
       ),
-    remove: (notebook: Notebook): Promise<void> =>
+    remove: (notebook: NotebookSummary): Promise<void> =>
       deleting.mutateAsync(notebook).then(
         () => undefined,
         () => undefined,

@@ -3,10 +3,9 @@
 
 import { useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query'
 import { useEffect } from 'react'
-import type { LiveEvent } from '../api/agent'
 import { notebooks as api } from '../api/hexa'
 import { queryKeys } from '../api/queryClient'
-import type { Notebook } from '../api/types'
+import type { NotebookEvent, NotebookSummary } from '../api/types'
 import type { LiveHub } from '../live/hub'
 
 /** Sockets exist only for open tabs, so the rest of the list (a notebook started in another
@@ -18,19 +17,19 @@ export function useNotebookList() {
   return useQuery({ queryKey: queryKeys.notebookList, queryFn: api.list, refetchInterval: LIST_POLL_MS })
 }
 
-type StatusEvent = Extract<LiveEvent, { type: 'notebook_status' }>
+type StatusEvent = Extract<NotebookEvent, { type: 'notebook_status' }>
 
 /** Put a pushed status into the cached list, as the next poll would have. */
 export function applyNotebookStatus(client: QueryClient, event: StatusEvent) {
-  const list = client.getQueryData<Notebook[]>(queryKeys.notebookList)
+  const list = client.getQueryData<NotebookSummary[]>(queryKeys.notebookList)
   if (!list) return
-  if (!list.some((n) => n.notebook_id === event.notebookId)) {
+  if (!list.some((n) => n.notebook_id === event.notebook_id)) {
     // A notebook this page has not seen yet: read the whole list.
     void client.invalidateQueries({ queryKey: queryKeys.notebookList })
     return
   }
-  client.setQueryData<Notebook[]>(queryKeys.notebookList, (old) =>
-    old?.map((n) => (n.notebook_id === event.notebookId ? { ...n, status: event.status, reason: event.detail } : n)),
+  client.setQueryData<NotebookSummary[]>(queryKeys.notebookList, (old) =>
+    old?.map((n) => (n.notebook_id === event.notebook_id ? { ...n, status: event.status, reason: event.detail } : n)),
   )
 }
 
@@ -48,6 +47,6 @@ export function useNotebookStatusPushes(hub: LiveHub) {
 
 /** What counts against the limit, as the server counts it: notebooks starting or running,
  * with a tab here or not. */
-export function countRunning(list: Notebook[] | undefined): number {
+export function countRunning(list: NotebookSummary[] | undefined): number {
   return (list ?? []).filter((n) => n.status === 'running' || n.status === 'starting').length
 }

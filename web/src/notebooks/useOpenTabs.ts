@@ -6,12 +6,12 @@ import { useCallback, useEffect, useReducer, useRef } from 'react'
 import { ApiError } from '../api/client'
 import { notebooks as api } from '../api/hexa'
 import { queryKeys } from '../api/queryClient'
-import type { Me, Notebook } from '../api/types'
+import type { Me, NotebookSummary } from '../api/types'
 import { useToast } from '../components/Toasts'
 import { initialTabs, tabsReducer, type Refusal } from './openTabs'
 import { useRememberedTabs } from './useRememberedTabs'
 
-type Openable = Pick<Notebook, 'notebook_id' | 'name' | 'path'>
+type Openable = Pick<NotebookSummary, 'notebook_id' | 'name' | 'path'>
 interface OpenVars {
   notebook: Openable
   activate: boolean
@@ -19,17 +19,16 @@ interface OpenVars {
   previous: string | null
 }
 
+/** A 409/429 names the setting whose cap it hit (LimitErrorOut's `limit`). */
 function refusalOf(err: unknown): Refusal | null {
-  if (!(err instanceof ApiError && (err.status === 409 || err.status === 429) && err.limit)) return null
-  if (err.limit !== 'max_notebooks_per_user') return { kind: 'server-busy', message: err.message }
-  const m = /max_notebooks_per_user=(\d+)/.exec(err.message)
-  return { kind: 'user-limit', limit: m ? Number(m[1]) : null }
+  if (!(err instanceof ApiError) || err.limit === null) return null
+  return err.limit === 'max_notebooks_per_user' ? { kind: 'user-limit' } : { kind: 'server-busy', message: err.message }
 }
 
-export function useOpenTabs(me: Me, list: { data: Notebook[] | undefined; dataUpdatedAt: number }) {
+export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined; dataUpdatedAt: number }) {
   const client = useQueryClient()
   const toast = useToast()
-  const [state, dispatch] = useReducer(tabsReducer, me.max_notebooks_per_user ?? null, initialTabs)
+  const [state, dispatch] = useReducer(tabsReducer, me.max_notebooks_per_user, initialTabs)
   // Opens and restarts under way: the server's list must not overrule their tab meanwhile.
   const inflight = useRef(new Set<string>())
   // The state as last rendered, for the "already open?" check of an open.
@@ -128,7 +127,7 @@ export function useOpenTabs(me: Me, list: { data: Notebook[] | undefined; dataUp
   }, [list.data, list.dataUpdatedAt])
 
   const reopen = useCallback(
-    (notebooks: Notebook[], active: string | null) => {
+    (notebooks: NotebookSummary[], active: string | null) => {
       for (const nb of notebooks) open(nb, { activate: false })
       dispatch({ type: 'select', id: active })
     },

@@ -2,7 +2,7 @@
 // localStorage, and reopened once the notebook list has been read.
 
 import { useEffect, useRef } from 'react'
-import type { Notebook } from '../api/types'
+import type { NotebookSummary } from '../api/types'
 import type { OpenTabs } from './openTabs'
 
 interface Remembered {
@@ -21,8 +21,8 @@ function read(key: string): Remembered {
 export function useRememberedTabs(
   user: string,
   state: OpenTabs,
-  list: Notebook[] | undefined,
-  reopen: (notebooks: Notebook[], active: string | null) => void,
+  list: NotebookSummary[] | undefined,
+  reopen: (notebooks: NotebookSummary[], active: string | null) => void,
 ) {
   const key = `hexa:tabs:${user}`
   // Nothing is written before the saved tabs are read, or a reload would forget them.
@@ -34,7 +34,7 @@ export function useRememberedTabs(
     const saved = read(key)
     const notebooks = (saved.ids ?? [])
       .map((id) => list.find((n) => n.notebook_id === id))
-      .filter((n): n is Notebook => !!n)
+      .filter((n): n is NotebookSummary => !!n)
     const ids = notebooks.map((n) => n.notebook_id)
     reopen(notebooks, ids.includes(saved.active ?? '') ? saved.active! : (ids[0] ?? null))
   }, [key, list, reopen])
