@@ -29,10 +29,13 @@ from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
 from hexa.config import Settings
 from hexa.generate import SubprocessRunner
+from hexa.live import EventBus
 from hexa.marimo.client import make_http_client
+from hexa.notebooks.cells import CellService
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
+from hexa.notebooks.status import StatusRecorder
 from hexa.proxy.assets import assets_router, marimo_assets_dir
 from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
@@ -232,9 +235,11 @@ async def _start_services(
         max_code_bytes=settings.max_code_bytes,
         # With no sandbox, one user's code can reach everyone's: only one may run.
         sole_user_id=default_user.id if shared_host else None,
-        redact=Redactor(key_values(settings)).text,
     )
-    stack.push_async_callback(notebooks.drain)
+    cells = CellService(sessions, notebooks, redact=Redactor(key_values(settings)).text)
+    bus = EventBus()
+    statuses = StatusRecorder(sessions, supervisor, bus)
+    stack.push_async_callback(statuses.drain)
 
     model = choose_model(settings)
     # Model-written notebooks are tried in the same sandbox as the users' notebooks.
@@ -245,7 +250,7 @@ async def _start_services(
     )
     generation = GenerationService(notebooks, text_model_for(model), runner)
     agent = build_agent_service(
-        settings=settings, sessions=sessions, notebooks=notebooks, model=model
+        settings=settings, sessions=sessions, notebooks=notebooks, model=model, bus=bus
     )
     stack.push_async_callback(agent.close)
     if interrupted := await agent.recover():
@@ -254,6 +259,7 @@ async def _start_services(
         settings=settings,
         users=users,
         notebooks=notebooks,
+        cells=cells,
         generation=generation,
         agent=agent,
     )

@@ -52,7 +52,9 @@ class RunningNotebook(Protocol):
     def client(self) -> NotebookClient: ...
 
 
-class NotebookView(Protocol):
+class ListedNotebook(Protocol):
+    """What the agent reads of a notebook in the list (the real one is NotebookSummary)."""
+
     @property
     def status(self) -> str: ...
     @property
@@ -66,7 +68,7 @@ class NotebookAccess(Protocol):
     reported as not found.
     """
 
-    async def get(self, user: Principal, notebook_id: str) -> NotebookView: ...
+    async def get(self, user: Principal, notebook_id: str) -> ListedNotebook: ...
 
     async def running(self, user: Principal, notebook_id: str) -> RunningNotebook: ...
 

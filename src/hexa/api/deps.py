@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from hexa.agent.service import AgentService
 from hexa.config import Settings
+from hexa.notebooks.cells import CellService
 from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.users import Principal, UserService
@@ -27,6 +28,7 @@ class Services:
     settings: Settings
     users: UserService
     notebooks: NotebookService
+    cells: CellService
     generation: GenerationService
     agent: AgentService
 

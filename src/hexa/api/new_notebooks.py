@@ -12,7 +12,7 @@ from hexa.api.responses import BODY, errors
 from hexa.api.schemas import CreatedNotebook, Strict
 from hexa.generate import list_templates
 from hexa.generate.mermaid import MAX_MERMAID_BYTES
-from hexa.notebooks.service import NotebookView
+from hexa.notebooks.views import NotebookSummary
 
 router = APIRouter(tags=["generation"])
 
@@ -71,7 +71,7 @@ async def import_notebook(
     return _created(view)
 
 
-def _created(view: NotebookView) -> CreatedNotebook:
+def _created(view: NotebookSummary) -> CreatedNotebook:
     return CreatedNotebook(
         notebook_id=view.notebook_id, name=view.name, path=view.path, url=view.url
     )

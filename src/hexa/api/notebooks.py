@@ -7,33 +7,25 @@ from fastapi import APIRouter, Response
 from hexa.api.deps import CurrentUser, ServicesDep
 from hexa.api.responses import BODY, RUNS, errors
 from hexa.api.schemas import (
-    CellInfo,
     CloseResponse,
     CodeResponse,
     ExecuteRequest,
-    ExecuteResponse,
     NewNotebookRequest,
     NotebookId,
-    NotebookSummary,
     OpenRequest,
     OpenResponse,
     RenameRequest,
-    StateResponse,
     SuccessResponse,
 )
-from hexa.notebooks.service import NotebookView
+from hexa.notebooks.views import CellsReport, ExecuteResult, NotebookSummary
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"])
-
-
-def summary(view: NotebookView) -> NotebookSummary:
-    return NotebookSummary(**view.__dict__)
 
 
 @router.get("", response_model=list[NotebookSummary], responses=errors(401))
 async def list_notebooks(user: CurrentUser, svc: ServicesDep) -> list[NotebookSummary]:
     """The caller's notebooks with their status."""
-    return [summary(v) for v in await svc.notebooks.catalogue(user)]
+    return await svc.notebooks.catalogue(user)
 
 
 @router.post("", response_model=NotebookSummary, status_code=201, responses=errors(*BODY, 404, 409))
@@ -41,10 +33,9 @@ async def create_notebook(
     body: NewNotebookRequest, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
     """A new notebook, blank or from a template (see GET /api/templates)."""
-    view = await svc.notebooks.create_from_template(
+    return await svc.notebooks.create_from_template(
         user, name=body.name, template=body.template or "blank", notebook_path=body.notebook_path
     )
-    return summary(view)
 
 
 @router.post("/open", response_model=OpenResponse, responses=errors(*BODY, *RUNS))
@@ -62,14 +53,14 @@ async def open_notebook(body: OpenRequest, user: CurrentUser, svc: ServicesDep) 
 async def get_notebook(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
-    return summary(await svc.notebooks.get(user, notebook_id))
+    return await svc.notebooks.get(user, notebook_id)
 
 
 @router.patch("/{notebook_id}", response_model=NotebookSummary, responses=errors(*BODY, 404))
 async def rename_notebook(
     notebook_id: NotebookId, body: RenameRequest, user: CurrentUser, svc: ServicesDep
 ) -> NotebookSummary:
-    return summary(await svc.notebooks.rename(user, notebook_id, body.name))
+    return await svc.notebooks.rename(user, notebook_id, body.name)
 
 
 @router.delete("/{notebook_id}", status_code=204, responses=errors(400, 401, 403, 404, 422))
@@ -114,30 +105,23 @@ async def read_code(notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
 
 
 @router.get(
-    "/{notebook_id}/state", response_model=StateResponse, responses=errors(400, 401, 422, *RUNS)
+    "/{notebook_id}/state", response_model=CellsReport, responses=errors(400, 401, 422, *RUNS)
 )
 async def notebook_state(
     notebook_id: NotebookId, user: CurrentUser, svc: ServicesDep
-) -> StateResponse:
+) -> CellsReport:
     """Cells in notebook order with marimo's ids, plus errors and variables."""
-    state = await svc.notebooks.state(user, notebook_id)
-    return StateResponse(
-        notebook_id=notebook_id,
-        cells=[CellInfo(**c) for c in state.cells],
-        errors=state.errors,
-        variables=state.variables,
-    )
+    return await svc.cells.state(user, notebook_id)
 
 
 @router.post(
-    "/{notebook_id}/cells/execute", response_model=ExecuteResponse, responses=errors(*BODY, *RUNS)
+    "/{notebook_id}/cells/execute", response_model=ExecuteResult, responses=errors(*BODY, *RUNS)
 )
 async def execute_cells(
     notebook_id: NotebookId, body: ExecuteRequest, user: CurrentUser, svc: ServicesDep
-) -> ExecuteResponse:
+) -> ExecuteResult:
     """Create unseen cells, update changed ones, and run them (visible and saved)."""
-    result = await svc.notebooks.execute(user, notebook_id, body.cell_ids, body.codes)
-    return ExecuteResponse(success=result.success, cell_ids=result.cell_ids, errors=result.errors)
+    return await svc.cells.execute(user, notebook_id, body.cell_ids, body.codes)
 
 
 @router.delete(
@@ -149,5 +133,5 @@ async def delete_cell(
     notebook_id: NotebookId, cell_id: str, user: CurrentUser, svc: ServicesDep
 ) -> SuccessResponse:
     """Remove the cell from kernel, editor and file."""
-    await svc.notebooks.delete_cell(user, notebook_id, cell_id)
+    await svc.cells.delete(user, notebook_id, cell_id)
     return SuccessResponse(success=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,24 +28,6 @@ class CloseResponse(BaseModel):
     status: Literal["closed"] = "closed"
 
 
-class CellInfo(BaseModel):
-    cell_id: str
-    preview: str
-    line_count: int
-    cell_type: str
-    runtime_state: str | None = None
-    has_output: bool = False
-    has_errors: bool = False
-    name: str | None = None
-
-
-class StateResponse(BaseModel):
-    notebook_id: str
-    cells: list[CellInfo]
-    errors: list[dict[str, Any]]
-    variables: dict[str, Any]
-
-
 class ExecuteRequest(Strict):
     cell_ids: list[str] = Field(max_length=200)
     codes: list[str] = Field(max_length=200)
@@ -56,12 +37,6 @@ class ExecuteRequest(Strict):
         if len(self.cell_ids) != len(self.codes):
             raise ValueError("cell_ids and codes must have the same length")
         return self
-
-
-class ExecuteResponse(BaseModel):
-    success: bool
-    cell_ids: list[str] = Field(description="The real marimo ids of the cells, in order.")
-    errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SuccessResponse(BaseModel):
@@ -88,17 +63,6 @@ class CreatedNotebook(BaseModel):
     name: str
     path: str
     url: str
-
-
-class NotebookSummary(BaseModel):
-    notebook_id: str
-    name: str
-    path: str
-    url: str
-    status: str
-    reason: str | None = None
-    created_at: datetime
-    last_opened_at: datetime | None
 
 
 class CodeResponse(BaseModel):

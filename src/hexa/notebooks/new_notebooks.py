@@ -17,13 +17,14 @@ from hexa.generate import (
 from hexa.generate.importing import becomes_one_cell, cell_codes
 from hexa.generate.mermaid import parse_mermaid
 from hexa.notebooks.paths import display_name
-from hexa.notebooks.service import NotebookService, NotebookView
+from hexa.notebooks.service import NotebookService
+from hexa.notebooks.views import NotebookSummary
 from hexa.users import Principal
 
 
 @dataclass(frozen=True)
 class Generated:
-    view: NotebookView
+    view: NotebookSummary
     notes: tuple[str, ...]
     remaining_errors: tuple[str, ...]
 
@@ -69,7 +70,7 @@ class GenerationService:
 
     async def import_file(
         self, user: Principal, filename: str, data: bytes, *, name: str | None = None
-    ) -> NotebookView:
+    ) -> NotebookSummary:
         if becomes_one_cell(filename, data):
             # A plain script becomes one cell: its size is known before any work.
             self._notebooks.check_code_sizes([data.decode("utf-8", "replace")])

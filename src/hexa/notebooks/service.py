@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import keyword
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.errors import (
-    BadRequestError,
     ConflictError,
     ForbiddenError,
     LimitError,
     NotFoundError,
     TooLargeError,
     UnavailableError,
-    marimo_errors,
 )
 from hexa.marimo.client import MarimoClient
-from hexa.marimo.errors import (
-    CellNotFoundError,
-    CodeModeError,
-)
-from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
 from hexa.marimo.protocol import NotebookClient
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
@@ -39,6 +27,7 @@ from hexa.notebooks.paths import (
     resolve_notebook_path,
     safe_file_name,
 )
+from hexa.notebooks.views import NotebookSummary
 from hexa.runtime.process import NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
@@ -47,25 +36,11 @@ from hexa.runtime.supervisor import (
     StartError,
     Supervisor,
 )
-from hexa.store import AuditRepository, NotebookRepository, NotebookStatus
 from hexa.store import Notebook as NotebookRow
+from hexa.store import NotebookRepository, NotebookStatus
 from hexa.users import Principal, UserService
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NotebookView:
-    """A notebook as listed to its owner."""
-
-    notebook_id: str
-    name: str
-    path: str
-    url: str
-    status: str
-    reason: str | None
-    created_at: datetime
-    last_opened_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -78,33 +53,6 @@ class Running:
     origin: str
     token: str
     session_id: str
-
-
-@dataclass(frozen=True)
-class NotebookState:
-    """What `GET .../state` reports: cells in order, errors, variables and tables."""
-
-    cells: list[dict[str, Any]]
-    errors: list[dict[str, Any]]
-    variables: dict[str, Any]
-    tables: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ExecuteOutcome:
-    success: bool
-    cell_ids: list[str]
-    errors: list[dict[str, Any]]
-
-
-def _usable_name(cell_id: str, taken: Mapping[str, object]) -> bool:
-    """A caller's id that can be a marimo cell name (a Python identifier, not `_`)."""
-    return (
-        cell_id.isidentifier()
-        and not keyword.iskeyword(cell_id)
-        and not cell_id.startswith("_")
-        and cell_id not in taken
-    )
 
 
 def notebook_url(notebook_id: str) -> str:
@@ -122,29 +70,25 @@ class NotebookService:
         http: httpx2.AsyncClient,
         max_code_bytes: int = 256 * 1024,
         sole_user_id: int | None = None,
-        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._sessions = sessions
         self._supervisor = supervisor
         self._users = users
         self.files = files
         self._http = http
-        self._status_writes: set[asyncio.Task[None]] = set()
         # One client per live process: it caches the session's current ws id.
         self._clients: dict[str, tuple[object, MarimoClient]] = {}
         self._max_code_bytes = max_code_bytes
         self._sole_user_id = sole_user_id
-        self._redact = redact  # for the audit log: keys never land in it
-        supervisor.on_state_change(self._record_state)
 
     # -- the catalogue -------------------------------------------------------------------
 
-    async def catalogue(self, user: Principal) -> list[NotebookView]:
+    async def catalogue(self, user: Principal) -> list[NotebookSummary]:
         async with self._sessions() as session:
             rows = await NotebookRepository(session).list_for_owner(user.id)
             return [self._view(row) for row in rows]
 
-    async def get(self, user: Principal, notebook_id: str) -> NotebookView:
+    async def get(self, user: Principal, notebook_id: str) -> NotebookSummary:
         return self._view(await self._row(user, notebook_id))
 
     async def create(
@@ -155,7 +99,7 @@ class NotebookService:
         name: str | None = None,
         notebook_path: str | None = None,
         notebook_id: str | None = None,
-    ) -> NotebookView:
+    ) -> NotebookSummary:
         """Validate `text`, write it atomically to a new file, and register the notebook."""
         notebook_id = notebook_id or uuid.uuid4().hex
         folder = self._users.folder(user)
@@ -179,7 +123,7 @@ class NotebookService:
 
     async def create_from_text(
         self, user: Principal, text: str, *, name: str | None = None
-    ) -> NotebookView:
+    ) -> NotebookSummary:
         """Notebook text from elsewhere (an LLM, a file), normalised when marimo can read
         it; saved under a new id."""
         return await self.create(user, text=await self.files.normalize(text), name=name)
@@ -191,11 +135,11 @@ class NotebookService:
         name: str,
         template: str = "blank",
         notebook_path: str | None = None,
-    ) -> NotebookView:
+    ) -> NotebookSummary:
         text = self.files.template(template, title=name)
         return await self.create(user, text=text, name=name, notebook_path=notebook_path)
 
-    async def find_by_name(self, user: Principal, name: str) -> NotebookView:
+    async def find_by_name(self, user: Principal, name: str) -> NotebookSummary:
         """The caller's notebook called `name` (or with that id, or file name)."""
         views = await self.catalogue(user)
         for match in (
@@ -213,7 +157,7 @@ class NotebookService:
                 return found[0]
         raise NotFoundError(f"no notebook named {name}")
 
-    async def rename(self, user: Principal, notebook_id: str, name: str) -> NotebookView:
+    async def rename(self, user: Principal, notebook_id: str, name: str) -> NotebookSummary:
         """A new display name; the file keeps its path so open editors are not disturbed."""
         async with self._sessions.begin() as session:
             row = await NotebookRepository(session).rename(user.id, notebook_id, name=name)
@@ -319,137 +263,6 @@ class NotebookService:
         await self._supervisor.stop(notebook_id)
         return await self.running(user, notebook_id)
 
-    async def state(self, user: Principal, notebook_id: str) -> NotebookState:
-        running = await self.running(user, notebook_id)
-        client = running.client
-        with marimo_errors(notebook_id):
-            cell_map, errors, values = await asyncio.gather(
-                client.cell_map(preview_lines=3),
-                client.notebook_errors(),
-                client.tables_and_variables(),
-            )
-        cells = [
-            {
-                "cell_id": c["cell_id"],
-                "preview": c.get("preview", ""),
-                "line_count": c.get("line_count", 0),
-                "cell_type": c.get("cell_type", "code"),
-                "runtime_state": c.get("runtime_state"),
-                "has_output": bool(c.get("has_output")),
-                "has_errors": bool(c.get("has_errors")),
-            }
-            for c in cell_map["cells"]
-        ]
-        return NotebookState(
-            cells=cells,
-            errors=[dict(e) for e in errors["cells"]],
-            variables=dict(values["variables"]),
-            tables=dict(values["tables"]),
-        )
-
-    async def execute(
-        self, user: Principal, notebook_id: str, cell_ids: list[str], codes: list[str]
-    ) -> ExecuteOutcome:
-        """Create the cells marimo has not seen, update changed ones, run them all, in one
-        atomic code-mode batch (visible in the editor, saved to the file)."""
-        if len(cell_ids) != len(codes):
-            raise BadRequestError("cell_ids and codes must have the same length")
-        if len(set(cell_ids)) != len(cell_ids):
-            raise BadRequestError("cell_ids must not repeat: each names one cell")
-        self.check_code_sizes(codes)
-        running = await self.running(user, notebook_id)
-        client = running.client
-        with marimo_errors(notebook_id):
-            cells = await client.read_cells()
-            existing = {cell.cell_id: cell for cell in cells}
-            # A caller's id names its cell: the first call creates it under that name
-            # (ids marimo hands out change with position on a reload; names are saved).
-            named = {cell.name: cell for cell in cells if cell.name}
-            ops: list[Op] = []
-            order: list[str | NewCell] = []
-            previous: str | NewCell | None = None
-            for cell_id, code in zip(cell_ids, codes, strict=True):
-                known = existing.get(cell_id) or named.get(cell_id)
-                if known is not None:
-                    if known.code != code:
-                        ops.append(EditCell(known.cell_id, code=code, run=True))
-                    else:
-                        ops.append(RunCell(known.cell_id))
-                    target: str | NewCell = known.cell_id
-                else:
-                    # New cells keep the request's order: each follows the one before it.
-                    name = cell_id if _usable_name(cell_id, named) else None
-                    ops.append(CreateCell(code, after=previous, name=name, run=True))
-                    target = NewCell(sum(isinstance(t, NewCell) for t in order))
-                order.append(target)
-                previous = target
-            try:
-                created = (await client.apply(ops)).created
-                success = True
-            except CodeModeError as exc:
-                if not exc.applied:
-                    raise BadRequestError(f"marimo refused the cells: {exc}") from exc
-                created, success = exc.cell_ids, False
-            ids = [created[t.index] if isinstance(t, NewCell) else t for t in order]
-            errors: list[dict[str, Any]] = []
-            if not success:
-                report = await client.notebook_errors()
-                errors = [dict(e) for e in report["cells"] if e["cell_id"] in ids]
-        await self._audit(
-            user,
-            notebook_id,
-            "api_execute_cells",
-            {"cell_ids": cell_ids},
-            before="\n\n".join(
-                f"# cell {i}\n{existing[i].code}" for i in cell_ids if i in existing
-            ),
-            after="\n\n".join(f"# cell {i}\n{c}" for i, c in zip(ids, codes, strict=True)),
-            outcome=("ok" if success else "failed") + f": ran {', '.join(ids)}",
-        )
-        return ExecuteOutcome(success=success, cell_ids=ids, errors=errors)
-
-    async def delete_cell(self, user: Principal, notebook_id: str, cell_id: str) -> None:
-        running = await self.running(user, notebook_id)
-        with marimo_errors(notebook_id):
-            before = {c.cell_id: c.code for c in await running.client.read_cells()}
-            if cell_id not in before:
-                raise CellNotFoundError(cell_id)
-            await running.client.delete_cells([cell_id])
-        await self._audit(
-            user,
-            notebook_id,
-            "api_delete_cell",
-            {"cell_id": cell_id},
-            before=f"# cell {cell_id}\n{before[cell_id]}",
-            after=None,
-            outcome=f"ok: deleted cell {cell_id}",
-        )
-
-    async def _audit(
-        self,
-        user: Principal,
-        notebook_id: str,
-        action: str,
-        args: dict[str, Any],
-        *,
-        before: str | None,
-        after: str | None,
-        outcome: str,
-    ) -> None:
-        """A change made through the API is audited like the agent's (by the person)."""
-        async with self._sessions.begin() as session:
-            await AuditRepository(session).append(
-                user_id=user.id,
-                user_name=user.name,
-                notebook_id=notebook_id,
-                tool_name=action,
-                args=args,
-                code_before=self._redact(before) if before else None,
-                code_after=self._redact(after) if after else None,
-                decision=None,
-                outcome=self._redact(outcome),
-            )
-
     def check_code_sizes(self, codes: list[str]) -> None:
         """413 when a cell is larger than `max_code_bytes` (API, import, agent alike)."""
         for code in codes:
@@ -513,11 +326,11 @@ class NotebookService:
             raise NotFoundError(f"no notebook {notebook_id}")
         return row
 
-    def _view(self, row: NotebookRow) -> NotebookView:
+    def _view(self, row: NotebookRow) -> NotebookSummary:
         nb = self._supervisor.get(row.id)
         status = nb.state.value if nb is not None else NotebookStatus.STOPPED.value
         reason = nb.reason if nb is not None else None
-        return NotebookView(
+        return NotebookSummary(
             notebook_id=row.id,
             name=row.name,
             path=row.path,
@@ -536,26 +349,3 @@ class NotebookService:
             n += 1
             candidate = f"{stem}_{n}.py"
         return candidate
-
-    def _record_state(self, nb: ManagedProcess) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._write_state(nb.notebook_id, NotebookStatus(nb.state.value), nb.reason)
-        )
-        self._status_writes.add(task)
-        task.add_done_callback(self._status_writes.discard)
-
-    async def _write_state(
-        self, notebook_id: str, status: NotebookStatus, reason: str | None
-    ) -> None:
-        try:
-            async with self._sessions.begin() as session:
-                await NotebookRepository(session).set_status(
-                    notebook_id, status, failure_reason=reason
-                )
-        except Exception:
-            logger.exception("could not record the state of notebook %s", notebook_id)
-
-    async def drain(self) -> None:
-        """Wait for pending status writes (at shutdown, before the engine closes)."""
-        if self._status_writes:
-            await asyncio.gather(*self._status_writes, return_exceptions=True)
