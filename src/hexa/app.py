@@ -36,7 +36,7 @@ from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
 from hexa.notebooks.status import StatusRecorder
-from hexa.proxy.assets import assets_router, marimo_assets_dir
+from hexa.proxy.assets import marimo_assets_dir
 from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
@@ -100,7 +100,7 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(new_notebooks_api.router)
     app.include_router(agent_api.router)
     if (marimo_assets := marimo_assets_dir(settings.python)) is not None:
-        app.include_router(assets_router(marimo_assets))
+        app.include_router(proxy.assets_router(marimo_assets))
     app.include_router(notebooks_api.router)
     app.include_router(proxy.router)
     assets = pages.WEB_DIR / "assets"

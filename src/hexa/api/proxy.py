@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from fastapi.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
 
 from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
 from hexa.api.schemas import NotebookId
 from hexa.errors import HexaError
 from hexa.marimo.frames import is_resume_banner
 from hexa.proxy import websocket as ws_relay
+from hexa.proxy.assets import asset_response
 from hexa.proxy.http import HttpProxy
 
 router = APIRouter(include_in_schema=False)
@@ -64,3 +68,19 @@ async def proxy_ws(websocket: WebSocket, notebook_id: str, path: str) -> None:
         on_activity=lambda: svc.notebooks.touch(notebook_id),
         drop=is_resume_banner,
     )
+
+
+def assets_router(directory: Path) -> APIRouter:
+    """marimo's content-hashed assets from the installed package (see hexa.proxy.assets)."""
+    static = StaticFiles(directory=directory, follow_symlink=True)
+    assets = APIRouter(include_in_schema=False)
+
+    @assets.api_route("/nb/{notebook_id}/assets/{path:path}", methods=["GET", "HEAD"])
+    async def marimo_asset(
+        notebook_id: str, path: str, request: Request, user: CurrentUser
+    ) -> Response:
+        # Any signed-in user, any id: these bytes are public and say nothing about which
+        # notebooks exist.
+        return await asset_response(static, path, request)
+
+    return assets

@@ -12,10 +12,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-
-from hexa.api.deps import CurrentUser
 
 
 def marimo_assets_dir(python: Path) -> Path | None:
@@ -29,19 +28,9 @@ def marimo_assets_dir(python: Path) -> Path | None:
     return assets if assets.is_dir() else None
 
 
-def assets_router(directory: Path) -> APIRouter:
-    static = StaticFiles(directory=directory, follow_symlink=True)
-    router = APIRouter(include_in_schema=False)
-
-    @router.api_route("/nb/{notebook_id}/assets/{path:path}", methods=["GET", "HEAD"])
-    async def marimo_asset(
-        notebook_id: str, path: str, request: Request, user: CurrentUser
-    ) -> Response:
-        # Any signed-in user, any id: these bytes are public and say nothing about which
-        # notebooks exist. Content-hashed names never change, so the browser may keep them.
-        response = await static.get_response(path, request.scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-        return response
-
-    return router
+async def asset_response(static: StaticFiles, path: str, request: Request) -> Response:
+    """One asset; content-hashed names never change, so the browser may keep them."""
+    response = await static.get_response(path, request.scope)
+    if response.status_code == 200:
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
