@@ -1,0 +1,88 @@
+"""Turns: one prompt to the agent each, with what it did and the cells before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from hexa.store.models import Turn, TurnStatus, utcnow
+from hexa.store.repositories.base import Repository
+
+
+class TurnRepository(Repository):
+    async def create(
+        self,
+        notebook_id: str,
+        user_id: int,
+        prompt: str,
+        *,
+        cells_before_json: str | None = None,
+        now: datetime | None = None,
+    ) -> Turn:
+        return await self._add(
+            Turn(
+                notebook_id=notebook_id,
+                user_id=user_id,
+                prompt=prompt,
+                status=TurnStatus.RUNNING,
+                cells_before_json=cells_before_json,
+                created_at=now or utcnow(),
+            )
+        )
+
+    async def get(self, turn_id: str) -> Turn | None:
+        return await self._session.get(Turn, turn_id)
+
+    async def interrupt_running(self, reason: str, *, now: datetime | None = None) -> list[Turn]:
+        """Turns left `running` by a Hexa that stopped mid-turn: failed, with `reason`.
+        (A turn waiting for an approval is not running: it can still be answered.)"""
+        turns = await self._all(select(Turn).where(Turn.status == TurnStatus.RUNNING))
+        for turn in turns:
+            turn.status = TurnStatus.FAILED
+            turn.reply = reason
+            turn.finished_at = now or utcnow()
+        await self._session.flush()
+        return turns
+
+    async def update(
+        self,
+        turn_id: str,
+        *,
+        status: TurnStatus | None = None,
+        messages_json: str | None = None,
+        cells_before_json: str | None = None,
+        cells_after_json: str | None = None,
+        reply: str | None = None,
+        finished_at: datetime | None = None,
+    ) -> Turn | None:
+        """Set the given fields (None leaves a field as it is). Moving to DONE or FAILED
+        stamps `finished_at` with now unless given or already set."""
+        turn = await self.get(turn_id)
+        if turn is None:
+            return None
+        if status is not None:
+            turn.status = status
+            if status in (TurnStatus.DONE, TurnStatus.FAILED) and turn.finished_at is None:
+                turn.finished_at = finished_at or utcnow()
+        if finished_at is not None:
+            turn.finished_at = finished_at
+        if messages_json is not None:
+            turn.messages_json = messages_json
+        if cells_before_json is not None:
+            turn.cells_before_json = cells_before_json
+        if cells_after_json is not None:
+            turn.cells_after_json = cells_after_json
+        if reply is not None:
+            turn.reply = reply
+        await self._session.flush()
+        return turn
+
+    async def list_for_notebook(self, notebook_id: str, *, limit: int = 50) -> list[Turn]:
+        """The notebook's turns, newest first."""
+        return await self._all(
+            select(Turn)
+            .where(Turn.notebook_id == notebook_id)
+            .order_by(Turn.created_at.desc(), Turn.id.desc())
+            .limit(limit)
+        )
