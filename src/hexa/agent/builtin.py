@@ -93,86 +93,115 @@ def parse_command(text: str, selected: Sequence[str] = ()) -> Call | Say:
     """What a chat message asks the builtin model to do."""
     message = text.strip()
     code = _CODE.search(message)
-    head = message[: code.start()] if code else message
-    head_clean = head.strip().rstrip(":").strip()
-
-    def targets(found: str | None) -> list[str]:
-        if found and not _SELECTED.search(found):
-            return _ids(found)
-        return list(selected)
-
     if code is not None:
-        body = code.group(1).strip("\n")
-        edit = re.search(rf"\b(?:edit|change|update|replace)\s+(?:cell\s+)?{_ID}", head, re.I)
-        if edit:
-            return Call("edit_cell", {"cell_id": edit.group(1), "code": body})
-        args: dict[str, Any] = {"code": body}
-        place = re.search(rf"\b(after|before)\s+(?:cell\s+)?{_ID}", head, re.I)
-        if place:
-            args[f"{place.group(1).lower()}_cell_id"] = place.group(2)
-        return Call("add_cell", args)
-
-    low = head_clean.lower()
+        return _code_command(message[: code.start()], code.group(1).strip("\n"))
+    head = message.rstrip(":").strip()
+    low = head.lower()
     if low in {"help", "?", "commands"} or "what can you do" in low:
         return Say(help_text())
-    if re.fullmatch(r"(?:please\s+)?run\s+(?:all|everything|all\s+cells|the\s+notebook)", low):
-        return Call("run_cells", {"cell_ids": []})
-    if re.fullmatch(r"run\s+(?:the\s+)?stale(?:\s+cells)?", low):
-        return Call("run_stale_cells")
-    match = re.fullmatch(r"run\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, head_clean, re.I)
+    return _plain_command(head, low, selected) or Say(_UNKNOWN)
+
+
+def _code_command(head: str, body: str) -> Call:
+    """A fenced block: it replaces the code of the cell the words before it name for an
+    edit, else it goes into a new cell (placed after or before a cell if they say so)."""
+    edit = re.search(rf"\b(?:edit|change|update|replace)\s+(?:cell\s+)?{_ID}", head, re.I)
+    if edit:
+        return Call("edit_cell", {"cell_id": edit.group(1), "code": body})
+    args: dict[str, Any] = {"code": body}
+    place = re.search(rf"\b(after|before)\s+(?:cell\s+)?{_ID}", head, re.I)
+    if place:
+        args[f"{place.group(1).lower()}_cell_id"] = place.group(2)
+    return Call("add_cell", args)
+
+
+_UNKNOWN = (
+    "I'm the built-in offline assistant, so I only understand a few commands (type "
+    "`help` for the list), such as a fenced python block to add a cell, `run all`, "
+    f"`delete cell <id>` or `show errors`.\n\n{CONFIGURE}"
+)
+
+# Whole-message phrases that ask for one fixed call, matched lower-cased: (pattern, tool,
+# arguments). Tried before the commands on cells, which would read `run all` or
+# `show errors` as naming cells `all` and `errors`.
+_PHRASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        r"(?:please\s+)?run\s+(?:all|everything|all\s+cells|the\s+notebook)",
+        "run_cells",
+        {"cell_ids": []},
+    ),
+    (r"run\s+(?:the\s+)?stale(?:\s+cells)?", "run_stale_cells", {}),
+    (r"(?:show|list|any)\s+(?:the\s+)?errors?", "get_notebook_errors", {}),
+    (r"(?:list|show)\s+(?:the\s+)?(?:cells|notebook)|map", "get_notebook_map", {}),
+    (r"(?:show|list)\s+(?:the\s+)?(?:variables|vars|dataframes|data)", "get_variables", {}),
+    (r"restart(?:\s+the)?\s+kernel", "restart_kernel", {}),
+    (r"lint(?:\s+(?:the\s+)?notebook)?|check(?:\s+the)?\s+notebook", "lint_notebook", {}),
+    (r"format(?:\s+(?:the\s+)?(?:notebook|cells|code))?", "format_cells", {"cell_ids": []}),
+    (r"interrupt|stop(?:\s+(?:the\s+)?(?:run|kernel))?", "interrupt_kernel", {}),
+)
+_CLEAR = re.compile(r"clear\s+(?:all\s+)?outputs?")
+_RULES = re.compile(r"(?:show\s+)?(?:marimo\s+)?rules")
+_DOCS = re.compile(r"(?:docs|search\s+(?:the\s+)?docs(?:\s+for)?)\s+(.+)", re.I)
+
+
+def _plain_command(head: str, low: str, selected: Sequence[str]) -> Call | None:
+    """A message without code: a fixed phrase, a command on cells, or a docs search."""
+    for pattern, tool, args in _PHRASES:
+        if re.fullmatch(pattern, low):
+            return Call(tool, dict(args))  # a copy: the table's dict is shared
+    if _CLEAR.fullmatch(low):
+        return Call("clear_outputs", {"cell_ids": list(selected)})
+    on_cells = _cells_command(head, selected)
+    if on_cells is not None:
+        return on_cells
+    # After the commands on cells: `show rules` has always meant the cell `rules`.
+    if _RULES.fullmatch(low):
+        return Call("get_marimo_rules")
+    match = _DOCS.fullmatch(head)
     if match:
-        ids = targets(match.group(1))
-        if ids:
-            return Call("run_cells", {"cell_ids": ids})
-    match = re.fullmatch(r"(?:delete|remove)\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, head_clean, re.I)
-    if match:
-        ids = targets(match.group(1))
-        if ids:
-            return Call("delete_cells", {"cell_ids": ids})
-    match = re.fullmatch(
-        rf"move\s+(?:cell\s+)?{_ID}\s+(after|before|below|above)\s+(?:cell\s+)?{_ID}",
-        head_clean,
-        re.I,
-    )
+        return Call("search_marimo_docs", {"query": match.group(1)[:200]})
+    return None
+
+
+_MOVE = re.compile(
+    rf"move\s+(?:cell\s+)?{_ID}\s+(after|before|below|above)\s+(?:cell\s+)?{_ID}", re.I
+)
+_OUTPUTS = re.compile(
+    r"show\s+(?:the\s+)?outputs?(?:\s+of)?(?:\s+(?:cells?\s+)?" + _IDS + ")?", re.I
+)
+# Commands on a list of cells: (pattern, tool). `show <ids>` comes after `show outputs`,
+# which it would also match.
+_ON_CELLS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"run\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, re.I), "run_cells"),
+    (re.compile(r"(?:delete|remove)\s+(?:the\s+)?(?:cells?\s+)?" + _IDS, re.I), "delete_cells"),
+    (re.compile(r"show\s+(?:cells?\s+)?" + _IDS, re.I), "get_cells"),
+)
+
+
+def _cells_command(head: str, selected: Sequence[str]) -> Call | None:
+    """Move, show outputs, run, delete or show cells. A run, delete or show whose cells
+    come to none (say `run this` with nothing selected) is no command."""
+    match = _MOVE.fullmatch(head)
     if match:
         where = "after" if match.group(2).lower() in ("after", "below") else "before"
         return Call("move_cell", {"cell_id": match.group(1), f"{where}_cell_id": match.group(3)})
-    if re.fullmatch(r"(?:show|list|any)\s+(?:the\s+)?errors?", low):
-        return Call("get_notebook_errors")
-    if re.fullmatch(r"(?:list|show)\s+(?:the\s+)?(?:cells|notebook)|map", low):
-        return Call("get_notebook_map")
-    if re.fullmatch(r"(?:show|list)\s+(?:the\s+)?(?:variables|vars|dataframes|data)", low):
-        return Call("get_variables")
-    match = re.fullmatch(
-        r"show\s+(?:the\s+)?outputs?(?:\s+of)?(?:\s+(?:cells?\s+)?" + _IDS + ")?", head_clean, re.I
-    )
+    match = _OUTPUTS.fullmatch(head)
     if match:
-        return Call("get_cell_outputs", {"cell_ids": targets(match.group(1))})
-    match = re.fullmatch(r"show\s+(?:cells?\s+)?" + _IDS, head_clean, re.I)
-    if match:
-        ids = targets(match.group(1))
+        return Call("get_cell_outputs", {"cell_ids": _targets(match.group(1), selected)})
+    for pattern, tool in _ON_CELLS:
+        match = pattern.fullmatch(head)
+        ids = _targets(match.group(1), selected) if match else []
         if ids:
-            return Call("get_cells", {"cell_ids": ids})
-    if re.fullmatch(r"restart(?:\s+the)?\s+kernel", low):
-        return Call("restart_kernel")
-    if re.fullmatch(r"lint(?:\s+(?:the\s+)?notebook)?|check(?:\s+the)?\s+notebook", low):
-        return Call("lint_notebook")
-    if re.fullmatch(r"format(?:\s+(?:the\s+)?(?:notebook|cells|code))?", low):
-        return Call("format_cells", {"cell_ids": []})
-    if re.fullmatch(r"interrupt|stop(?:\s+(?:the\s+)?(?:run|kernel))?", low):
-        return Call("interrupt_kernel")
-    if re.fullmatch(r"clear\s+(?:all\s+)?outputs?", low):
-        return Call("clear_outputs", {"cell_ids": list(selected)})
-    if re.fullmatch(r"(?:show\s+)?(?:marimo\s+)?rules", low):
-        return Call("get_marimo_rules")
-    match = re.fullmatch(r"(?:docs|search\s+(?:the\s+)?docs(?:\s+for)?)\s+(.+)", head_clean, re.I)
-    if match:
-        return Call("search_marimo_docs", {"query": match.group(1)[:200]})
-    return Say(
-        "I'm the built-in offline assistant, so I only understand a few commands (type "
-        "`help` for the list), such as a fenced python block to add a cell, `run all`, "
-        f"`delete cell <id>` or `show errors`.\n\n{CONFIGURE}"
-    )
+            return Call(tool, {"cell_ids": ids})
+    return None
+
+
+def _targets(found: str | None, selected: Sequence[str]) -> list[str]:
+    """The cells a command names; `this`, `these`, `that` or `selected` (or none named)
+    mean the person's selected cells."""
+    if found and not _SELECTED.search(found):
+        return _ids(found)
+    return list(selected)
 
 
 def _chunks(text: str, size: int = 80) -> list[str]:

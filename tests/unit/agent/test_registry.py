@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from hexa.agent import Tier, ToolRegistry, ToolSpec, default_registry
-from hexa.agent.notebook_tools import AddCellArgs, MoveCellArgs
 from hexa.agent.registry import ToolArgs, ToolOutcome
+from hexa.agent.tools_args import AddCellArgs, MoveCellArgs
 
 READ = {
     "get_notebook_map",
