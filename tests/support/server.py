@@ -119,9 +119,9 @@ class HexaServer:
     def add_user(self, name: str) -> str:
         return self.cli("user", "add", name).split()[-1]
 
-    def client(self, token: str | None = None, **kwargs: object) -> httpx2.Client:
+    def client(self, token: str | None = None) -> httpx2.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        return httpx2.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+        return httpx2.Client(base_url=self.url, headers=headers, timeout=60)
 
 
 @contextlib.contextmanager

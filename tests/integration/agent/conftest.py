@@ -61,6 +61,7 @@ class Running:
 
 @dataclass
 class View:
+    name: str
     status: str = "running"
 
 
@@ -78,7 +79,7 @@ class RealNotebooks:
 
     async def get(self, user: Principal, notebook_id: str) -> View:
         self._check(user, notebook_id)
-        return View()
+        return View(name=notebook_id)
 
     async def running(self, user: Principal, notebook_id: str) -> Running:
         self._check(user, notebook_id)

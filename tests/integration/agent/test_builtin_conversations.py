@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from hexa.agent.events import RunFinished
+from hexa.agent.events import MarimoNotification, RunFinished
 from hexa.agent.models import ModelChoice
 from hexa.errors import ConflictError
+from hexa.marimo.models import CreateCell
 from tests.integration.marimo.conftest import wait_file
 
 from .conftest import Setup
@@ -88,8 +89,11 @@ async def test_delete_leaves_the_file_untouched_until_approved(setup: Setup) -> 
     reply = await service.chat(user, "nb", f"delete cell {cell}")
     assert reply.pending_approval is not None
     assert "doomed = 1" in (reply.pending_approval.code_before or "")
-    await asyncio.sleep(1.0)  # marimo saves asynchronously: give a wrong save time to land
-    assert "doomed = 1" in setup.file()
+    # marimo saves asynchronously, and each save writes the whole notebook: once a later
+    # edit shows in the file, a delete made before it would show too.
+    await setup.client.apply([CreateCell("approval_barrier = 1", run=False)])
+    text = await wait_file(setup.path, lambda text: "approval_barrier = 1" in text)
+    assert "doomed = 1" in text
     assert cell in await ids(setup)
 
     # A restarted server (a new service over the same database) carries it out.
@@ -157,7 +161,7 @@ async def test_events_carry_the_turn_and_marimos_notifications(setup: Setup) -> 
     async with setup.service.listen(setup.user, "nb") as events:
         # marimo greets a viewer as it connects: from then on its notifications are relayed.
         async with asyncio.timeout(20):
-            while (await events.get()).type != "marimo":
+            while not isinstance(await events.get(), MarimoNotification):
                 pass
         reply = await setup.service.chat(setup.user, "nb", "```python\nstreamed = 7\nstreamed\n```")
         cell = new_id(reply.message)

@@ -106,8 +106,15 @@ def test_delete_needs_approval_and_applies_once(alice: httpx2.Client, notebook: 
     pending = body["pending_approval"]
     assert pending["operation"] == "delete_cells"
     assert pending["arguments"]["cell_ids"] == [doomed]
-    time.sleep(1.0)
-    assert "to_delete = 1" in notebook.read_text()
+    # marimo saves asynchronously, and each save writes the whole notebook: once a later
+    # edit shows in the file, a delete made before it would show too.
+    barrier = alice.post(
+        "/api/notebooks/agentnb/cells/execute",
+        json={"cell_ids": ["barrier"], "codes": ["approval_barrier = 1"]},
+    )
+    assert barrier.status_code == 200, barrier.text
+    text = wait_text(notebook, lambda text: "approval_barrier = 1" in text)
+    assert "to_delete = 1" in text
     decision = {"notebook_id": "agentnb", "approval_id": pending["id"]}
     with httpx2.Client(base_url=alice.base_url, headers=alice.headers, timeout=60) as other:
 
@@ -153,11 +160,26 @@ def test_websocket_relays_the_turn_and_marimo(
 ) -> None:
     url = server.url.replace("http", "ws") + "/api/ws/agentnb"
 
+    def relayed(seen: list[dict[str, Any]]) -> bool:
+        """The turn is done, and marimo's notification of its new cell came through."""
+        done = next((e for e in seen if e["type"] == "turn_done"), None)
+        if done is None:
+            return False
+        cell = cell_id(done["message"])
+        return any(
+            e["type"] == "marimo" and e["op"] == "cell-op" and e["data"].get("cell_id") == cell
+            for e in seen
+        )
+
     async def run() -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
         headers = {"Authorization": f"Bearer {server.token}"}
         async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
-            await asyncio.sleep(0.5)
+            # marimo greets a viewer as it connects: the first of its notifications to come
+            # through shows the relay is live, so the turn's will be relayed too.
+            async with asyncio.timeout(30):
+                while json.loads(await ws.recv())["type"] != "marimo":
+                    pass
             async with httpx2.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
                 posted = asyncio.create_task(
                     http.post(
@@ -169,10 +191,7 @@ def test_websocket_relays_the_turn_and_marimo(
                     )
                 )
                 async with asyncio.timeout(30):
-                    while not (
-                        any(e["type"] == "turn_done" for e in seen)
-                        and any(e["type"] == "marimo" and e["op"] == "cell-op" for e in seen)
-                    ):
+                    while not relayed(seen):
                         seen.append(json.loads(await ws.recv()))
                 assert (await posted).status_code == 200
         return seen

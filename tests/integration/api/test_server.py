@@ -204,7 +204,7 @@ def test_other_user_reaches_nothing_of_alice(
     server: HexaServer, bob: httpx2.Client, bob_token: str, opened: dict[str, str]
 ) -> None:
     assert bob.get("/api/notebooks").json() == []
-    for method, path, body in [
+    requests: list[tuple[str, str, dict[str, object] | None]] = [
         ("GET", "/api/notebooks/first", None),
         ("GET", "/api/notebooks/first/state", None),
         ("GET", "/api/notebooks/first/code", None),
@@ -217,7 +217,8 @@ def test_other_user_reaches_nothing_of_alice(
         ("GET", "/nb/first/", None),
         ("POST", "/nb/first/api/kernel/run", {"cellIds": [], "codes": []}),
         ("GET", "/first", None),
-    ]:
+    ]
+    for method, path, body in requests:
         reply = bob.request(method, path, json=body)
         assert reply.status_code in (403, 404), (method, path, reply.status_code)
     # Opening her notebook id is refused too.

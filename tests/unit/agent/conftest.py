@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hexa.agent import AgentService, build_agent_service
+from hexa.agent import AgentService, ToolRegistry, build_agent_service
 from hexa.agent.models import ModelChoice
 from hexa.config import Settings
 from hexa.store import (
@@ -71,15 +71,17 @@ class World:
     clock: Clock
     settings: Settings
 
-    def service(self, model: ModelChoice | None = None, **kw: Any) -> AgentService:
+    def service(
+        self, model: ModelChoice | None = None, registry: ToolRegistry | None = None
+    ) -> AgentService:
         return build_agent_service(
             settings=self.settings,
             sessions=self.sessions,
             notebooks=self.notebooks,
+            registry=registry,
             model=model,
             env={},
             clock=self.clock,
-            **kw,
         )
 
 

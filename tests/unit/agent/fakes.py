@@ -370,6 +370,8 @@ class FakeNotebooks:
     clients: dict[str, FakeMarimoClient] = field(default_factory=dict)
     owners: dict[str, int] = field(default_factory=dict)
     restarts: list[str] = field(default_factory=list)
+    # A test sets this to learn that someone has looked a notebook up (`get`).
+    looked_up: asyncio.Event | None = None
 
     def add(self, owner: Principal, notebook_id: str, client: FakeMarimoClient) -> FakeMarimoClient:
         self.clients[notebook_id] = client
@@ -381,6 +383,8 @@ class FakeNotebooks:
             raise NotFoundError(f"no notebook {notebook_id}")
 
     async def get(self, user: Principal, notebook_id: str) -> FakeView:
+        if self.looked_up is not None:
+            self.looked_up.set()
         self._check(user, notebook_id)
         return FakeView(notebook_id)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
@@ -11,9 +10,11 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls
 from hexa.agent.models import ModelChoice
 
 Step = str | tuple[str, str] | list[tuple[str, str]]
+# What the model was given, request by request: the messages so far and the run's info.
+Seen = list[tuple[list[ModelMessage], AgentInfo]]
 
 
-def scripted(*steps: Step, seen: list[Any] | None = None) -> ModelChoice:
+def scripted(*steps: Step, seen: Seen | None = None) -> ModelChoice:
     """A FunctionModel that plays `steps`: text, a (tool, json args) call, or several."""
     queue = list(steps)
 

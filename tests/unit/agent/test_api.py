@@ -165,7 +165,7 @@ def test_websocket_streams_the_turn_and_marimo(client: tuple[TestClient, FakeNot
             "notebook_id": "nb1",
         }
         post(http, "/api/chat", {"notebook_id": "nb1", "message": "```python\n1 + 1\n```"})
-        seen = []
+        seen: list[dict[str, Any]] = []
         while not seen or seen[-1]["type"] != "turn_done":
             seen.append(ws.receive_json())
     types = [e["type"] for e in seen]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -12,13 +11,22 @@ from sqlalchemy import select, update
 from hexa.agent.builtin import builtin_model
 from hexa.errors import ConflictError, NotFoundError
 from hexa.marimo.models import DeleteCell
-from hexa.store import Approval, ApprovalStatus, AuditRepository, Turn, TurnRepository, TurnStatus
+from hexa.store import (
+    Approval,
+    ApprovalStatus,
+    AuditEntry,
+    AuditRepository,
+    Decision,
+    Turn,
+    TurnRepository,
+    TurnStatus,
+)
 
 from .conftest import World, collector
-from .scripts import scripted
+from .scripts import Seen, scripted
 
 
-async def audit(world: World) -> list[Any]:
+async def audit(world: World) -> list[AuditEntry]:
     async with world.sessions() as session:
         return list(reversed(await AuditRepository(session).list_for_notebook("nb1")))
 
@@ -64,7 +72,8 @@ async def test_delete_waits_for_approval_and_then_runs_once(world: World) -> Non
     assert row.status is ApprovalStatus.APPROVED
     assert row.consumed_at is not None
     [entry] = await audit(world)
-    assert entry.decision.value == "approved"
+    assert entry.decision is Decision.APPROVED
+    assert entry.code_before is not None
     assert entry.code_before.endswith("x + 1")
     with pytest.raises(ConflictError, match="already approved"):
         await service.approve(world.alice, "nb1", pending.id)
@@ -82,7 +91,7 @@ async def test_rejection_is_told_to_the_model_which_answers(world: World) -> Non
     assert [c.status for c in answer.tool_calls] == ["denied"]
     assert len(world.nb.cells) == 3
     [entry] = await audit(world)
-    assert entry.decision.value == "rejected"
+    assert entry.decision is Decision.REJECTED
     assert entry.tool_name == "delete_cells"
     with pytest.raises(ConflictError, match="already rejected"):
         await service.approve(world.alice, "nb1", reply.pending_approval.id)
@@ -130,7 +139,7 @@ async def test_an_expired_approval_cannot_be_used(world: World) -> None:
     row = await approval_row(world, reply.pending_approval.id)
     assert row.status is ApprovalStatus.EXPIRED
     entries = await audit(world)
-    assert [e.decision.value for e in entries] == ["expired"]
+    assert [e.decision for e in entries] == [Decision.EXPIRED]
     # The conversation goes on; the model hears the call was not run.
     after = await service.chat(world.alice, "nb1", "list cells")
     assert after.status == "done"
@@ -168,7 +177,7 @@ async def test_wrong_user_or_notebook_is_not_found(world: World) -> None:
 
 
 async def test_a_new_message_supersedes_a_pending_approval(world: World) -> None:
-    seen: list[Any] = []
+    seen: Seen = []
     service = world.service(
         scripted(("delete_cells", '{"cell_ids": ["vblA"]}'), "moving on", seen=seen)
     )
@@ -182,7 +191,7 @@ async def test_a_new_message_supersedes_a_pending_approval(world: World) -> None
         await service.approve(world.alice, "nb1", reply.pending_approval.id)
     assert len(world.nb.cells) == 3
     entries = await audit(world)
-    assert entries[0].decision.value == "rejected"
+    assert entries[0].decision is Decision.REJECTED
     assert "new message" in entries[0].outcome
 
 

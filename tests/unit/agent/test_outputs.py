@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hexa.agent.outputs import clip, describe_cell_outputs, describe_output, html_to_text
+from hexa.marimo.models import CellOutputs
 
 
 def test_html_is_reduced_to_text() -> None:
@@ -36,12 +37,20 @@ def test_errors_and_long_outputs() -> None:
 
 
 def test_cell_outputs_with_console() -> None:
-    cell = {
+    cell: CellOutputs = {
         "cell_id": "a",
         "visual_output": {"visual_output": "<pre>42</pre>", "visual_mimetype": "text/html"},
         "console_outputs": {"stdout": ["hello\n"], "stderr": ["warn\n"]},
     }
-    assert describe_cell_outputs(cell) == "output:\n42\nstdout:\nhello\nstderr:\nwarn"  # type: ignore[arg-type]
+    assert describe_cell_outputs(cell) == "output:\n42\nstdout:\nhello\nstderr:\nwarn"
+    nothing: CellOutputs = {
+        "cell_id": "b",
+        "visual_output": {"visual_output": None, "visual_mimetype": None},
+        "console_outputs": {"stdout": [], "stderr": []},
+    }
+    assert describe_cell_outputs(nothing) == "(no output)"
+    # marimo's JSON is only cast to the TypedDict, so missing keys are tolerated: this
+    # argument is wrong for the type on purpose.
     empty = {"cell_id": "b", "visual_output": {}, "console_outputs": {}}
     assert describe_cell_outputs(empty) == "(no output)"  # type: ignore[arg-type]
 

@@ -6,22 +6,29 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from hexa.agent.events import RunFinished
 from hexa.agent.models import ModelChoice
 from hexa.errors import BadRequestError, NotFoundError
-from hexa.store import AuditRepository, ChatRepository, TurnRepository, TurnStatus
+from hexa.store import (
+    AuditEntry,
+    AuditRepository,
+    ChatRepository,
+    Decision,
+    TurnRepository,
+    TurnStatus,
+)
 
 from .conftest import World, collector
-from .scripts import scripted
+from .scripts import Seen, scripted
 
 
-async def audit(world: World, notebook_id: str = "nb1") -> list[Any]:
+async def audit(world: World, notebook_id: str = "nb1") -> list[AuditEntry]:
     async with world.sessions() as session:
         return list(reversed(await AuditRepository(session).list_for_notebook(notebook_id)))
 
@@ -49,9 +56,10 @@ async def test_builtin_adds_and_runs_a_code_block(world: World) -> None:
     assert deltas == reply.message
     [entry] = await audit(world)
     assert entry.tool_name == "add_cell"
-    assert entry.decision.value == "auto"
+    assert entry.decision is Decision.AUTO
     assert entry.code_after == "40 + 2"
     assert entry.outcome.startswith("ok:")
+    assert entry.prompt is not None
     assert entry.prompt.startswith("add a cell")
     assert entry.user_name == "alice"
 
@@ -65,7 +73,9 @@ async def test_turn_and_chat_lines_are_stored(world: World) -> None:
         ("tool", reply.turn_id),
         ("assistant", reply.turn_id),
     ]
-    assert history.messages[1].data["tool_name"] == "get_notebook_map"
+    tool_line = history.messages[1].data
+    assert tool_line is not None
+    assert tool_line["tool_name"] == "get_notebook_map"
     assert "`Hbol`" in history.messages[2].content
     async with world.sessions() as session:
         turn = await TurnRepository(session).get(reply.turn_id)
@@ -96,7 +106,7 @@ async def test_builtin_explains_itself(world: World) -> None:
 
 
 async def test_conversation_continues_across_turns(world: World) -> None:
-    seen: list[Any] = []
+    seen: Seen = []
     service = world.service(scripted("first answer", "second answer", seen=seen))
     await service.chat(world.alice, "nb1", "hello")
     await service.chat(world.alice, "nb1", "again")
@@ -107,7 +117,7 @@ async def test_conversation_continues_across_turns(world: World) -> None:
 
 
 async def test_unknown_tool_and_malformed_args_go_back_to_the_model(world: World) -> None:
-    seen: list[Any] = []
+    seen: Seen = []
     service = world.service(
         scripted(
             ("drop_database", "{}"),
@@ -191,7 +201,7 @@ async def test_a_misconfigured_model_says_so_in_the_chat(world: World) -> None:
 
 
 async def test_instructions_carry_rules_map_and_selection(world: World) -> None:
-    seen: list[Any] = []
+    seen: Seen = []
     service = world.service(scripted("ok", "ok", seen=seen))
     await service.chat(world.alice, "nb1", "what does this do?", {"cell_ids": ["MJUe"]})
     _, info = seen[0]
@@ -216,16 +226,15 @@ async def test_a_long_run_reports_still_running_and_finishes_later(world: World)
     service = world.service()
     world.nb.gate = asyncio.Event()  # the run holds until the test lets it go
     service._run_wait = 0.05  # the settings' run_wait, shortened for the test
-    drain = collector(service, "nb1")
-    reply = await service.chat(world.alice, "nb1", "run all")
-    assert "still running" in reply.message
-    world.nb.gate.set()
-    async with asyncio.timeout(5):
-        while not any(e["type"] == "run_finished" for e in drain()):
-            await asyncio.sleep(0.02)
-    done = next(e for e in drain() if e["type"] == "run_finished")
-    assert done["ok"] is True
-    assert done["tool_name"] == "run_cells"
+    async with service.bus.subscribe("nb1") as events:
+        reply = await service.chat(world.alice, "nb1", "run all")
+        assert "still running" in reply.message
+        world.nb.gate.set()
+        async with asyncio.timeout(5):
+            while not isinstance(done := await events.get(), RunFinished):
+                pass
+    assert done.ok is True
+    assert done.tool_name == "run_cells"
 
 
 async def test_code_size_is_capped(world: World) -> None:
@@ -252,7 +261,7 @@ def _requests(messages: list[ModelMessage]) -> int:
 
 
 async def test_an_edit_of_a_cell_the_person_changed_since_is_a_conflict(world: World) -> None:
-    seen: list[Any] = []
+    seen: Seen = []
     service = world.service(
         scripted(
             ("get_cells", '{"cell_ids": ["vblA"]}'),

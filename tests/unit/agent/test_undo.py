@@ -158,11 +158,15 @@ async def test_undo_waits_for_a_running_turn(world: World) -> None:
     world.nb.gate = asyncio.Event()
     chat = asyncio.create_task(service.chat(world.alice, "nb1", "```python\ny = 5\n```"))
     await world.nb.applying.wait()  # the turn is in the middle of its edit
+    world.notebooks.looked_up = asyncio.Event()
     undo = asyncio.create_task(service.undo(world.alice, "nb1"))
+    # The undo has checked the notebook is Alice's; next it waits for the turn to end.
+    await world.notebooks.looked_up.wait()
     world.nb.gate.set()
-    await chat
-    await undo  # queued behind the turn, then undoes it
+    reply = await chat
+    undone = await undo  # queued behind the turn, then undoes it
     assert len(world.nb.cells) == 3
+    assert undone.turn_id == reply.turn_id
 
 
 async def test_undo_leaves_what_the_person_changed_after_the_turn(world: World) -> None:

@@ -243,6 +243,7 @@ async def test_prompt_never_valid_falls_back_to_the_template() -> None:
 
 
 async def test_a_failing_model_call_cancels_the_others() -> None:
+    hanging: list[str] = []
     cancelled: list[str] = []
 
     class HalfBroken:
@@ -251,6 +252,7 @@ async def test_a_failing_model_call_cancels_the_others() -> None:
         async def complete(self, system: str, prompt: str) -> str:
             if cell_variable(prompt) == "A":
                 raise ConnectionError("dropped")
+            hanging.append(cell_variable(prompt) or "")
             try:
                 await asyncio.sleep(30)
             except asyncio.CancelledError:
@@ -258,9 +260,8 @@ async def test_a_failing_model_call_cancels_the_others() -> None:
                 raise
             return ""
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     with pytest.raises(WriterError, match="dropped"):
         await generate_from_mermaid(CHART, HalfBroken(), runner=FakeRunner())
-    assert loop.time() - started < 5
-    assert cancelled  # the hanging calls were cancelled, not left running
+    # Every hanging call was cancelled, not left running (nor waited for).
+    assert hanging
+    assert sorted(cancelled) == sorted(hanging)

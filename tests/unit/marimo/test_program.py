@@ -10,6 +10,7 @@ import io
 import json
 import sys
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +135,7 @@ def test_results_need_the_exact_marker() -> None:
 class FakeOutput:
     channel: str
     mimetype: str
-    data: Any
+    data: object
 
 
 @dataclass
@@ -176,7 +177,7 @@ class FakeCells:
             raise KeyError(key)
         return cell
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[FakeCell]:
         return iter(list(self._cells))
 
 
@@ -198,7 +199,12 @@ class FakeContext:
         self.queued = []
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
         if exc_type is not None:
             return
         if self.reject is not None:
@@ -206,16 +212,16 @@ class FakeContext:
         self.applied = self.queued
         print("created cell 'new0'")
 
-    def create_cell(self, code: str, **kw: Any) -> str:
+    def create_cell(self, code: str, **kw: object) -> str:
         cid = f"new{self.count}"
         self.count += 1
         self.queued.append(("create", cid, code, kw))
         return cid
 
-    def edit_cell(self, target: str, code: str | None = None, **kw: Any) -> None:
+    def edit_cell(self, target: str, code: str | None = None, **kw: object) -> None:
         self.queued.append(("edit", target, code, kw))
 
-    def move_cell(self, target: str, **kw: Any) -> None:
+    def move_cell(self, target: str, **kw: object) -> None:
         self.queued.append(("move", target, kw))
 
     def delete_cell(self, target: str) -> None:
@@ -250,9 +256,9 @@ def notebook() -> list[FakeCell]:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeContext:
     ctx = FakeContext(notebook())
     cm = types.ModuleType("marimo._code_mode")
-    cm.get_context = lambda **_: ctx  # type: ignore[attr-defined]
+    monkeypatch.setattr(cm, "get_context", lambda **_: ctx, raising=False)
     package = types.ModuleType("marimo")
-    package._code_mode = cm  # type: ignore[attr-defined]
+    monkeypatch.setattr(package, "_code_mode", cm, raising=False)
     monkeypatch.setitem(sys.modules, "marimo", package)
     monkeypatch.setitem(sys.modules, "marimo._code_mode", cm)
     return ctx

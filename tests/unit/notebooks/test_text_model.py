@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, SystemPromptPart, TextPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelResponse,
+    SystemPromptPart,
+    TextPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from hexa.agent.models import ModelChoice
@@ -16,7 +22,9 @@ async def test_complete_sends_system_and_prompt_and_returns_the_text() -> None:
         for part in messages[0].parts:
             if isinstance(part, SystemPromptPart):
                 seen.append(part.content)
-        seen.append(str(messages[-1].parts[-1].content))
+        prompt = messages[-1].parts[-1]
+        assert isinstance(prompt, UserPromptPart)
+        seen.append(str(prompt.content))
         return ModelResponse(parts=[TextPart("x = 1")])
 
     text = await AgentTextModel(FunctionModel(llm)).complete("write code", "a cell")

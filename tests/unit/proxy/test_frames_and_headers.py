@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -10,7 +11,7 @@ from hexa.marimo.frames import is_resume_banner
 from hexa.proxy.headers import request_headers, response_headers, rewrite_location
 
 
-def wire(op: str, data: dict[str, object]) -> str:
+def wire(op: str, data: Mapping[str, object]) -> str:
     # marimo's own wire format (ws_formatter.format_wire_message).
     return f'{{"op": "{op}", "data": {json.dumps(data)}}}'
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -90,17 +91,27 @@ class FakeProcess:
         return self.breach
 
 
+class Mode(TypedDict, total=False):
+    """A failure mode of one spawned FakeProcess (its fields of the same names)."""
+
+    hold: bool
+    never_ready: bool
+    exit_at_once: int
+    kernel_up: bool
+    breach: str
+
+
 class FakeSpawner:
     """Hands out processes from a script of failure modes, then healthy ones."""
 
-    def __init__(self, script: list[dict[str, object]] | None = None) -> None:
+    def __init__(self, script: list[Mode] | None = None) -> None:
         self.script = list(script or [])
         self.spawned: list[FakeProcess] = []
         self.changed = asyncio.Event()  # set on every spawn
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
-        options = self.script.pop(0) if self.script else {}
-        proc = FakeProcess(name=f"{spec.notebook_id}-{len(self.spawned)}", **options)  # type: ignore[arg-type]
+        options: Mode = self.script.pop(0) if self.script else {}
+        proc = FakeProcess(name=f"{spec.notebook_id}-{len(self.spawned)}", **options)
         if proc.exit_at_once is not None:
             proc.die(proc.exit_at_once)
         self.spawned.append(proc)
@@ -150,7 +161,7 @@ def spec(notebook_id: str, owner: str = "alice") -> NotebookSpec:
 
 
 def make(
-    script: list[dict[str, object]] | None = None, limits: Limits = FAST
+    script: list[Mode] | None = None, limits: Limits = FAST
 ) -> tuple[Supervisor, FakeSpawner, Clock]:
     spawner = FakeSpawner(script)
     clock = Clock()

@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.store import (
@@ -138,17 +139,24 @@ async def test_a_decision_waiting_on_another_sees_its_outcome(
         seen = await ApprovalRepository(second).get(approval.id)
         assert seen is not None
         assert seen.status is ApprovalStatus.PENDING
+        updating = asyncio.Event()
+
+        def on_execute(conn: Connection, cursor: object, statement: str, *rest: object) -> None:
+            if statement.lstrip().upper().startswith("UPDATE"):
+                updating.set()
+
+        connection = await second.connection()
+        event.listen(connection.sync_connection, "before_cursor_execute", on_execute)
 
         won = await ApprovalRepository(first).decide(approval.id, seed.user_id, True, T0)
         assert won is not None
         waiting = asyncio.create_task(
             ApprovalRepository(second).decide(approval.id, seed.user_id, False, T0)
         )
-        await asyncio.sleep(0.2)
-        assert not waiting.done()  # blocked on first's uncommitted write
+        await updating.wait()  # B's UPDATE is sent, behind A's uncommitted write
 
         await first.commit()
-        assert await asyncio.wait_for(waiting, timeout=5) is None
+        assert await waiting is None
         await second.commit()
     assert (await _status(sessions, approval.id)).status is ApprovalStatus.APPROVED
 
