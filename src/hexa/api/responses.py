@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from hexa.diagnostics import Diagnostic
+
 
 class ErrorOut(BaseModel):
     detail: str = Field(description="What went wrong, in a sentence.")
@@ -30,7 +32,7 @@ class UnprocessableOut(BaseModel):
     detail: str | list[ValidationIssue] = Field(
         description="The invalid fields (request validation) or a sentence (notebook text)."
     )
-    diagnostics: list[dict[str, Any]] | None = Field(
+    diagnostics: list[Diagnostic] | None = Field(
         None, description="marimo's findings on a notebook it cannot run, with lines."
     )
 

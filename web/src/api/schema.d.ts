@@ -771,6 +771,41 @@ export interface components {
             /** Notebook Id */
             notebook_id: string;
         };
+        /**
+         * Diagnostic
+         * @description One finding: where (line, cell), what (code, name, message) and how bad (severity).
+         *
+         *     `line` and `column` are 1-based positions in the text that was checked (None when the finding
+         *     is about the whole file). `cell_index` is the 0-based position of the cell among the
+         *     notebook's cells; `cell_id` is marimo's id for it when marimo gave one. `code` is marimo's
+         *     rule code (MB001, MF001, ...) or one of Hexa's file-level codes (`not-a-notebook`, `empty`,
+         *     `syntax-error`, `invalid-ipynb`).
+         */
+        Diagnostic: {
+            /** Cell Id */
+            cell_id?: string | null;
+            /** Cell Index */
+            cell_index?: number | null;
+            /** Code */
+            code: string;
+            /** Column */
+            column?: number | null;
+            /** Fix */
+            fix?: string | null;
+            /** Line */
+            line?: number | null;
+            /** Message */
+            message: string;
+            /** Name */
+            name: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "breaking" | "runtime" | "formatting" | "wasm";
+            /** Text */
+            text?: string | null;
+        };
         /** ErrorOut */
         ErrorOut: {
             /**
@@ -1245,9 +1280,7 @@ export interface components {
              * Diagnostics
              * @description marimo's findings on a notebook it cannot run, with lines.
              */
-            diagnostics?: {
-                [key: string]: unknown;
-            }[] | null;
+            diagnostics?: components["schemas"]["Diagnostic"][] | null;
         };
         /** ValidationIssue */
         ValidationIssue: {

@@ -45,19 +45,5 @@ export type LimitErrorOut = Schemas['LimitErrorOut']
 export type UnprocessableOut = Schemas['UnprocessableOut']
 export type ValidationIssue = Schemas['ValidationIssue']
 
-/** One of marimo's findings in a 422's `diagnostics`. The schema leaves these open objects
- * (`list[dict[str, Any]]` on the server), so this mirrors `hexa.diagnostics.Diagnostic` by
- * hand: the one shape here that is not generated. */
-export interface Diagnostic {
-  code: string
-  name: string
-  message: string
-  severity: 'breaking' | 'runtime' | 'formatting' | 'wasm'
-  line: number | null
-  column: number | null
-  cell_index: number | null
-  cell_id: string | null
-  fix: string | null
-  /** The source line at fault, when the input is not Python (a Mermaid flowchart). */
-  text: string | null
-}
+/** One of marimo's findings in a 422's `diagnostics` (or Hexa's, for a Mermaid chart). */
+export type Diagnostic = Schemas['Diagnostic']
