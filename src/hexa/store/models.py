@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -104,6 +105,11 @@ class Decision(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+
+
+# A row id that grows with use and that clients send back (`after_id`, `before_id`): 64-bit
+# like SQLite's rowid, which an INTEGER PRIMARY KEY is (BIGINT there would not be one).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -219,7 +225,7 @@ class ChatMessage(Base):
 
     __tablename__ = "chat_messages"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     notebook_id: Mapped[str] = mapped_column(
         ForeignKey("notebooks.id", ondelete="CASCADE"), index=True
     )
@@ -273,7 +279,7 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     user_id: Mapped[int] = mapped_column(Integer)
     # The name at the time, since the user row may be gone when the log is read.

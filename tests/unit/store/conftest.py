@@ -1,8 +1,16 @@
+"""Every store test runs on SQLite and on a real PostgreSQL (ids `sqlite`, `postgres`).
+
+A test takes the backend through `db_url` (a fresh, empty database of its own) or `engine`
+(one migrated to head). Tests marked `sqlite_only` look at what only SQLite has (the
+database file, its backups, PRAGMAs) and run on SQLite alone; `postgres_only` ones test
+what only PostgreSQL has (TRUNCATE).
+"""
+
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,18 +26,42 @@ from hexa.store import (
     create_sessionmaker,
     upgrade_database,
 )
+from tests.support.postgres import PostgresCluster
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    backends: tuple[str, ...] = BACKENDS
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        backends = ("sqlite",)
+    elif metafunc.definition.get_closest_marker("postgres_only"):
+        backends = ("postgres",)
+    metafunc.parametrize("backend", backends)
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """The SQLite file (sqlite_only tests read it directly)."""
     return tmp_path / "hexa.db"
 
 
 @pytest.fixture
-def db_url(db_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{db_path}"
+def db_url(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database of the test's backend: a new SQLite file, or a new
+    database in the run's PostgreSQL cluster (started on first use), dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{db_path}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    name = cluster.create_database()
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +75,14 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def engine(db_path: Path, db_url: str, migrated_template: Path) -> AsyncIterator[AsyncEngine]:
-    shutil.copyfile(migrated_template, db_path)
-    await upgrade_database(db_url)  # at head already: a cheap check, and no backup
+async def engine(
+    backend: str, db_path: Path, db_url: str, migrated_template: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on `db_url`, migrated to head. SQLite starts from a copy of a migrated
+    file; PostgreSQL migrates its new database (about as fast as copying a template)."""
+    if backend == "sqlite":
+        shutil.copyfile(migrated_template, db_path)
+    await upgrade_database(db_url)  # SQLite: at head already, a cheap check and no backup
     engine = create_engine(db_url)
     yield engine
     await engine.dispose()

@@ -87,6 +87,19 @@ async def test_the_database_refuses_to_change_or_delete_entries(
         assert [e.outcome for e in entries] == ["ok", "ok"]
 
 
+@pytest.mark.postgres_only
+async def test_postgres_refuses_truncate_too(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed
+) -> None:
+    """TRUNCATE fires no row triggers; PostgreSQL's statement trigger catches it."""
+    await _append(sessions, seed, 1)
+    async with sessions() as session:
+        with pytest.raises(IntegrityError, match="append-only"):
+            await session.execute(text("TRUNCATE audit_log"))
+    async with sessions() as session:
+        assert len(await AuditRepository(session).list_for_notebook(seed.notebook_id)) == 1
+
+
 async def test_editing_a_loaded_entry_is_refused(
     sessions: async_sessionmaker[AsyncSession], seed: Seed
 ) -> None:

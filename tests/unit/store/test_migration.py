@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from hexa.store import (
@@ -39,16 +39,47 @@ def _backups(db_path: Path) -> list[Path]:
     return sorted(db_path.parent.glob(f"{db_path.name}.*.bak"))
 
 
-async def test_upgrade_creates_every_table_from_nothing(db_url: str, db_path: Path) -> None:
+async def _query(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+TRIGGERS = {
+    "sqlite": (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        {"audit_log_no_update", "audit_log_no_delete"},
+    ),
+    "postgres": (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+        {"audit_log_append_only"},
+    ),
+}
+
+
+async def test_upgrade_creates_every_table_from_nothing(
+    backend: str, db_url: str, db_path: Path
+) -> None:
     assert await current_revision(db_url) is None
 
     await upgrade_database(db_url)
 
     assert await current_revision(db_url) == head_revision()
-    tables = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
-    assert tables >= TABLES | {"alembic_version"}
-    triggers = _sqlite(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
-    assert {t[0] for t in triggers} == {"audit_log_no_update", "audit_log_no_delete"}
+    assert await _tables(db_url) >= TABLES | {"alembic_version"}
+    sql, triggers = TRIGGERS[backend]
+    assert {row[0] for row in await _query(db_url, sql)} == triggers
     # A fresh database has nothing worth keeping, so no backup.
     assert _backups(db_path) == []
 
@@ -79,18 +110,17 @@ async def test_upgrade_is_idempotent(db_url: str, db_path: Path) -> None:
     await upgrade_database(db_url)
 
     assert await current_revision(db_url) == head_revision()
-    assert _sqlite(db_path, "SELECT name FROM users") == [("alice",)]
+    assert await _query(db_url, "SELECT name FROM users") == [("alice",)]
     assert _backups(db_path) == []
 
 
-async def test_downgrade_to_base_and_up_again(db_url: str, db_path: Path) -> None:
+async def test_downgrade_to_base_and_up_again(db_url: str) -> None:
     await upgrade_database(db_url)
     # Without a connection handed over, env.py makes its own engine (the alembic CLI path).
     await asyncio.to_thread(command.downgrade, alembic_config(db_url), "base")
 
     assert await current_revision(db_url) is None
-    remaining = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
-    assert remaining & TABLES == set()
+    assert await _tables(db_url) & TABLES == set()
 
     await upgrade_database(db_url)
     assert await current_revision(db_url) == head_revision()
@@ -147,6 +177,7 @@ async def _seed_user_and_notebook(db_url: str) -> None:
     await engine.dispose()
 
 
+@pytest.mark.sqlite_only  # backups are of SQLite files; the rebuild is SQLite's batch mode
 async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
     db_url: str, db_path: Path, ship_next_revision: Callable[[], None]
 ) -> None:
@@ -181,25 +212,30 @@ async def test_upgrading_an_old_database_backs_it_up_and_keeps_its_rows(
 
 
 async def test_a_failing_migration_leaves_the_database_as_it_was(
-    db_url: str, db_path: Path
+    backend: str, db_url: str, db_path: Path
 ) -> None:
     # A stray audit_log table makes the initial revision fail on its last CREATE TABLE,
     # after it has created the other five.
-    with closing(sqlite3.connect(db_path)) as conn:
-        conn.execute("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT)")
-        conn.execute("INSERT INTO audit_log (note) VALUES ('keep me')")
-        conn.commit()
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT)")
+            )
+            await connection.execute(text("INSERT INTO audit_log (id, note) VALUES (1, 'keep me')"))
+    finally:
+        await engine.dispose()
 
     with pytest.raises(Exception, match="audit_log"):
         await upgrade_database(db_url)
 
     # The DDL ran in one transaction, so nothing of the half-done upgrade is left.
-    tables = {row[0] for row in _sqlite(db_path, "SELECT name FROM sqlite_master")}
-    assert tables & TABLES == {"audit_log"}
+    assert await _tables(db_url) & TABLES == {"audit_log"}
     assert await current_revision(db_url) is None
-    assert _sqlite(db_path, "SELECT note FROM audit_log") == [("keep me",)]
-    [backup] = _backups(db_path)
-    assert _sqlite(backup, "SELECT note FROM audit_log") == [("keep me",)]
+    assert await _query(db_url, "SELECT note FROM audit_log") == [("keep me",)]
+    if backend == "sqlite":
+        [backup] = _backups(db_path)
+        assert _sqlite(backup, "SELECT note FROM audit_log") == [("keep me",)]
 
 
 async def test_tables_and_indexes_have_stable_names(db_url: str) -> None:

@@ -32,6 +32,7 @@ async def test_token_finds_its_user_and_nothing_else(
         assert await users.find_by_token(hash_token(alice.token)) is None
 
 
+@pytest.mark.sqlite_only
 async def test_clear_tokens_are_never_written(
     sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, db_path: Path
 ) -> None:
