@@ -43,6 +43,7 @@ from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
+from hexa.sandbox.docker import DockerSandbox
 from hexa.store import NotebookRepository, create_engine, create_sessionmaker, upgrade_database
 from hexa.users import UserService
 
@@ -154,9 +155,14 @@ def _start_sandbox(settings: Settings, stack: AsyncExitStack) -> Sandbox:
         python=settings.python,
         limits=resource_limits(settings),
         uid_base=settings.sandbox_uid_base,
+        image=settings.notebook_image,
     )
     enforcer.sweep()
     stack.callback(enforcer.close)
+    if isinstance(sandbox, DockerSandbox):
+        # Containers a crashed Hexa left, and at shutdown any a stop could not remove.
+        sandbox.sweep()
+        stack.callback(sandbox.sweep)
     if not sandbox.relocates and str(data).startswith(_TEMP_PREFIXES):
         logger.warning(
             "HEXA_DATA_DIR %s is a temporary folder and there is no sandbox to show "

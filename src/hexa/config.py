@@ -56,11 +56,17 @@ class Settings(BaseSettings):
     run_wait: float = Field(
         30.0, gt=0, description="Seconds a run tool waits before reporting 'still running'."
     )
-    sandbox: Literal["auto", "bwrap", "none"] = Field(
+    sandbox: Literal["auto", "bwrap", "docker", "none"] = Field(
         "auto",
         description="Where notebook code runs: `bwrap` (bubblewrap: a private view of the "
-        "machine, a uid per user when Hexa is root), `none` (a plain process as Hexa's own "
-        "user), or `auto` (bwrap where it works, else none with a warning).",
+        "machine, a uid per user when Hexa is root), `docker` (a container of "
+        "`notebook_image` per notebook), `none` (a plain process as Hexa's own user), or "
+        "`auto` (bwrap where it works, else none with a warning).",
+    )
+    notebook_image: str = Field(
+        "hexa-notebook:latest",
+        description="With HEXA_SANDBOX=docker: the image notebooks run in (marimo and the "
+        "kernel's packages, `python` on its PATH; nothing of Hexa's).",
     )
     allow_unsandboxed_users: bool = Field(
         False,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import hexa
 from hexa.sandbox.bwrap import BwrapSandbox, bwrap_works
+from hexa.sandbox.docker import DockerSandbox, docker_works
 from hexa.sandbox.jail import PlainSandbox, Sandbox, UserIds
 from hexa.sandbox.limits import LimitEnforcer, ResourceLimits
 
@@ -27,10 +28,23 @@ def build_sandbox(
     python: Path,
     limits: ResourceLimits,
     uid_base: int,
+    image: str = "hexa-notebook:latest",
 ) -> tuple[Sandbox, LimitEnforcer]:
     """`auto` is bwrap where it works, else `none` with a loud warning."""
     enforcer = LimitEnforcer.detect(limits, name=cgroup_name(data_dir))
     as_root = UserIds.available()
+    if kind == "docker":
+        why = docker_works(None, image)
+        if why is not None:
+            raise SandboxUnavailableError(f"HEXA_SANDBOX=docker, but {why}")
+        logger.info("sandbox: docker (image %s)", image)
+        docker = DockerSandbox(
+            image=image,
+            label=cgroup_name(data_dir),
+            limits=limits,
+            user_ids=UserIds(uid_base) if as_root else None,
+        )
+        return docker, enforcer
     if kind in ("auto", "bwrap"):
         why = bwrap_works(as_root=as_root)
         if why is None:
