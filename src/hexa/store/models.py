@@ -69,6 +69,54 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# PostgreSQL's text types cannot hold NUL (U+0000), which Python strings and SQLite can: a
+# chat message, a notebook name or a cell's output may carry one. On PostgreSQL, NUL is
+# stored as ESCAPE + "0" and ESCAPE itself as ESCAPE + "1" (U+FFFF, a noncharacter no text
+# should hold), and both are read back as they were; on SQLite nothing changes.
+_NUL = "\x00"
+_ESCAPE = "\uffff"
+_ESCAPED = re.compile(f"{_ESCAPE}([01])")
+
+
+def _escape_nul(value: str) -> str:
+    if _NUL not in value and _ESCAPE not in value:
+        return value
+    return value.replace(_ESCAPE, _ESCAPE + "1").replace(_NUL, _ESCAPE + "0")
+
+
+def _unescape_nul(value: str) -> str:
+    if _ESCAPE not in value:
+        return value
+    return _ESCAPED.sub(lambda m: _NUL if m[1] == "0" else _ESCAPE, value)
+
+
+class _NulSafe(TypeDecorator[str]):
+    """Any text, NUL included, on every backend (see `_escape_nul`). Comparisons with a
+    bound value escape it the same way, so equality and lookups by value still work."""
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return _escape_nul(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return _unescape_nul(value)
+
+
+class NulSafeText(_NulSafe):
+    impl = Text
+    cache_ok = True
+
+
+class NulSafeString(_NulSafe):
+    """VARCHAR(n): on PostgreSQL each NUL or U+FFFF counts twice against n."""
+
+    impl = String
+    cache_ok = True
+
+
 class NotebookStatus(enum.StrEnum):
     STOPPED = "stopped"
     STARTING = "starting"
@@ -160,13 +208,13 @@ class Notebook(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Relative to the owner's notebook folder; resolving it safely is the caller's job.
     path: Mapped[str] = mapped_column(String(1024))
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(NulSafeString(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_opened_at: Mapped[datetime | None] = mapped_column(default=None)
     status: Mapped[NotebookStatus] = mapped_column(
         _str_enum(NotebookStatus, "notebook_status"), default=NotebookStatus.STOPPED
     )
-    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    failure_reason: Mapped[str | None] = mapped_column(NulSafeText, default=None)
 
     @validates("id")
     def _validate_id(self, key: str, value: str) -> str:
@@ -205,17 +253,17 @@ class Turn(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     notebook_id: Mapped[str] = mapped_column(ForeignKey("notebooks.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    prompt: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str] = mapped_column(NulSafeText)
     status: Mapped[TurnStatus] = mapped_column(
         _str_enum(TurnStatus, "turn_status"), default=TurnStatus.RUNNING
     )
     # pydantic-ai's message history for this run (ModelMessagesTypeAdapter JSON).
-    messages_json: Mapped[str | None] = mapped_column(Text, default=None)
+    messages_json: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     # The notebook's cells before the turn touched them, so the turn can be undone.
-    cells_before_json: Mapped[str | None] = mapped_column(Text, default=None)
+    cells_before_json: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     # The cells as the turn left them: undo never reverts what a person changed since.
-    cells_after_json: Mapped[str | None] = mapped_column(Text, default=None)
-    reply: Mapped[str | None] = mapped_column(Text, default=None)
+    cells_after_json: Mapped[str | None] = mapped_column(NulSafeText, default=None)
+    reply: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -233,9 +281,9 @@ class ChatMessage(Base):
         ForeignKey("turns.id", ondelete="SET NULL"), index=True, default=None
     )
     role: Mapped[ChatRole] = mapped_column(_str_enum(ChatRole, "chat_role"))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(NulSafeText)
     # Tool call details (name, arguments, result) for the UI's chips.
-    data_json: Mapped[str | None] = mapped_column(Text, default=None)
+    data_json: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -253,12 +301,12 @@ class Approval(Base):
     )
     tool_call_id: Mapped[str] = mapped_column(String(255))
     tool_name: Mapped[str] = mapped_column(String(255))
-    args_json: Mapped[str] = mapped_column(Text)
+    args_json: Mapped[str] = mapped_column(NulSafeText)
     # Binds the yes to these exact arguments: a changed call needs a new approval.
     args_sha256: Mapped[str] = mapped_column(String(64))
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(NulSafeText)
     # What the person was shown: {"code_before", "code_after", "changes": [by cell]}.
-    preview_json: Mapped[str | None] = mapped_column(Text, default=None)
+    preview_json: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     status: Mapped[ApprovalStatus] = mapped_column(
         _str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING
     )
@@ -286,13 +334,13 @@ class AuditEntry(Base):
     user_name: Mapped[str | None] = mapped_column(String(64), default=None)
     notebook_id: Mapped[str] = mapped_column(String(64), index=True)
     turn_id: Mapped[str | None] = mapped_column(String(36), default=None)
-    prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    prompt: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     tool_name: Mapped[str] = mapped_column(String(255))
-    args_json: Mapped[str] = mapped_column(Text)
-    code_before: Mapped[str | None] = mapped_column(Text, default=None)
-    code_after: Mapped[str | None] = mapped_column(Text, default=None)
+    args_json: Mapped[str] = mapped_column(NulSafeText)
+    code_before: Mapped[str | None] = mapped_column(NulSafeText, default=None)
+    code_after: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     decision: Mapped[Decision | None] = mapped_column(
         _str_enum(Decision, "audit_decision"), default=None
     )
-    outcome: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(NulSafeText)
     duration_ms: Mapped[float | None] = mapped_column(Float, default=None)

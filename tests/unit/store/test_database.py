@@ -119,6 +119,28 @@ async def test_postgres_gives_out_ids_past_32_bits(
     assert row.id == 2**40 + 1
 
 
+@pytest.mark.parametrize(
+    "odd", ["a\x00b", "\x00", "\uffff", "\uffff0", "\uffff\x00\uffff1", "plain"]
+)
+async def test_any_text_round_trips_nul_included(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed, odd: str
+) -> None:
+    """PostgreSQL's text refuses NUL, which a message, a name or an output may carry."""
+    async with sessions.begin() as session:
+        await NotebookRepository(session).rename(seed.user_id, seed.notebook_id, name=odd)
+        said = await ChatRepository(session).add(seed.notebook_id, ChatRole.USER, odd)
+        logged = await AuditRepository(session).append(
+            user_id=seed.user_id, notebook_id="nb-odd", tool_name="t", args=odd, outcome=odd
+        )
+    async with sessions() as session:
+        [notebook] = (await session.scalars(select(Notebook).where(Notebook.name == odd))).all()
+        assert notebook.name == odd
+        [message] = await ChatRepository(session).list_for_notebook(seed.notebook_id)
+        assert (message.id, message.content) == (said.id, odd)
+        [entry] = await AuditRepository(session).list_for_notebook("nb-odd")
+        assert (entry.id, entry.args_json, entry.outcome) == (logged.id, odd, odd)
+
+
 async def test_timestamps_come_back_aware_in_utc(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
