@@ -1,5 +1,6 @@
-"""The agent API of a real `hexa serve` (real marimo, SQLite, builtin model): chat, approvals
-(also across a restart of the server), the event WebSocket, history, audit and undo."""
+"""The agent API of a real `hexa serve` (real marimo, builtin model; on SQLite and on
+PostgreSQL): chat, approvals (also across a restart of the server), the event WebSocket,
+history, audit and undo."""
 
 from __future__ import annotations
 
@@ -62,8 +63,12 @@ def cell_id(message: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HexaServer]:
-    with running_server(tmp_path_factory.mktemp("hexa-agent"), HEXA_RUN_WAIT="20") as srv:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_store_env: dict[str, str]
+) -> Iterator[HexaServer]:
+    with running_server(
+        tmp_path_factory.mktemp("hexa-agent"), HEXA_RUN_WAIT="20", **module_store_env
+    ) as srv:
         yield srv
 
 
@@ -234,8 +239,10 @@ def test_undo_over_http(alice: httpx2.Client, notebook: Path) -> None:
     assert audit[0]["tool_name"] == "undo_turn"
 
 
-def test_an_approval_survives_a_restart_of_hexa_serve(tmp_path: Path) -> None:
-    with running_server(tmp_path) as server:
+def test_an_approval_survives_a_restart_of_hexa_serve(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    with running_server(tmp_path, **store_env) as server:
         with server.client() as client:
             path = open_notebook(server, client, "restartnb")
             body = chat(client, "restartnb", "list cells")

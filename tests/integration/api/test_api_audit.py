@@ -1,6 +1,6 @@
 """Changes made through the HTTP API are audited like the agent's, keys redacted.
 
-Real parts: a real `hexa serve` (SQLite, marimo in its sandbox).
+Real parts: a real `hexa serve` (SQLite and PostgreSQL, marimo in its sandbox).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Bad input gets a clear 4xx and loses nothing; one file is one notebook.
 
-Real parts: a real `hexa serve` (SQLite, its proxy, marimo in its sandbox). Each request
-that once gave a 500 is followed by another on the same keep-alive connection, which must
-still be answered.
+Real parts: a real `hexa serve` (SQLite and PostgreSQL, its proxy, marimo in its sandbox).
+Each request that once gave a 500 is followed by another on the same keep-alive connection,
+which must still be answered.
 """
 
 from __future__ import annotations
@@ -112,6 +112,22 @@ def test_row_ids_past_64_bits_are_422(api: httpx2.Client, url: str) -> None:
     reply = api.get(url + str(2**63))
     assert reply.status_code == 422, reply.text
     still_answers(api)
+
+
+def test_text_with_nul_is_kept_as_sent(api: httpx2.Client) -> None:
+    """PostgreSQL's text cannot hold NUL; the store keeps it anyway, as SQLite does."""
+    created = api.post("/api/notebooks", json={"name": "nul", "notebook_path": "nul.py"})
+    assert created.status_code == 201, created.text
+    notebook_id = created.json()["notebook_id"]
+    renamed = api.patch(f"/api/notebooks/{notebook_id}", json={"name": "a\x00b"})
+    assert renamed.status_code == 200, renamed.text
+    assert api.get(f"/api/notebooks/{notebook_id}").json()["name"] == "a\x00b"
+    said = api.post("/api/chat", json={"notebook_id": notebook_id, "message": "hi\x00there"})
+    assert said.status_code == 200, said.text
+    history = api.get(f"/api/notebooks/{notebook_id}/chat").json()["messages"]
+    assert "hi\x00there" in [m["content"] for m in history]
+    still_answers(api)
+    assert api.delete(f"/api/notebooks/{notebook_id}").status_code in (200, 204)
 
 
 def test_a_shared_display_name_is_not_silently_resolved(api: httpx2.Client) -> None:

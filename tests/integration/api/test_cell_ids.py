@@ -1,7 +1,7 @@
 """A caller's cell ids keep naming the same cells: unseen ids create, known ids update,
 across calls and across a restart of the notebook (when marimo hands out new ids).
 
-Real parts: a real `hexa serve` (SQLite, its proxy, marimo in its sandbox).
+Real parts: a real `hexa serve` (SQLite and PostgreSQL, its proxy, marimo in its sandbox).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Generation, import and templates through a real `hexa serve` (builtin model, offline)."""
+"""Generation, import and templates through a real `hexa serve` (builtin model, offline),
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HexaServer]:
-    with running_server(tmp_path_factory.mktemp("hexa-gen")) as srv:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_store_env: dict[str, str]
+) -> Iterator[HexaServer]:
+    with running_server(tmp_path_factory.mktemp("hexa-gen"), **module_store_env) as srv:
         yield srv
 
 

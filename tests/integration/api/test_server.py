@@ -1,4 +1,5 @@
-"""The HTTP API, the proxy and users, against a real `hexa serve` with real marimo and SQLite.
+"""The HTTP API, the proxy and users, against a real `hexa serve` with real marimo, on SQLite
+and on PostgreSQL.
 
 One server is shared by the module (each marimo start costs seconds on a small machine);
 tests that open notebooks close them again so the caps stay predictable.
@@ -23,10 +24,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HexaServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_store_env: dict[str, str]
+) -> Iterator[HexaServer]:
     data = tmp_path_factory.mktemp("hexa")
     with running_server(
-        data, HEXA_MAX_NOTEBOOKS_PER_USER="2", HEXA_MAX_PROCESSES="3", HEXA_MAX_BODY_BYTES="200000"
+        data,
+        HEXA_MAX_NOTEBOOKS_PER_USER="2",
+        HEXA_MAX_PROCESSES="3",
+        HEXA_MAX_BODY_BYTES="200000",
+        **module_store_env,
     ) as srv:
         yield srv
 
@@ -60,6 +67,11 @@ def opened(alice: httpx2.Client) -> Iterator[dict[str, str]]:
 
 def notebook_file(server: HexaServer, user: str, path: str) -> Path:
     return server.data_dir / "notebooks" / user / path
+
+
+def test_the_server_runs_on_the_store_it_was_given(server: HexaServer, server_backend: str) -> None:
+    """SQLite is a file in the data dir; with HEXA_DATABASE_URL there is none."""
+    assert (server.data_dir / "hexa.db").exists() == (server_backend == "sqlite")
 
 
 def test_health_needs_no_token(server: HexaServer) -> None:
@@ -347,11 +359,11 @@ def test_user_add_prints_token_last(server: HexaServer) -> None:
         assert me["max_notebooks_per_user"] == 2
 
 
-def test_restart_keeps_users_and_notebooks(tmp_path: Path) -> None:
-    with running_server(tmp_path) as srv:
+def test_restart_keeps_users_and_notebooks(tmp_path: Path, store_env: dict[str, str]) -> None:
+    with running_server(tmp_path, **store_env) as srv:
         token = srv.add_user("dave")
         with srv.client(token) as dave:
             assert dave.post("/api/notebooks", json={"name": "kept"}).status_code == 201
-    with running_server(tmp_path) as srv, srv.client(token) as dave:
+    with running_server(tmp_path, **store_env) as srv, srv.client(token) as dave:
         names = [n["name"] for n in dave.get("/api/notebooks").json()]
         assert names == ["kept"]

@@ -1,7 +1,7 @@
 """Browser sessions live on the server: they survive a restart of Hexa (even one that
 gives the default user a new token), end on their own at sign-out, and all end when the
-token is rotated. Real parts: two runs of a real `hexa serve` on one SQLite database, its
-CLI, cookies through httpx as a browser sends them.
+token is rotated. Real parts: two runs of a real `hexa serve` on one database (SQLite, and
+PostgreSQL), its CLI, cookies through httpx as a browser sends them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def sign_in(server: HexaServer, token: str) -> httpx2.Client:
     return browser
 
 
-def test_sessions_survive_restarts_and_are_revoked_on_their_own(tmp_path: Path) -> None:
-    server = HexaServer(data_dir=tmp_path, token="first-token-of-default")
+def test_sessions_survive_restarts_and_are_revoked_on_their_own(
+    tmp_path: Path, store_env: dict[str, str]
+) -> None:
+    server = HexaServer(data_dir=tmp_path, token="first-token-of-default", env=store_env)
     try:
         server.start()
         laptop, phone = sign_in(server, server.token), sign_in(server, server.token)
