@@ -2,7 +2,8 @@
 
 `postgres_cluster()` runs `initdb` into a temporary directory and starts `postgres` on a
 free loopback port (127.0.0.1 only; its unix socket in that directory too), as the
-`postgres` OS user when the tests run as root (PostgreSQL refuses root). It is stopped
+`postgres` OS user when the tests run as root (PostgreSQL refuses root). It needs
+PostgreSQL 15 or later (an ICU default collation). It is stopped
 (fast shutdown, then whatever is left of its process group killed) and its directory
 removed when the block ends, failing or not; a test run that is itself killed takes the
 postmaster with it (parent-death signal), so no PostgreSQL outlives the tests.
@@ -123,6 +124,12 @@ class PostgresCluster:
                 "trust",
                 "--encoding",
                 "UTF8",
+                # A linguistic default collation, as on most real servers (en_US.UTF-8),
+                # so that text ordering that differs from SQLite's codepoint order shows.
+                "--locale-provider",
+                "icu",
+                "--icu-locale",
+                "en-US",
                 "--locale",
                 "C",
                 "--no-sync",

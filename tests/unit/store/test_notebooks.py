@@ -163,3 +163,32 @@ async def test_audit_of_a_notebook_is_its_owners_own(
     async with sessions() as session:
         mine = await AuditRepository(session).list_for_notebook("a-1", user_id=alice)
         assert [e.outcome for e in mine] == ["ok"]
+
+
+async def test_lists_are_in_codepoint_order_on_every_backend(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """SQLite compares text by codepoint; a PostgreSQL server's default collation is usually
+    linguistic (the test cluster's is ICU en-US), where "apple" comes before "Zebra"."""
+    names = ["apple", "Zebra", "_draft", "Äpfel", "zebra", "10", "9"]
+    async with sessions.begin() as session:
+        users = UserRepository(session)
+        owner = (await users.create("Zoe")).user
+        for name in ("amy", "Bob", "9lives"):
+            await users.create(name)
+        notebooks = NotebookRepository(session)
+        for i, name in enumerate(names):
+            await notebooks.create(owner.id, f"n{i}", f"n{i}.py", name)
+        # Equal names fall back to the id, also by codepoint.
+        await notebooks.create(owner.id, "B", "b.py", "same")
+        await notebooks.create(owner.id, "a", "a.py", "same")
+    async with sessions() as session:
+        listed = await NotebookRepository(session).list_for_owner(owner.id)
+        assert [n.name for n in listed] == sorted([*names, "same", "same"])
+        assert [n.id for n in listed if n.name == "same"] == ["B", "a"]
+        assert [u.name for u in await UserRepository(session).list_all()] == [
+            "9lives",
+            "Bob",
+            "Zoe",
+            "amy",
+        ]

@@ -9,12 +9,14 @@ surfaces as sqlalchemy's `IntegrityError`, after which the transaction must be r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Select, Update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 RowT = TypeVar("RowT")
+KeyT = TypeVar("KeyT", str, tuple[str, ...])
 
 
 class Repository:
@@ -37,3 +39,11 @@ class Repository:
         result = await self._session.execute(stmt)
         # An UPDATE's result is a CursorResult; the session API only types it as Result.
         return cast("CursorResult[Any]", result).rowcount
+
+
+def by_codepoint(rows: Iterable[RowT], key: Callable[[RowT], KeyT]) -> list[RowT]:
+    """`rows` sorted by `key`, text compared by codepoint: as SQLite's ORDER BY does, and not
+    as PostgreSQL's does under a server's linguistic collation (en_US: `apple` < `Zebra`).
+    For the short, unpaged lists of names (a user's notebooks, the users); a paged order
+    stays in SQL on ids or timestamps."""
+    return sorted(rows, key=key)

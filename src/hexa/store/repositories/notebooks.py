@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from hexa.errors import ConflictError
 from hexa.store.models import Notebook, NotebookStatus, RetiredNotebookId, utcnow
-from hexa.store.repositories.base import Repository
+from hexa.store.repositories.base import Repository, by_codepoint
 
 
 class NotebookRepository(Repository):
@@ -66,17 +66,15 @@ class NotebookRepository(Repository):
         )
 
     async def list_for_owner(self, owner_id: int) -> list[Notebook]:
-        return await self._all(
-            select(Notebook)
-            .where(Notebook.owner_id == owner_id)
-            .order_by(Notebook.name, Notebook.id)
-        )
+        """The owner's notebooks by name, then id (in codepoint order, see `by_codepoint`)."""
+        notebooks = await self._all(select(Notebook).where(Notebook.owner_id == owner_id))
+        return by_codepoint(notebooks, lambda n: (n.name, n.id))
 
     async def list_by_status(self, *statuses: NotebookStatus) -> list[Notebook]:
-        """Every owner's notebooks in these states (e.g. what was running before a crash)."""
-        return await self._all(
-            select(Notebook).where(Notebook.status.in_(statuses)).order_by(Notebook.id)
-        )
+        """Every owner's notebooks in these states (e.g. what was running before a crash),
+        by id."""
+        notebooks = await self._all(select(Notebook).where(Notebook.status.in_(statuses)))
+        return by_codepoint(notebooks, lambda n: n.id)
 
     async def rename(
         self,

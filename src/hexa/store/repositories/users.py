@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hexa.errors import ConflictError
 from hexa.store.models import User
-from hexa.store.repositories.base import Repository
+from hexa.store.repositories.base import Repository, by_codepoint
 from hexa.store.repositories.digests import hash_token, new_token
 
 # Safe as a folder name: no dots or dashes first, so no "..", no option-like names.
@@ -60,7 +60,8 @@ class UserRepository(Repository):
         return await self._session.scalar(select(User).where(User.token_hash == hash_token(token)))
 
     async def list_all(self) -> list[User]:
-        return await self._all(select(User).order_by(User.name))
+        """Every user, by name (in codepoint order, see `by_codepoint`)."""
+        return by_codepoint(await self._all(select(User)), lambda u: u.name)
 
     async def rotate_token(self, user_id: int, token: str | None = None) -> str | None:
         """Give the user a new token (random unless given) and return it; None if no user."""
