@@ -6,7 +6,8 @@ free loopback port (127.0.0.1 only; its unix socket in that directory too), as t
 PostgreSQL 15 or later (an ICU default collation). It is stopped
 (fast shutdown, then whatever is left of its process group killed) and its directory
 removed when the block ends, failing or not; a test run that is itself killed takes the
-postmaster with it (parent-death signal), so no PostgreSQL outlives the tests.
+postmaster with it (parent-death signal), so no PostgreSQL outlives the tests, and the
+next run deletes the directory it left.
 
 Nothing sleeps: the server is ready when it logs that it accepts connections (its stderr
 is read as it comes), with a deadline.
@@ -32,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -45,6 +47,9 @@ READY = "database system is ready to accept connections"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 _PR_SET_PDEATHSIG = 1
+PREFIX = "hexa-pg-"
+# The pid of the test process that made the cluster: its directory is stale once it is gone.
+OWNER_FILE = "owner.pid"
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -255,11 +260,25 @@ def _ident(name: str) -> str:
     return name
 
 
+def remove_stale_clusters() -> None:
+    """Delete the directories of clusters whose test run was killed (SIGKILL, SIGTERM):
+    their postmaster went with it (parent-death signal), their files did not."""
+    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or being made right now
+        if not psutil.pid_exists(owner):
+            shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A running throwaway cluster; stopped and deleted when the block ends, however."""
     bindir = find_bindir()
-    root = Path(tempfile.mkdtemp(prefix="hexa-pg-"))
+    remove_stale_clusters()
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    (root / OWNER_FILE).write_text(str(os.getpid()))
     cluster = PostgresCluster(root=root, bindir=bindir)
     try:
         cluster.init()

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
 from hexa.store.database import create_engine, is_sqlite
@@ -21,6 +21,8 @@ from hexa.store.database import create_engine, is_sqlite
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# PostgreSQL advisory lock held while a database is upgraded ("hexa" and 1, as a bigint).
+MIGRATION_LOCK_KEY = 0x6865_7861_0000_0001
 
 
 def alembic_config(url: str) -> Config:
@@ -72,6 +74,13 @@ async def upgrade_database(url: str, *, backup: bool = True) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes may start on one server at once (`hexa serve` and a
+                # `hexa user add`, or replicas): one migrates, the others wait for it here,
+                # until its commit, and then find the database at head.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             current, has_tables = await connection.run_sync(_inspect)
             if current == head:
                 return

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -236,6 +237,33 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(
     if backend == "sqlite":
         [backup] = _backups(db_path)
         assert _sqlite(backup, "SELECT note FROM audit_log") == [("keep me",)]
+
+
+@pytest.mark.postgres_only
+async def test_processes_starting_at_once_migrate_once(db_url: str) -> None:
+    """`hexa serve` and a `hexa user add` (or replicas) starting together on one server:
+    each process is released into `upgrade_database` once all have imported Hexa."""
+    code = (
+        "import asyncio, sys; from hexa.store import upgrade_database; "
+        "print('ready', flush=True); sys.stdin.readline(); "
+        "asyncio.run(upgrade_database(sys.argv[1]))"
+    )
+    pipe = asyncio.subprocess.PIPE
+    starts = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, db_url, stdin=pipe, stdout=pipe, stderr=pipe
+        )
+        for _ in range(3)
+    ]
+    for start in starts:
+        assert start.stdout is not None
+        assert await start.stdout.readline() == b"ready\n"
+    for start in starts:
+        assert start.stdin is not None
+        start.stdin.write(b"go\n")
+    results = [await start.communicate() for start in starts]
+    assert [start.returncode for start in starts] == [0] * 3, [err for _, err in results]
+    assert await current_revision(db_url) == head_revision()
 
 
 async def test_tables_and_indexes_have_stable_names(db_url: str) -> None:
