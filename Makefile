@@ -16,7 +16,7 @@ WEB_STAMP := src/hexa/web/index.html
 serve: $(VENV)/.installed web sandbox
 	$(BIN)/hexa serve
 
-test: $(VENV)/.installed-dev web chromium sandbox-required lint typecheck pytest e2e
+test: $(VENV)/.installed-dev web chromium sandbox-required postgres lint typecheck pytest e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,22 @@ sandbox:
 # The isolation suite must run for real in `make test`, never skip for want of bwrap.
 sandbox-required: sandbox
 	@command -v bwrap >/dev/null 2>&1 || { echo "bubblewrap is needed by the tests"; exit 1; }
+
+# The store and API suites run on SQLite and on a real PostgreSQL: the tests start a
+# throwaway cluster of their own (tests/support/postgres.py) from Debian's server binaries
+# in /usr/lib/postgresql/<version>/bin. Installed without Debian's own `main` cluster
+# (createcluster.d), so no PostgreSQL service is set up or left running.
+PG_BINDIR := /usr/lib/postgresql/15/bin
+.PHONY: postgres
+postgres:
+	@command -v initdb >/dev/null 2>&1 || [ -x $(PG_BINDIR)/initdb ] || { \
+	  as_root() { if [ "$$(id -u)" = 0 ]; then "$$@"; else sudo "$$@"; fi; }; \
+	  as_root mkdir -p /etc/postgresql-common/createcluster.d && \
+	  echo "create_main_cluster = false" | \
+	    as_root tee /etc/postgresql-common/createcluster.d/no-main-cluster.conf >/dev/null && \
+	  { $(call APT_INSTALL,postgresql-15); }; }
+	@command -v initdb >/dev/null 2>&1 || [ -x $(PG_BINDIR)/initdb ] || \
+	  { echo "PostgreSQL 15 (initdb) is needed by the tests"; exit 1; }
 
 lint: web-types-check
 	$(BIN)/ruff check src tests bench
