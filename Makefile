@@ -16,7 +16,7 @@ WEB_STAMP := src/hexa/web/index.html
 serve: $(VENV)/.installed web sandbox
 	$(BIN)/hexa serve
 
-test: $(VENV)/.installed-dev web chromium sandbox-required postgres lint typecheck pytest e2e
+test: $(VENV)/.installed-dev web chromium sandbox-required postgres containers lint typecheck pytest e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,21 @@ postgres:
 	  { $(call APT_INSTALL,postgresql-15); }; }
 	@command -v initdb >/dev/null 2>&1 || [ -x $(PG_BINDIR)/initdb ] || \
 	  { echo "PostgreSQL 15 (initdb) is needed by the tests"; exit 1; }
+
+# Containers (README "Containers"). `make image` builds the Hexa image from the working
+# tree: the wheel (web UI inside) and a wheelhouse of every dependency are made on the host,
+# so `docker build` needs no network; BASE_IMAGE and IMAGE pick the base and the tag.
+# `make containers` installs what tests/containers/ needs (Docker, docker-compose v1,
+# debootstrap); the tests start and stop a Docker daemon of their own.
+.PHONY: containers image bench-containers
+containers:
+	@tests/containers/install-tools.sh
+
+image: $(VENV)/.installed web
+	$(BIN)/python docker/build_image.py $(if $(BASE_IMAGE),--base $(BASE_IMAGE)) $(if $(IMAGE),--tag $(IMAGE))
+
+bench-containers: $(VENV)/.installed-dev web containers
+	$(BIN)/python bench/container.py
 
 lint: web-types-check
 	$(BIN)/ruff check src tests bench
