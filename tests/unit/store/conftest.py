@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,13 +52,17 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def db_url(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh, empty database of the test's backend: a new SQLite file, or a new
-    database in the run's PostgreSQL cluster (started on first use), dropped after."""
+    """A fresh database of the test's backend, dropped after: a new SQLite file, or a new
+    database in the run's PostgreSQL cluster (started on first use). Empty, unless the test
+    takes `engine` too: then PostgreSQL's is a copy of a migrated template."""
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{db_path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres")
-    name = cluster.create_database()
+    template = "template0"
+    if "engine" in request.fixturenames:
+        template = request.getfixturevalue("postgres_template")
+    name = cluster.create_database(template=template)
     try:
         yield cluster.url(name)
     finally:
@@ -74,15 +79,25 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresCluster) -> str:
+    """PostgreSQL's migrated template, made once per run (in a thread: an event loop may
+    be running in this one); a copy costs less than migrating."""
+    name = postgres.create_database("hexa_template")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, upgrade_database(postgres.url(name))).result()
+    return name
+
+
 @pytest.fixture
 async def engine(
     backend: str, db_path: Path, db_url: str, migrated_template: Path
 ) -> AsyncIterator[AsyncEngine]:
-    """An engine on `db_url`, migrated to head. SQLite starts from a copy of a migrated
-    file; PostgreSQL migrates its new database (about as fast as copying a template)."""
+    """An engine on `db_url`, at head: SQLite's file is a copy of a migrated one (and
+    PostgreSQL's database a copy of a migrated template, see `db_url`)."""
     if backend == "sqlite":
         shutil.copyfile(migrated_template, db_path)
-    await upgrade_database(db_url)  # SQLite: at head already, a cheap check and no backup
+    await upgrade_database(db_url)  # at head already: a cheap check, and no backup
     engine = create_engine(db_url)
     yield engine
     await engine.dispose()
