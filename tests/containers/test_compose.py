@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx2
@@ -26,6 +27,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(150
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "hexatest"
+
+
+def instant(stamp: str) -> datetime:
+    """Docker's RFC 3339 times carry nanoseconds; Python reads microseconds."""
+    head, _, tail = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(tail + '000000')[:6]}+00:00")
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,17 @@ class Stack:
         return self.compose("ps", "--quiet", service).strip()
 
     def up(self) -> None:
-        """`up -d` returns once Hexa's container is created, which compose does only after
-        PostgreSQL's healthcheck passed; then Hexa's /health."""
+        """`up -d`, then Hexa's /health. Hexa was started only after PostgreSQL's
+        healthcheck had passed (depends_on: condition: service_healthy)."""
         self.compose("up", "--detach", "--no-build")
         journey.wait_healthy(self.url, lambda: self.running("hexa"))
+        postgres = self.docker.inspect("container", self.container("postgres"))["State"]
+        hexa = self.docker.inspect("container", self.container("hexa"))["State"]
+        assert isinstance(postgres, dict)
+        assert isinstance(hexa, dict)
+        passed = [check["End"] for check in postgres["Health"]["Log"] if check["ExitCode"] == 0]
+        assert passed, postgres["Health"]
+        assert instant(min(passed, key=instant)) <= instant(hexa["StartedAt"])
 
     def running(self, service: str) -> bool:
         state = self.docker.inspect("container", self.container(service))["State"]
