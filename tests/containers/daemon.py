@@ -6,12 +6,15 @@ or masquerading, so the only networks are `host` and `none`: every build and con
 the host's network. On exit, failing or not, it removes every container, stops the daemon
 (SIGTERM, then SIGKILL of its process group), kills anything still running from that
 folder (containerd, shims), unmounts what is left under it and deletes it: no container,
-dockerd or containerd outlives the tests. Also used by bench/container.py.
+dockerd or containerd outlives the tests. A test run killed outright takes its dockerd with
+it (parent-death signal: dockerd stops its containers and containerd), and the next run
+deletes what such a run left in /tmp. Also used by bench/container.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -24,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+PREFIX = "hexa-dockerd-"
+_PR_SET_PDEATHSIG = 1
 
 
 class DockerError(RuntimeError):
@@ -134,7 +140,28 @@ def _start(root: Path, log: Path) -> subprocess.Popen[bytes]:
         f"--config-file={root / 'daemon.json'}",
     ]
     with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True)
+        return subprocess.Popen(
+            argv, stdout=out, stderr=out, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+
+def _die_with_parent() -> None:
+    """A test run killed outright (no `finally`) still stops its dockerd: SIGTERM, on which
+    dockerd stops its containers and containerd; the next run removes the folder."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _remove_stale() -> None:
+    """Folders of earlier runs whose dockerd is gone (a killed run): leftovers killed,
+    unmounted, deleted. A folder whose dockerd still runs belongs to a live run."""
+    for root in Path("/tmp").glob(f"{PREFIX}*"):
+        pid_file = root / "docker.pid"
+        with contextlib.suppress(ValueError, OSError, psutil.Error):
+            if psutil.Process(int(pid_file.read_text())).name() == "dockerd":
+                continue
+        _kill_leftovers(root)
+        _unmount_under(root)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
 
 
 def _wait_ready(docker: Docker, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -196,7 +223,8 @@ def _unmount_under(root: Path) -> None:
 def docker_daemon(timeout: float = 60) -> Iterator[Docker]:
     """A running dockerd of our own, always stopped and cleaned up afterwards."""
     # A short path: containerd's sockets live under the exec root (108-byte limit).
-    root = Path(tempfile.mkdtemp(prefix="hexa-dockerd-", dir="/tmp"))
+    _remove_stale()
+    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
     (root / "cli").mkdir()
     docker = Docker(root, tool("docker", "/usr/bin/docker"), tool("docker-compose"))
     log = root / "dockerd.log"
