@@ -43,6 +43,10 @@ test('the live connection shows when it is offline and comes back by itself', as
   refuse = false
   await expect(indicator).toHaveText('Live', { timeout: 30_000 })
   await expect(page.getByRole('tab', { name: b.name, exact: true })).not.toHaveAttribute('title', /offline/)
+  // Each socket backs off on its own: the background tab's comes back on its own clock.
+  await expect(page.getByRole('tab', { name: a.name, exact: true })).not.toHaveAttribute('title', /offline/, {
+    timeout: 30_000,
+  })
   expect(perNotebook.get(a.notebook_id)!).toBeGreaterThan(1)
 
   // Closing a tab closes its socket and opens no other.
