@@ -24,8 +24,9 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
-from hexa.runtime.supervisor import Limits, ManagedProcess, ProcessState, Supervisor
+from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
 from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works
+from tests.support.states import wait_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -90,24 +91,6 @@ async def setup(
         await supervisor.shutdown()
         await http.aclose()
         enforcer.close()
-
-
-async def wait_state(
-    sup: Supervisor, notebook_id: str, state: ProcessState, timeout: float
-) -> None:
-    """Until the notebook is in `state` (now, or on a later change of state)."""
-    reached = asyncio.Event()
-
-    def check(nb: ManagedProcess) -> None:
-        if nb.notebook_id == notebook_id and nb.state is state:
-            reached.set()
-
-    sup.on_state_change(check)
-    nb = sup.get(notebook_id)
-    if nb is not None:
-        check(nb)
-    async with asyncio.timeout(timeout):
-        await reached.wait()
 
 
 def group_members(pgid: int) -> list[int]:

@@ -21,6 +21,7 @@ from hexa.runtime.supervisor import (
     StartError,
     Supervisor,
 )
+from tests.support.states import wait_state
 
 
 @dataclass
@@ -170,19 +171,7 @@ def make(
 
 
 async def wait_for_state(sup: Supervisor, notebook_id: str, state: ProcessState) -> None:
-    """Until the notebook is in `state` (now, or on a later change of state)."""
-    reached = asyncio.Event()
-
-    def check(nb: ManagedProcess) -> None:
-        if nb.notebook_id == notebook_id and nb.state is state:
-            reached.set()
-
-    sup.on_state_change(check)
-    nb = sup.get(notebook_id)
-    if nb is not None:
-        check(nb)
-    async with asyncio.timeout(3):
-        await reached.wait()
+    await wait_state(sup, notebook_id, state, 3)
 
 
 async def recovery_after_death(nb: ManagedProcess, process: FakeProcess) -> None:
