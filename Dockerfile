@@ -25,6 +25,33 @@ RUN python3 -m venv /opt/hexa \
  && /opt/hexa/bin/python -c "import hexa.app, marimo, asyncpg; from hexa.api.pages import WEB_DIR; assert (WEB_DIR / 'index.html').is_file(), 'no web UI in the wheel'" \
  && /opt/hexa/bin/marimo --version
 
+# The notebook image (`--target notebook`, HEXA_NOTEBOOK_IMAGE), for HEXA_SANDBOX=docker:
+# marimo and the packages a notebook's kernel uses, from the same wheelhouse, and nothing of
+# Hexa (no server, no settings, no secrets). Hexa runs it with the user's uid and folders,
+# `--init`, a read-only root and its limits (src/hexa/sandbox/docker.py).
+FROM ${BASE_IMAGE} AS notebook-build
+COPY build/image/wheels/ /wheels/
+RUN python3 -m venv /opt/notebook \
+ && /opt/notebook/bin/pip install --no-index --find-links /wheels --no-cache-dir --no-compile \
+      --disable-pip-version-check marimo ruff pandas duckdb sqlglot matplotlib \
+ && site="$(/opt/notebook/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && rm -rf "$site/pandas/tests" \
+ && find "$site/numpy" -depth -type d -name tests -exec rm -rf {} + \
+ && { /opt/notebook/bin/python -m compileall -qq -j 0 --invalidation-mode unchecked-hash \
+        /opt/notebook/lib > /dev/null || true; } \
+ && /opt/notebook/bin/python -c "import marimo, pandas, duckdb, matplotlib" \
+ && ! /opt/notebook/bin/python -c "import hexa" 2>/dev/null
+
+FROM ${BASE_IMAGE} AS notebook
+COPY --from=notebook-build /opt/notebook /opt/notebook
+# No user of its own: Hexa gives each person's containers their uid (--user); run by hand,
+# it is `nobody`, never root.
+ENV PATH=/opt/notebook/bin:$PATH \
+    PYTHONUNBUFFERED=1
+USER 65534:65534
+CMD ["python", "-m", "marimo", "--version"]
+
+# Hexa's own image: the last stage, what a plain `docker build` makes.
 FROM ${BASE_IMAGE}
 # Debian's tini (static build), PID 1: forwards SIGTERM/SIGINT to `hexa serve`, which stops
 # every marimo it started, and reaps whatever is orphaned.

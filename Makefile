@@ -98,8 +98,9 @@ postgres:
 	  { echo "PostgreSQL 15 (initdb) is needed by the tests"; exit 1; }
 
 # Containers (README "Containers"). `make image` builds the Hexa image from the working
-# tree: the wheel (web UI inside) and a wheelhouse of every dependency are made on the host,
-# so `docker build` needs no network; BASE_IMAGE and IMAGE pick the base and the tag.
+# tree, and the notebook image of HEXA_SANDBOX=docker: the wheel (web UI inside) and a
+# wheelhouse of every dependency are made on the host, so `docker build` needs no network;
+# BASE_IMAGE, IMAGE and NOTEBOOK_IMAGE pick the base and the two tags.
 # `make containers` installs what tests/containers/ needs (Docker, docker-compose v1,
 # debootstrap); the tests start and stop a Docker daemon of their own.
 .PHONY: containers image bench-containers
@@ -107,7 +108,8 @@ containers:
 	@tests/containers/install-tools.sh
 
 image: $(VENV)/.installed web
-	$(BIN)/python docker/build_image.py $(if $(BASE_IMAGE),--base $(BASE_IMAGE)) $(if $(IMAGE),--tag $(IMAGE))
+	$(BIN)/python docker/build_image.py $(if $(BASE_IMAGE),--base $(BASE_IMAGE)) $(if $(IMAGE),--tag $(IMAGE)) \
+	  $(if $(NOTEBOOK_IMAGE),--notebook-tag $(NOTEBOOK_IMAGE))
 
 bench-containers: $(VENV)/.installed-dev web containers
 	$(BIN)/python bench/container.py

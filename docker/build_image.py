@@ -1,6 +1,7 @@
 """Build Hexa's image from the working tree, with no network inside `docker build`.
 
-    .venv/bin/python docker/build_image.py [--base IMAGE] [--tag TAG] [--context-only]
+    .venv/bin/python docker/build_image.py [--base IMAGE] [--tag TAG] [--notebook-tag TAG]
+                                           [--context-only]
 
 (`make image` runs it.) On the host, into build/image/ (the only build context the
 .dockerignore lets through):
@@ -14,7 +15,8 @@
    else fetched with `apt-get download tini`).
 
 Then `docker build --network host --build-arg BASE_IMAGE=... -t TAG .`, whose build stage
-installs from the wheelhouse with `pip install --no-index`. The docker CLI, daemon and
+installs from the wheelhouse with `pip install --no-index`, and the same with `--target
+notebook` for the notebook image of HEXA_SANDBOX=docker. The docker CLI, daemon and
 builder are whatever `--docker` and the environment (DOCKER_HOST) name.
 """
 
@@ -129,6 +131,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--base", default="python:3.12-slim", help="the BASE_IMAGE build argument")
     parser.add_argument("--tag", default="hexa:latest", help="the image's name")
+    parser.add_argument(
+        "--notebook-tag",
+        default="hexa-notebook:latest",
+        help="the notebook image's name (HEXA_NOTEBOOK_IMAGE, for HEXA_SANDBOX=docker)",
+    )
     parser.add_argument("--docker", default="docker", help="the docker CLI to use")
     parser.add_argument(
         "--python", help="the base's Python (X.Y; x86_64, glibc 2.36) instead of asking the base"
@@ -141,8 +148,12 @@ def main() -> None:
     if args.context_only:
         return
     build = [args.docker, "build", "--network", "host", "--build-arg", f"BASE_IMAGE={args.base}"]
-    run([*build, "--tag", args.tag, "--file", str(REPO / "Dockerfile"), str(REPO)])
+    dockerfile = ["--file", str(REPO / "Dockerfile"), str(REPO)]
+    run([*build, "--tag", args.tag, *dockerfile])
     log(f"built {args.tag}")
+    # The same Dockerfile's notebook stage: shares the wheelhouse (and the cache) above.
+    run([*build, "--target", "notebook", "--tag", args.notebook_tag, *dockerfile])
+    log(f"built {args.notebook_tag}")
 
 
 if __name__ == "__main__":

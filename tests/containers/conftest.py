@@ -29,6 +29,12 @@ def hexa_image(docker: Docker) -> str:
 
 
 @pytest.fixture(scope="package")
+def notebook_image(hexa_image: str) -> str:
+    """Built with Hexa's image, from the same Dockerfile and wheelhouse."""
+    return images.NOTEBOOK_TAG
+
+
+@pytest.fixture(scope="package")
 def postgres_image(docker: Docker) -> str:
     images.build_postgres(docker)
     return images.POSTGRES_TAG

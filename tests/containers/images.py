@@ -3,8 +3,9 @@
 - a Debian bookworm base, `debootstrap --variant=minbase` plus python3, python3-venv and
   ca-certificates, `docker import`ed: the BASE_IMAGE of Hexa's Dockerfile, which may rely on
   nothing more than `python3 -m venv`;
-- Hexa's image, built from the working tree by docker/build_image.py exactly as `make image`
-  builds it (wheel and wheelhouse on the host, `docker build --network host`);
+- Hexa's image and the notebook image (HEXA_SANDBOX=docker), built from the working tree by
+  docker/build_image.py exactly as `make image` builds them (wheel and wheelhouse on the
+  host, `docker build --network host`);
 - PostgreSQL 15: the same debootstrap base with Debian's postgresql-15, and the small
   entrypoint of tests/containers/postgres/, standing in for the official `postgres:15`.
 
@@ -44,6 +45,7 @@ POSTGRES_DROPPED = ("var/lib/postgresql/15/main", "etc/postgresql/15/main")
 BASE_TAG = "hexa-test/bookworm-python:latest"
 POSTGRES_BASE_TAG = "hexa-test/bookworm-postgresql:latest"
 HEXA_TAG = "hexa-test/hexa:latest"
+NOTEBOOK_TAG = "hexa-test/hexa-notebook:latest"
 POSTGRES_TAG = "hexa-test/postgres:15"
 
 
@@ -83,11 +85,12 @@ def import_base(docker: Docker, tarball: Path, tag: str) -> None:
     docker.run("import", str(tarball), tag, timeout=300)
 
 
-def build_hexa(docker: Docker, tag: str = HEXA_TAG) -> None:
-    """Hexa's image from the working tree, by the same script as `make image`."""
+def build_hexa(docker: Docker, tag: str = HEXA_TAG, notebook_tag: str = NOTEBOOK_TAG) -> None:
+    """Hexa's image and the notebook image from the working tree, by the same script as
+    `make image`."""
     import_base(docker, rootfs_tarball(PYTHON_PACKAGES, DROPPED), BASE_TAG)
     argv = [sys.executable, str(REPO / "docker" / "build_image.py"), "--docker", docker.docker]
-    argv += ["--base", BASE_TAG, "--tag", tag]
+    argv += ["--base", BASE_TAG, "--tag", tag, "--notebook-tag", notebook_tag]
     done = subprocess.run(
         argv, env=docker.env, capture_output=True, text=True, timeout=1200, check=False
     )

@@ -39,7 +39,9 @@ class MarimoConnector:
     async def open_session(self, process: NotebookProcess, timeout: float) -> str:
         info = await self.client(process).open_session(timeout)
         if process.pid is not None:
-            self._kernels[process.pid] = self._kernel_pids(process.pid)
+            root = await asyncio.to_thread(process.tree_root)
+            if root is not None:
+                self._kernels[process.pid] = self._kernel_pids(root)
         return info.stable_session_id
 
     def kernel_alive(self, process: NotebookProcess) -> bool:
@@ -62,7 +64,8 @@ class MarimoConnector:
         """The session's kernel: a spawned multiprocessing child of the marimo server.
 
         The server is the spawned process itself, or (in a sandbox) a descendant of the
-        sandbox's launcher; marimo's resource tracker is its child too, but not a kernel.
+        sandbox's launcher or of the container's init; marimo's resource tracker is its
+        child too, but not a kernel.
         """
         try:
             root = psutil.Process(root_pid)

@@ -80,6 +80,11 @@ class NotebookProcess(Protocol):
         """Why a resource limit stopped it (out of memory, too many processes), if so."""
         ...
 
+    def tree_root(self) -> int | None:
+        """The pid whose descendants are marimo's server and kernel (blocking: it may ask
+        a container runtime), or None before it started."""
+        ...
+
 
 class Spawner(Protocol):
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess: ...
@@ -156,6 +161,9 @@ class MarimoProcess:
 
     def limit_breach(self) -> str | None:
         return self._confinement.breach()
+
+    def tree_root(self) -> int | None:
+        return self._confinement.tree_root(self._proc.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

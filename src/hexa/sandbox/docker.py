@@ -13,6 +13,7 @@ container of this Hexa by its label at start and at shutdown.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 
@@ -46,28 +47,49 @@ DOCKER_TIMEOUT = 30.0
 
 
 class ContainerConfinement(Confinement):
-    """Docker applies the limits; this reads a breach and removes the container."""
+    """Docker applies the limits; this reads a breach, finds the tree, removes the container."""
 
-    def __init__(self, docker: str, name: str) -> None:
+    def __init__(self, docker: list[str], name: str, limits: ResourceLimits) -> None:
         self._docker = docker
         self._name = name
+        self._limits = limits
+        self._root: int | None = None
 
     def breach(self) -> str | None:
+        # dockerd sets OOMKilled on the container's OOM event, also while it still runs
+        # (the kernel is killed, marimo's server lives on).
+        if self._inspect("{{.State.OOMKilled}}") == "true":
+            return (
+                "out of memory: the notebook used more than its "
+                f"{self._limits.describe_memory()} limit (HEXA_NOTEBOOK_MEMORY_MB) "
+                "and its kernel was stopped"
+            )
+        return None
+
+    def tree_root(self, launcher_pid: int) -> int:
+        """The container's init on this host: the `docker run` client's own children are
+        not the container's processes, so the kernel is looked for under this."""
+        if self._root is None:
+            found = self._inspect("{{.State.Pid}}")
+            if found is None or not found.isdigit() or found == "0":
+                return launcher_pid
+            self._root = int(found)
+        return self._root
+
+    def release(self) -> None:
+        _remove(self._docker, ["--filter", f"name=^{self._name}$"])
+
+    def _inspect(self, template: str) -> str | None:
         try:
             out = subprocess.run(
-                [self._docker, "inspect", "-f", "{{.State.OOMKilled}}", self._name],
+                [*self._docker, "inspect", "-f", template, self._name],
                 capture_output=True,
                 text=True,
                 timeout=DOCKER_TIMEOUT,
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
-        if out.stdout.strip() == "true":
-            return "it ran out of memory (the container's memory limit)"
-        return None
-
-    def release(self) -> None:
-        _remove(self._docker, ["--filter", f"name=^{self._name}$"])
+        return out.stdout.strip() if out.returncode == 0 else None
 
 
 class DockerSandbox:
@@ -83,8 +105,9 @@ class DockerSandbox:
         user_ids: UserIds | None,
         python: str = "python",
         docker: str | None = None,
+        host: str | None = None,
     ) -> None:
-        self._docker = docker or shutil.which("docker") or "docker"
+        self._docker = docker_client(docker, host)
         self._image = image
         self._label = label  # this Hexa's containers, for the sweeps
         self._limits = limits
@@ -102,7 +125,7 @@ class DockerSandbox:
         name = f"{self._label}-{jail.name}"
         memory = f"{self._limits.memory_bytes // 1024**2}m"
         cmd = [
-            self._docker, "run", "--rm", "--interactive", "--init",
+            *self._docker, "run", "--rm", "--interactive", "--init",
             "--name", name, "--label", f"hexa={self._label}",
             "--network", "host",
             "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
@@ -120,21 +143,28 @@ class DockerSandbox:
             cmd += ["--env", key]
         # The host's interpreter means nothing in the image: marimo runs from the image's.
         cmd += [self._image, self._python, *argv[1:]]
-        return Launch(cmd, ContainerConfinement(self._docker, name), identity)
+        return Launch(cmd, ContainerConfinement(self._docker, name, self._limits), identity)
 
     def sweep(self) -> None:
         """Remove every container this Hexa left (after a crash, or at shutdown)."""
         _remove(self._docker, ["--filter", f"label=hexa={self._label}"])
 
 
+def docker_client(docker: str | None = None, host: str | None = None) -> list[str]:
+    """The docker CLI bound to Hexa's daemon. The `docker run` client starts with the
+    notebook's allowlisted environment, so Hexa's DOCKER_HOST goes on its command line."""
+    host = host or os.environ.get("DOCKER_HOST")
+    path = docker or shutil.which("docker") or "docker"
+    return [path, "--host", host] if host else [path]
+
+
 def docker_works(docker: str | None, image: str) -> str | None:
     """Why the docker sandbox cannot run here, or None."""
-    path = docker or shutil.which("docker")
-    if path is None:
+    if docker is None and shutil.which("docker") is None:
         return "the docker client is not installed"
     try:
         out = subprocess.run(
-            [path, "image", "inspect", "-f", "{{.Id}}", image],
+            [*docker_client(docker), "image", "inspect", "-f", "{{.Id}}", image],
             capture_output=True,
             text=True,
             timeout=DOCKER_TIMEOUT,
@@ -146,16 +176,16 @@ def docker_works(docker: str | None, image: str) -> str | None:
     return None
 
 
-def _remove(docker: str, filters: list[str]) -> None:
+def _remove(docker: list[str], filters: list[str]) -> None:
     try:
         listed = subprocess.run(
-            [docker, "ps", "-aq", *filters],
+            [*docker, "ps", "-aq", *filters],
             capture_output=True,
             text=True,
             timeout=DOCKER_TIMEOUT,
         )
         ids = listed.stdout.split()
         if ids:
-            subprocess.run([docker, "rm", "-f", *ids], capture_output=True, timeout=DOCKER_TIMEOUT)
+            subprocess.run([*docker, "rm", "-f", *ids], capture_output=True, timeout=DOCKER_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         logger.warning("could not remove notebook containers: %s", exc)

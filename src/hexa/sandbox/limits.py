@@ -52,6 +52,11 @@ class Confinement:
         """Why the tree was stopped by a limit (out of memory, too many processes)."""
         return None
 
+    def tree_root(self, launcher_pid: int) -> int:
+        """The pid whose descendants are the tree (the launcher itself, unless the tree
+        runs elsewhere, e.g. in a container)."""
+        return launcher_pid
+
     def release(self) -> None:
         """Remove what was made for this tree (after every process in it is gone)."""
 

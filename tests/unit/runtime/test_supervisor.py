@@ -91,6 +91,9 @@ class FakeProcess:
     def limit_breach(self) -> str | None:
         return self.breach
 
+    def tree_root(self) -> int | None:
+        return self.pid
+
 
 class Mode(TypedDict, total=False):
     """A failure mode of one spawned FakeProcess (its fields of the same names)."""

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hexa.sandbox.docker import DockerSandbox
 from hexa.sandbox.jail import Bind, Jail, UserIds
 from hexa.sandbox.limits import ResourceLimits
 
 
-def sandbox(user_ids: UserIds | None) -> DockerSandbox:
+def sandbox(user_ids: UserIds | None, host: str | None = None) -> DockerSandbox:
     limits = ResourceLimits(memory_bytes=512 * 1024**2, max_processes=64, cpus=0.5)
     return DockerSandbox(
-        image="nb:1", label="hexa-abc", limits=limits, user_ids=user_ids, docker="/bin/docker"
+        image="nb:1",
+        label="hexa-abc",
+        limits=limits,
+        user_ids=user_ids,
+        docker="/bin/docker",
+        host=host,
     )
 
 
@@ -28,8 +35,9 @@ def flag(argv: list[str], name: str) -> list[str]:
 
 
 def test_the_container_sees_only_the_users_folders_under_the_users_limits(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     launch = sandbox(None).launch(["/host/venv/bin/python", "-m", "marimo", "edit"], jail(tmp_path))
     argv = launch.argv
     assert argv[:3] == ["/bin/docker", "run", "--rm"]
@@ -62,3 +70,13 @@ def test_as_root_each_user_runs_as_their_own_uid(tmp_path: Path) -> None:
     launch = sandbox(UserIds(200000)).launch(["python"], jail(tmp_path))
     assert flag(launch.argv, "--user") == ["200003:200003"]
     assert (tmp_path / "home" / "ann").stat().st_uid == 200003
+
+
+def test_hexas_docker_host_goes_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client runs with the notebook's allowlisted environment, which has no DOCKER_HOST.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/hexa/docker.sock")
+    argv = sandbox(None).launch(["python"], jail(tmp_path)).argv
+    assert argv[:4] == ["/bin/docker", "--host", "unix:///run/hexa/docker.sock", "run"]
+    assert "DOCKER_HOST" not in flag(argv, "--env")
