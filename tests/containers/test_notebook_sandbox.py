@@ -28,7 +28,7 @@ from tests.containers.journey import wait_for
 from tests.integration.sandbox import test_isolation as iso
 from tests.support.server import HexaServer, running_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 # The isolation suite, collected again here: its fixtures ask for this module's `server`.
 alice = iso.alice

@@ -26,19 +26,28 @@ class LogPump:
         self._task = asyncio.create_task(self._copy(stream), name=f"log-{path.stem}")
 
     async def _copy(self, stream: asyncio.StreamReader) -> None:
-        # A secret may straddle two reads: the last len(secret)-1 bytes wait for the next.
-        keep = max((len(s) for s in self._secrets), default=1) - 1
+        # A secret may straddle two reads: only an end that could begin one waits for the
+        # next read; the rest is in the log at once (its tail is a failure's reason).
         pending = b""
         try:
             while chunk := await stream.read(65536):
                 pending = self._redact(pending + chunk)
-                cut = len(pending) - keep
-                if cut > 0:
-                    self._write(pending[:cut])
-                    pending = pending[cut:]
+                cut = len(pending) - self._held(pending)
+                self._write(pending[:cut])
+                pending = pending[cut:]
             self._write(self._redact(pending))
         finally:
             self._file.close()
+
+    def _held(self, data: bytes) -> int:
+        """The length of the longest end of `data` that is the start of a secret."""
+        held = 0
+        for secret in self._secrets:
+            for n in range(min(len(secret) - 1, len(data)), held, -1):
+                if data.endswith(secret[:n]):
+                    held = n
+                    break
+        return held
 
     def _redact(self, data: bytes) -> bytes:
         for secret in self._secrets:

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 
 from hexa.sandbox.jail import Jail, Launch, UserIds
 from hexa.sandbox.limits import Confinement, ResourceLimits
@@ -54,11 +55,22 @@ class ContainerConfinement(Confinement):
         self._name = name
         self._limits = limits
         self._root: int | None = None
+        # Names are reused by restarts: only events since this launch are this tree's.
+        self._since = int(time.time()) - 1
 
     def breach(self) -> str | None:
-        # dockerd sets OOMKilled on the container's OOM event, also while it still runs
-        # (the kernel is killed, marimo's server lives on).
-        if self._inspect("{{.State.OOMKilled}}") == "true":
+        # The daemon's `oom` event, not State.OOMKilled: that is set only when the
+        # container itself ends by it, and here the kernel dies while marimo's server
+        # (the container's main process) lives on. Events outlive a removed container.
+        found = self._docker_out(
+            "events",
+            "--since", str(self._since),
+            "--until", str(int(time.time()) + 1),
+            "--filter", f"container={self._name}",
+            "--filter", "event=oom",
+            "--format", "{{.Action}}",
+        )  # fmt: skip
+        if found is not None and "oom" in found.split():
             return (
                 "out of memory: the notebook used more than its "
                 f"{self._limits.describe_memory()} limit (HEXA_NOTEBOOK_MEMORY_MB) "
@@ -70,7 +82,7 @@ class ContainerConfinement(Confinement):
         """The container's init on this host: the `docker run` client's own children are
         not the container's processes, so the kernel is looked for under this."""
         if self._root is None:
-            found = self._inspect("{{.State.Pid}}")
+            found = self._docker_out("inspect", "-f", "{{.State.Pid}}", self._name)
             if found is None or not found.isdigit() or found == "0":
                 return launcher_pid
             self._root = int(found)
@@ -79,13 +91,10 @@ class ContainerConfinement(Confinement):
     def release(self) -> None:
         _remove(self._docker, ["--filter", f"name=^{self._name}$"])
 
-    def _inspect(self, template: str) -> str | None:
+    def _docker_out(self, *args: str) -> str | None:
         try:
             out = subprocess.run(
-                [*self._docker, "inspect", "-f", template, self._name],
-                capture_output=True,
-                text=True,
-                timeout=DOCKER_TIMEOUT,
+                [*self._docker, *args], capture_output=True, text=True, timeout=DOCKER_TIMEOUT
             )
         except (OSError, subprocess.TimeoutExpired):
             return None

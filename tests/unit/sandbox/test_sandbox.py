@@ -155,6 +155,27 @@ def test_the_environment_is_chosen_not_inherited(
     assert env["PYTHONPATH"] == os.pathsep.join(["/home/ann/pkgs", "/opt/extra"])
 
 
+async def test_a_line_is_in_the_log_at_once_only_a_possible_secret_start_waits(
+    tmp_path: Path,
+) -> None:
+    token = "s3cr3t-token-value-0123456789"
+    stream = asyncio.StreamReader()
+    pump = LogPump(stream, tmp_path / "n.log", secrets=(token,))
+    stream.feed_data(f"URL: http://localhost:1/nb/x?access_token={token}\nready s3c".encode())
+    log = tmp_path / "n.log"
+    for _ in range(1000):  # the pump's task runs as soon as this one yields
+        if log.read_text().endswith("ready "):
+            break
+        await asyncio.sleep(0)
+    # Written with no further output and no end of the stream: the marimo server printed
+    # its URL and is quiet now; "s3c" could begin the token and waits for the next read.
+    assert log.read_text() == "URL: http://localhost:1/nb/x?access_token=[redacted]\nready "
+    stream.feed_data(b"r3t-token-value-0123456789 and more\n")
+    stream.feed_eof()
+    await pump.close()
+    assert log.read_text().endswith("ready [redacted] and more\n")
+
+
 class Chunks(asyncio.StreamReader):
     """A pipe whose reads return exactly these pieces, in order."""
 
