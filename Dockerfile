@@ -56,6 +56,9 @@ FROM ${BASE_IMAGE}
 # Debian's tini (static build), PID 1: forwards SIGTERM/SIGINT to `hexa serve`, which stops
 # every marimo it started, and reaps whatever is orphaned.
 COPY build/image/tini /usr/local/bin/tini
+# The docker CLI, for HEXA_SANDBOX=docker: given the daemon's socket, Hexa runs each
+# notebook in a sibling container of the notebook image (README "Containers").
+COPY build/image/docker /usr/local/bin/docker
 COPY --from=build /opt/hexa /opt/hexa
 COPY docker/healthcheck.py /opt/hexa/healthcheck.py
 # A fixed uid (10001) that owns nothing else; /data is 0700 like any Hexa data dir.

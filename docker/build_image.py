@@ -12,7 +12,8 @@
    architecture (asked of the base image itself, or given with --python), pinned to the
    versions installed in the virtualenv this script runs from, i.e. what the tests ran with;
 3. `tini`: Debian's static tini (`/usr/bin/tini-static`, a dependency of Debian's docker.io;
-   else fetched with `apt-get download tini`).
+   else fetched with `apt-get download tini`);
+4. `docker`: the docker CLI this build runs (`--docker`), for HEXA_SANDBOX=docker.
 
 Then `docker build --network host --build-arg BASE_IMAGE=... -t TAG .`, whose build stage
 installs from the wheelhouse with `pip install --no-index`, and the same with `--target
@@ -110,6 +111,15 @@ def copy_tini(target: Path) -> None:
         shutil.copy2(Path(tmp) / "root" / "usr" / "bin" / "tini-static", target)
 
 
+def copy_docker_cli(docker: str, target: Path) -> None:
+    """The docker CLI this build uses: Hexa runs it for HEXA_SANDBOX=docker (a container per
+    notebook, on the daemon whose socket Hexa's container is given)."""
+    found = shutil.which(docker)
+    if found is None:
+        sys.exit(f"build_image: no docker CLI at {docker}")
+    shutil.copy2(Path(found).resolve(), target)
+
+
 def prepare(docker: str, base: str, python: str | None) -> None:
     if python is None:
         python, machine, glibc = probe_base(docker, base)
@@ -123,6 +133,7 @@ def prepare(docker: str, base: str, python: str | None) -> None:
     wheel = build_wheel(wheels)
     download_dependencies(wheel, wheels, python, platforms(machine, glibc))
     copy_tini(CONTEXT / "tini")
+    copy_docker_cli(docker, CONTEXT / "docker")
     size = sum(f.stat().st_size for f in wheels.iterdir()) / 1024**2
     log(f"{len(list(wheels.iterdir()))} wheels, {size:.0f} MiB, in {wheels}")
 

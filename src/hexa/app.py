@@ -27,6 +27,8 @@ from hexa.api import pages, proxy
 from hexa.api.deps import COOKIE, Services
 from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
+from hexa.cluster.membership import Membership
+from hexa.cluster.placements import Placements
 from hexa.config import Settings
 from hexa.generate import SubprocessRunner
 from hexa.live import EventBus
@@ -44,7 +46,7 @@ from hexa.runtime.process import MarimoSpawner
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
 from hexa.sandbox.docker import DockerSandbox
-from hexa.store import NotebookRepository, create_engine, create_sessionmaker, upgrade_database
+from hexa.store import create_engine, create_sessionmaker, upgrade_database
 from hexa.users import UserService
 
 logger = logging.getLogger(__name__)
@@ -120,9 +122,14 @@ async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Non
     pid_file = _reap_leftovers(settings)
     sandbox = _start_sandbox(settings, stack)
     sessions = await _open_database(settings, stack)
+    membership = await _join_replicas(settings, sessions, stack)
+    placements = Placements(sessions, membership, sandbox=sandbox.kind)
     http = _open_marimo_client(stack)
-    supervisor = await _start_supervisor(settings, pid_file, sandbox, http, stack)
-    app.state.services = await _start_services(settings, sessions, supervisor, sandbox, http, stack)
+    supervisor = await _start_supervisor(settings, pid_file, sandbox, http, placements, stack)
+    await placements.reset()
+    app.state.services = await _start_services(
+        settings, sessions, supervisor, sandbox, http, placements, stack
+    )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
 
 
@@ -156,6 +163,8 @@ def _start_sandbox(settings: Settings, stack: AsyncExitStack) -> Sandbox:
         limits=resource_limits(settings),
         uid_base=settings.sandbox_uid_base,
         image=settings.notebook_image,
+        docker_data_dir=settings.docker_data_dir,
+        replica=settings.replica,
     )
     enforcer.sweep()
     stack.callback(enforcer.close)
@@ -180,11 +189,23 @@ async def _open_database(
     await upgrade_database(settings.db_url)
     engine = create_engine(settings.db_url)
     stack.push_async_callback(engine.dispose)
-    sessions = create_sessionmaker(engine)
-    # Statuses left "running" by an earlier run are stale: no marimo outlives Hexa.
-    async with sessions.begin() as session:
-        await NotebookRepository(session).reset_statuses()
-    return sessions
+    return create_sessionmaker(engine)
+
+
+async def _join_replicas(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], stack: AsyncExitStack
+) -> Membership:
+    """This replica's heartbeat among those sharing the database (one, on SQLite)."""
+    membership = Membership(
+        sessions,
+        settings.replica,
+        interval=settings.heartbeat_interval,
+        timeout=settings.replica_timeout,
+    )
+    await membership.start()
+    stack.push_async_callback(membership.stop)
+    logger.info("replica %s", settings.replica)
+    return membership
 
 
 def _open_marimo_client(stack: AsyncExitStack) -> httpx2.AsyncClient:
@@ -202,6 +223,7 @@ async def _start_supervisor(
     pid_file: PidFile,
     sandbox: Sandbox,
     http: httpx2.AsyncClient,
+    placements: Placements,
     stack: AsyncExitStack,
 ) -> Supervisor:
     supervisor = Supervisor(
@@ -214,7 +236,11 @@ async def _start_supervisor(
         ),
         connector=MarimoConnector(http),
         limits=limits_from(settings),
+        # Use through other replicas counts too: they record it in the database.
+        idle_source=placements.idle_seconds,
     )
+    supervisor.on_state_change(placements.record)
+    stack.push_async_callback(placements.drain)
     await supervisor.start()
     stack.push_async_callback(supervisor.shutdown)
     return supervisor
@@ -226,6 +252,7 @@ async def _start_services(
     supervisor: Supervisor,
     sandbox: Sandbox,
     http: httpx2.AsyncClient,
+    placements: Placements,
     stack: AsyncExitStack,
 ) -> Services:
     """The services the routers call: users, notebooks, new notebooks, the agent."""
@@ -238,7 +265,9 @@ async def _start_services(
         users=users,
         files=NotebookFiles(),
         http=http,
+        placements=placements,
         max_code_bytes=settings.max_code_bytes,
+        start_timeout=settings.start_timeout,
         # With no sandbox, one user's code can reach everyone's: only one may run.
         sole_user_id=default_user.id if shared_host else None,
     )
@@ -259,7 +288,8 @@ async def _start_services(
         settings=settings, sessions=sessions, notebooks=notebooks, model=model, bus=bus
     )
     stack.push_async_callback(agent.close)
-    if interrupted := await agent.recover():
+    others = await placements.live_others()
+    if interrupted := await agent.recover(spare=others):
         logger.warning("%d agent turn(s) were interrupted by a stop of Hexa", interrupted)
     return Services(
         settings=settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Literal
@@ -68,6 +69,12 @@ class Settings(BaseSettings):
         description="With HEXA_SANDBOX=docker: the image notebooks run in (marimo and the "
         "kernel's packages, `python` on its PATH; nothing of Hexa's).",
     )
+    docker_data_dir: Path | None = Field(
+        None,
+        description="With HEXA_SANDBOX=docker, when Hexa itself runs in a container: where "
+        "its data dir is on the Docker host (notebook containers mount users' folders from "
+        "the host's paths). Unset: the same path as HEXA_DATA_DIR.",
+    )
     allow_unsandboxed_users: bool = Field(
         False,
         description="Let more than one user run notebooks with no sandbox (every user's "
@@ -90,6 +97,22 @@ class Settings(BaseSettings):
     python: Path = Field(
         Path(sys.executable), description="Python interpreter that runs `marimo edit`."
     )
+    replica_id: str | None = Field(
+        None,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="This replica's name among the replicas sharing a database; stable "
+        "across its restarts. Unset: `<hostname>-<port>`.",
+    )
+    heartbeat_interval: float = Field(
+        2.0, gt=0, description="Seconds between this replica's heartbeats in the database."
+    )
+    replica_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a replica counts as gone and "
+        "its notebooks may be started by another.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -100,8 +123,13 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "notebooks"
 
     @property
+    def replica(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}-{self.port}"
+
+    @property
     def run_dir(self) -> Path:
-        return self.resolved_data_dir / "run"
+        """This replica's pid files: a replica reaps only what its own last run left."""
+        return self.resolved_data_dir / "run" / self.replica
 
     @property
     def logs_dir(self) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +24,11 @@ import psutil
 import pytest
 
 from hexa.sandbox.choice import cgroup_name
+from tests.containers import journey
 from tests.containers.daemon import Docker
 from tests.containers.journey import wait_for
 from tests.integration.sandbox import test_isolation as iso
-from tests.support.server import HexaServer, running_server
+from tests.support.server import HexaServer, free_port, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -86,11 +88,16 @@ def server(
 
 def containers(docker: Docker, server: HexaServer, notebook: str | None = None) -> list[str]:
     """This Hexa's containers (of one notebook), running or not."""
-    label = cgroup_name(server.data_dir)
+    label = label_of(server)
     flags = ["--filter", f"label=hexa={label}"]
     if notebook is not None:
         flags += ["--filter", f"name=^{label}-{notebook}$"]
     return docker.run("ps", "--all", "--quiet", "--no-trunc", *flags).stdout.split()
+
+
+def label_of(server: HexaServer) -> str:
+    """The label of this Hexa's containers: its data dir and its replica's default name."""
+    return cgroup_name(server.data_dir, f"{socket.gethostname()}-{server.port}")
 
 
 def container_of(docker: Docker, server: HexaServer, notebook: str) -> dict[str, Any]:
@@ -219,6 +226,83 @@ def client_pid(server: HexaServer, notebook: str) -> int:
     assert server.proc is not None
     for child in psutil.Process(server.proc.pid).children(recursive=True):
         cmd = child.cmdline()
-        if "run" in cmd and f"{cgroup_name(server.data_dir)}-{notebook}" in cmd:
+        if "run" in cmd and f"{label_of(server)}-{notebook}" in cmd:
             return child.pid
     raise AssertionError(f"no docker client runs {notebook}")
+
+
+def test_hexa_in_a_container_runs_each_notebook_in_a_sibling_container(
+    docker: Docker,
+    hexa_image: str,
+    notebook_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The deployment this sandbox is for: Hexa's own image, given the daemon's socket and a
+    data dir at a host path; each notebook a container beside it, never inside it."""
+    data = tmp_path_factory.mktemp("hexa-in-container")
+    port, name = free_port(), "hexa-test-sibling"
+    socket = docker.env["DOCKER_HOST"].removeprefix("unix://")
+    docker.run(
+        "run", "--detach", "--name", name, "--network", "host",
+        # Whoever holds the socket is root on the host: Hexa runs as root in its container
+        # to give each user's folders to that user's uid (README "Containers").
+        "--user", "0",
+        "--volume", f"{socket}:/var/run/docker.sock",
+        "--volume", f"{data}:/data",
+        "--env", f"HEXA_PORT={port}",
+        "--env", "HEXA_TOKEN=sibling-token",
+        "--env", "HEXA_SANDBOX=docker",
+        "--env", f"HEXA_NOTEBOOK_IMAGE={notebook_image}",
+        "--env", f"HEXA_DOCKER_DATA_DIR={data}",
+        hexa_image,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def notebook_containers() -> list[str]:
+        flags = ["--filter", f"ancestor={notebook_image}", "--filter", "label=hexa"]
+        return docker.run("ps", "--all", "--quiet", *flags).stdout.split()
+
+    try:
+        journey.wait_healthy(url, lambda: container_running(docker, name))
+        log = docker.run("logs", name)
+        assert "sandbox: docker" in log.stdout + log.stderr
+        assert "NO SANDBOX" not in log.stdout + log.stderr
+        with journey.sign_in(url, "sibling-token") as browser:
+            journey.open_notebook(browser, "sib")
+            assert len(notebook_containers()) == 1
+            probe = (
+                "import os\n"
+                "def _try(path):\n"
+                "    try:\n"
+                "        open(path, 'rb').close()\n"
+                "        return 'opened'\n"
+                "    except OSError as exc:\n"
+                "        return type(exc).__name__\n"
+                "seen = (os.getuid(), _try('/data/hexa.db'), _try('/var/run/docker.sock'),\n"
+                "        os.path.exists('/opt/hexa'))\n"
+                "seen"
+            )
+            body = journey.agent_adds_and_runs(browser, "sib", probe)
+            assert body["status"] == "done"
+            state = browser.get("/api/notebooks/sib/state").json()
+            seen = state["variables"]["seen"]["value"]
+            uid = int(seen.strip("()").split(",")[0])
+            assert uid != 0
+            # Hexa's data and the daemon's socket are in Hexa's container, not this one.
+            assert seen.count("FileNotFoundError") == 2, seen
+            assert seen.rstrip(")").endswith("False"), "nothing of Hexa in the notebook image"
+        # Written by marimo in the notebook's container, into the host's folder.
+        notebook = data / "notebooks" / "default" / "sib.py"
+        journey.wait_file(notebook, lambda text: "_try('/data/hexa.db')" in text)
+        assert notebook.stat().st_uid == uid
+    finally:
+        docker.run("stop", "--time", "30", name, timeout=60, check=False)
+        stopped = notebook_containers()
+        docker.run("rm", "--force", name, check=False)
+        for leftover in notebook_containers():
+            docker.run("rm", "--force", leftover, check=False)
+    assert stopped == [], "Hexa's shutdown removed its notebooks' containers"
+
+
+def container_running(docker: Docker, name: str) -> bool:
+    return bool(docker.inspect("container", name)["State"]["Running"])  # type: ignore[index]

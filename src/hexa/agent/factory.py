@@ -51,4 +51,5 @@ def build_agent_service(
         max_code_bytes=settings.max_code_bytes,
         model_timeout=settings.model_timeout,
         clock=clock,
+        replica_id=settings.replica,
     )

@@ -11,7 +11,7 @@ under the notebook's turn lock; the work is in the modules named for it:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,7 @@ class AgentService:
         max_code_bytes: int,
         model_timeout: float,
         clock: Callable[[], datetime] = utcnow,
+        replica_id: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._notebooks = notebooks
@@ -87,6 +88,7 @@ class AgentService:
             bus=bus,
             redactor=redactor,
             tools=self._tools,
+            replica_id=replica_id,
             run_wait=run_wait,
             max_code_bytes=max_code_bytes,
         )
@@ -173,14 +175,17 @@ class AgentService:
             detach()
             subscription.close()
 
-    async def recover(self) -> int:
-        """At start: turns a crash left running are marked so, and their chats say it."""
+    async def recover(self, spare: Iterable[str] = ()) -> int:
+        """At start: turns a crash left running are marked so, and their chats say it;
+        those of the live replicas in `spare` still run there and are left alone."""
         reason = (
             "This turn was interrupted: Hexa stopped while it ran. What its tool calls "
             "finished is in the notebook and the Activity log; nothing else was done."
         )
         async with self._sessions.begin() as session:
-            turns = await TurnRepository(session).interrupt_running(reason, now=self._clock())
+            turns = await TurnRepository(session).interrupt_running(
+                reason, spare=spare, now=self._clock()
+            )
             for turn in turns:
                 await ChatRepository(session).add(
                     turn.notebook_id, ChatRole.SYSTEM, reason, turn_id=turn.id

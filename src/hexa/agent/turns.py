@@ -78,8 +78,10 @@ class Turns:
         tools: Callable[[Principal, str], ToolContext],
         run_wait: float,
         max_code_bytes: int,
+        replica_id: str | None = None,
     ) -> None:
         self._sessions = sessions
+        self._replica_id = replica_id
         self._model = model
         self._runner = runner
         self._ledger = ledger
@@ -118,7 +120,9 @@ class Turns:
         # the model thinks; kept if the turn changes them (for undo).
         early = self._ledger.read_early(tools, notebook_id)
         async with self._sessions.begin() as session:
-            turn = await TurnRepository(session).create(notebook_id, user.id, text)
+            turn = await TurnRepository(session).create(
+                notebook_id, user.id, text, replica_id=self._replica_id
+            )
             await ChatRepository(session).add(
                 notebook_id,
                 ChatRole.USER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hexa.cluster.placements import Placements, Remote
 from hexa.errors import (
     ConflictError,
     ForbiddenError,
@@ -55,6 +57,10 @@ class Running:
     session_id: str
 
 
+# Seconds a replica reuses where another replica's notebook runs before reading it again.
+REMOTE_TTL = 2.0
+
+
 def notebook_url(notebook_id: str) -> str:
     return f"/nb/{notebook_id}/"
 
@@ -68,16 +74,23 @@ class NotebookService:
         users: UserService,
         files: NotebookFiles,
         http: httpx2.AsyncClient,
+        placements: Placements,
         max_code_bytes: int = 256 * 1024,
         sole_user_id: int | None = None,
+        start_timeout: float = 60.0,
     ) -> None:
         self._sessions = sessions
         self._supervisor = supervisor
+        self._placements = placements
+        self._start_timeout = start_timeout
+        # Notebooks on other replicas, as last read: the proxy's hot path for them.
+        self._remotes: dict[str, tuple[float, Remote]] = {}
         self._users = users
         self.files = files
         self._http = http
-        # One client per live process: it caches the session's current ws id.
-        self._clients: dict[str, tuple[object, MarimoClient]] = {}
+        # One client per live process (here or on another replica): it caches the
+        # session's current ws id.
+        self._clients: dict[str, tuple[object, MarimoClient, int]] = {}
         self._max_code_bytes = max_code_bytes
         self._sole_user_id = sole_user_id
 
@@ -86,10 +99,13 @@ class NotebookService:
     async def catalogue(self, user: Principal) -> list[NotebookSummary]:
         async with self._sessions() as session:
             rows = await NotebookRepository(session).list_for_owner(user.id)
-            return [self._view(row) for row in rows]
+        elsewhere = await self._placements.holders([row.id for row in rows])
+        return [self._view(row, row.id in elsewhere) for row in rows]
 
     async def get(self, user: Principal, notebook_id: str) -> NotebookSummary:
-        return self._view(await self._row(user, notebook_id))
+        row = await self._row(user, notebook_id)
+        elsewhere = await self._placements.holders([notebook_id])
+        return self._view(row, notebook_id in elsewhere)
 
     async def create(
         self,
@@ -116,7 +132,7 @@ class NotebookService:
                 row = await NotebookRepository(session).create(
                     user.id, notebook_id, notebook_path, name or display_name(notebook_path)
                 )
-                return self._view(row)
+                return self._view(row, held=False)
         except ConflictError:
             path.unlink(missing_ok=True)
             raise
@@ -163,7 +179,8 @@ class NotebookService:
             row = await NotebookRepository(session).rename(user.id, notebook_id, name=name)
             if row is None:
                 raise NotFoundError(f"no notebook {notebook_id}")
-            return self._view(row)
+        elsewhere = await self._placements.holders([notebook_id])
+        return self._view(row, notebook_id in elsewhere)
 
     async def delete(self, user: Principal, notebook_id: str) -> None:
         """Stop it, forget it, and remove its file."""
@@ -221,36 +238,47 @@ class NotebookService:
     async def running(
         self, user: Principal, notebook_id: str, *, opening: bool = False, start: bool = True
     ) -> Running:
-        """The notebook's live marimo, started first when it is not running (unless not
-        `start`: a closed notebook stays closed for an old tab's background requests)."""
+        """The notebook's live marimo, here or on another replica, started here first when
+        it runs nowhere (unless not `start`: a closed notebook stays closed for an old
+        tab's background requests)."""
         nb = self._supervisor.get(notebook_id)
-        if (
-            not opening
-            and nb is not None
-            and nb.state is ProcessState.RUNNING
-            and nb.owner_id == user.id
-        ):
-            # Hot path (every proxied asset): the supervisor already knows the owner.
-            self._supervisor.touch(notebook_id)
-            return self._running(user, nb)
+        if not opening and nb is not None and nb.owner_id == user.id:
+            if nb.state is ProcessState.RUNNING:
+                # Hot path (every proxied asset): the supervisor already knows the owner.
+                self._supervisor.touch(notebook_id)
+                return self._running(user, nb)
+        elif not opening and (cached := self._remotes.get(notebook_id)) is not None:
+            read_at, known = cached
+            if time.monotonic() - read_at < REMOTE_TTL and self._clients_owner(notebook_id, user):
+                await self._placements.touch(notebook_id)
+                return self._remote_running(user, known)
         row = await self._row(user, notebook_id)
         path = resolve_notebook_path(self._users.folder(user), row.path)
         if nb is None or nb.state is not ProcessState.RUNNING:
-            if not start:
-                state = nb.state.value if nb is not None else "stopped"
-                raise UnavailableError(
-                    f"notebook {notebook_id} is {state}; open it (reload its page) to start it"
-                )
-            if not path.exists():
-                raise NotFoundError(f"the file of notebook {notebook_id} is gone")
-            await self.files.check(path)
-            self._check_may_run(user)
-            spec = NotebookSpec(notebook_id, user.id, user.name, path, self._users.folder(user))
-            nb = await self._start(spec)
+            remote = await self._placements.remote(notebook_id)
+            if remote is None:
+                if not start:
+                    state = nb.state.value if nb is not None else "stopped"
+                    raise UnavailableError(
+                        f"notebook {notebook_id} is {state}; open it (reload its page) to start it"
+                    )
+                if not path.exists():
+                    raise NotFoundError(f"the file of notebook {notebook_id} is gone")
+                await self.files.check(path)
+                self._check_may_run(user)
+                spec = NotebookSpec(notebook_id, user.id, user.name, path, self._users.folder(user))
+                remote = await self._claim(notebook_id)
+                if remote is None:
+                    nb = await self._start(spec)
+            if remote is not None:
+                await self._placements.touch(notebook_id)
+                if opening:
+                    await self._mark_opened(user, notebook_id)
+                self._remotes[notebook_id] = (time.monotonic(), remote)
+                return self._remote_running(user, remote)
         self._supervisor.touch(notebook_id)
         if opening:
-            async with self._sessions.begin() as session:
-                await NotebookRepository(session).mark_opened(user.id, notebook_id)
+            await self._mark_opened(user, notebook_id)
         return self._running(user, nb)
 
     async def close(self, user: Principal, notebook_id: str) -> None:
@@ -285,6 +313,29 @@ class NotebookService:
                 "other's files"
             )
 
+    async def _claim(self, notebook_id: str) -> Remote | None:
+        """Claim the notebook to start it here (None), or the replica that is starting it
+        already, once it runs there."""
+        for _ in range(2):
+            holder = await self._placements.claim(notebook_id)
+            if holder is None:
+                return None
+            remote = await self._placements.wait_remote(notebook_id, self._start_timeout)
+            if remote is not None:
+                return remote
+            # It stopped there, or its replica went: claim it again, once.
+        raise UnavailableError(
+            f"notebook {notebook_id} is starting on replica {holder}; try again in a moment"
+        )
+
+    async def _mark_opened(self, user: Principal, notebook_id: str) -> None:
+        async with self._sessions.begin() as session:
+            await NotebookRepository(session).mark_opened(user.id, notebook_id)
+
+    def _clients_owner(self, notebook_id: str, user: Principal) -> bool:
+        cached = self._clients.get(notebook_id)
+        return cached is not None and cached[2] == user.id
+
     async def _start(self, spec: NotebookSpec) -> ManagedProcess:
         try:
             return await self._supervisor.ensure_running(spec)
@@ -300,23 +351,43 @@ class NotebookService:
         process = nb.process
         if process is None or nb.session_id is None:
             raise UnavailableError(f"notebook {nb.notebook_id} is {nb.state.value}")
-        origin = process.origin
-        cached = self._clients.get(nb.notebook_id)
-        if cached is None or cached[0] is not process:
-            client = MarimoClient(
-                process.url, process.token, self._http, stable_session_id=nb.session_id
-            )
-            self._clients[nb.notebook_id] = (process, client)
-        else:
-            client = cached[1]
+        self._remotes.pop(nb.notebook_id, None)
+        client = self._client(
+            user, nb.notebook_id, process, process.url, process.token, nb.session_id
+        )
         return Running(
             notebook_id=nb.notebook_id,
             owner=user,
             client=client,
-            origin=origin,
+            origin=process.origin,
             token=process.token,
             session_id=nb.session_id,
         )
+
+    def _remote_running(self, user: Principal, remote: Remote) -> Running:
+        key = (remote.replica_id, remote.origin, remote.token, remote.session_id)
+        client = self._client(
+            user, remote.notebook_id, key, remote.url, remote.token, remote.session_id
+        )
+        return Running(
+            notebook_id=remote.notebook_id,
+            owner=user,
+            client=client,
+            origin=remote.origin,
+            token=remote.token,
+            session_id=remote.session_id,
+        )
+
+    def _client(
+        self, user: Principal, notebook_id: str, key: object, url: str, token: str, session: str
+    ) -> MarimoClient:
+        """The notebook's client while the same marimo (`key`) serves it."""
+        cached = self._clients.get(notebook_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        client = MarimoClient(url, token, self._http, stable_session_id=session)
+        self._clients[notebook_id] = (key, client, user.id)
+        return client
 
     async def _row(self, user: Principal, notebook_id: str) -> NotebookRow:
         async with self._sessions() as session:
@@ -326,10 +397,16 @@ class NotebookService:
             raise NotFoundError(f"no notebook {notebook_id}")
         return row
 
-    def _view(self, row: NotebookRow) -> NotebookSummary:
+    def _view(self, row: NotebookRow, held: bool) -> NotebookSummary:
+        """Its state here if it runs here; as its replica recorded it if a live replica
+        holds it; else stopped (or failed, with the reason, as it was left)."""
         nb = self._supervisor.get(row.id)
-        status = nb.state.value if nb is not None else NotebookStatus.STOPPED.value
-        reason = nb.reason if nb is not None else None
+        if nb is not None and (nb.state is not ProcessState.STOPPED or not held):
+            status, reason = nb.state.value, nb.reason
+        elif held or row.status is NotebookStatus.FAILED:
+            status, reason = row.status.value, row.failure_reason
+        else:
+            status, reason = NotebookStatus.STOPPED.value, None
         return NotebookSummary(
             notebook_id=row.id,
             name=row.name,

@@ -13,7 +13,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -93,6 +93,8 @@ class ManagedProcess:
 
 
 StateListener = Callable[[ManagedProcess], None]
+# Seconds since each notebook was last used elsewhere (through other replicas), by id.
+IdleSource = Callable[[list[str]], Awaitable[dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,10 @@ class Supervisor:
         connector: Connector,
         limits: Limits,
         clock: Callable[[], float] = time.monotonic,
+        idle_source: IdleSource | None = None,
     ) -> None:
         self._spawner = spawner
+        self._idle_source = idle_source
         self._connector = connector
         self._limits = limits
         self._clock = clock
@@ -227,12 +231,24 @@ class Supervisor:
     async def cull_idle(self) -> list[str]:
         """Stop notebooks idle for longer than the idle timeout; their ids."""
         now = self._clock()
-        idle = [
-            nb.notebook_id
+        timeout = self._limits.idle_timeout
+        candidates = [
+            nb
             for nb in self.active()
-            if nb.state is ProcessState.RUNNING
-            and now - nb.last_activity >= self._limits.idle_timeout
+            if nb.state is ProcessState.RUNNING and now - nb.last_activity >= timeout
         ]
+        if candidates and self._idle_source is not None:
+            # Used through another replica since? Then it is not idle.
+            try:
+                elsewhere = await self._idle_source([nb.notebook_id for nb in candidates])
+            except Exception:
+                logger.exception("could not read notebooks' use through other replicas")
+                elsewhere = {}
+            for nb in candidates:
+                seconds = elsewhere.get(nb.notebook_id)
+                if seconds is not None:
+                    nb.last_activity = max(nb.last_activity, now - seconds)
+        idle = [nb.notebook_id for nb in candidates if now - nb.last_activity >= timeout]
         for notebook_id in idle:
             logger.info("stopping idle notebook %s", notebook_id)
             await self.stop(notebook_id)

@@ -29,9 +29,11 @@ def build_sandbox(
     limits: ResourceLimits,
     uid_base: int,
     image: str = "hexa-notebook:latest",
+    docker_data_dir: Path | None = None,
+    replica: str = "",
 ) -> tuple[Sandbox, LimitEnforcer]:
     """`auto` is bwrap where it works, else `none` with a loud warning."""
-    enforcer = LimitEnforcer.detect(limits, name=cgroup_name(data_dir))
+    enforcer = LimitEnforcer.detect(limits, name=cgroup_name(data_dir, replica))
     as_root = UserIds.available()
     if kind == "docker":
         why = docker_works(None, image)
@@ -40,9 +42,10 @@ def build_sandbox(
         logger.info("sandbox: docker (image %s)", image)
         docker = DockerSandbox(
             image=image,
-            label=cgroup_name(data_dir),
+            label=cgroup_name(data_dir, replica),
             limits=limits,
             user_ids=UserIds(uid_base) if as_root else None,
+            data_dirs=(data_dir, docker_data_dir) if docker_data_dir is not None else None,
         )
         return docker, enforcer
     if kind in ("auto", "bwrap"):
@@ -71,10 +74,11 @@ def build_sandbox(
     return PlainSandbox(enforcer), enforcer
 
 
-def cgroup_name(data_dir: Path) -> str:
-    """One cgroup parent per data dir, so two Hexas on one host never share leaves."""
-    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
-    return f"hexa-{digest}"
+def cgroup_name(data_dir: Path, replica: str = "") -> str:
+    """One cgroup parent (and container label) per data dir and replica, so two Hexas on
+    one host never share leaves, nor sweep each other's containers."""
+    key = str(data_dir.resolve()) + ("\0" + replica if replica else "")
+    return f"hexa-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def hidden_paths(data_dir: Path) -> list[Path]:

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 from hexa.sandbox.jail import Jail, Launch, UserIds
 from hexa.sandbox.limits import Confinement, ResourceLimits
@@ -115,8 +116,12 @@ class DockerSandbox:
         python: str = "python",
         docker: str | None = None,
         host: str | None = None,
+        data_dirs: tuple[Path, Path] | None = None,
     ) -> None:
         self._docker = docker_client(docker, host)
+        # (Hexa's data dir as Hexa sees it, the same on the Docker host): Hexa in a
+        # container names its folders by its own paths, the daemon by the host's.
+        self._data_dirs = data_dirs
         self._image = image
         self._label = label  # this Hexa's containers, for the sweeps
         self._limits = limits
@@ -147,12 +152,20 @@ class DockerSandbox:
         if identity is not None:
             cmd += ["--user", f"{identity.uid}:{identity.gid}"]
         for bind in jail.binds:
-            cmd += ["--volume", f"{bind.host}:{bind.inside}"]
+            cmd += ["--volume", f"{self._on_docker_host(bind.host)}:{bind.inside}"]
         for key in PASSED:
             cmd += ["--env", key]
         # The host's interpreter means nothing in the image: marimo runs from the image's.
         cmd += [self._image, self._python, *argv[1:]]
         return Launch(cmd, ContainerConfinement(self._docker, name, self._limits), identity)
+
+    def _on_docker_host(self, path: Path) -> Path:
+        if self._data_dirs is None:
+            return path
+        ours, theirs = self._data_dirs
+        if not path.is_relative_to(ours):
+            raise ValueError(f"{path} is outside Hexa's data dir {ours}")
+        return theirs / path.relative_to(ours)
 
     def sweep(self) -> None:
         """Remove every container this Hexa left (after a crash, or at shutdown)."""

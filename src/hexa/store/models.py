@@ -223,6 +223,37 @@ class Notebook(Base):
         return value
 
 
+class Replica(Base):
+    """A running `hexa serve`; its heartbeat says it is alive (README "Scale out")."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Runtime(Base):
+    """Where a notebook's marimo runs: the replica that started it and how any replica
+    reaches it. A row is a claim: only its replica starts, stops and culls the notebook,
+    until that replica's heartbeat goes stale and another claims it."""
+
+    __tablename__ = "runtimes"
+
+    notebook_id: Mapped[str] = mapped_column(
+        ForeignKey("notebooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    replica_id: Mapped[str] = mapped_column(String(128), index=True)
+    sandbox: Mapped[str] = mapped_column(String(32))
+    # Unset while it starts: the address of marimo, its token and Hexa's session there.
+    origin: Mapped[str | None] = mapped_column(String(255), default=None)
+    token: Mapped[str | None] = mapped_column(String(128), default=None)
+    session_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Use through any replica; the claiming replica's idle cull reads it.
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class BrowserSession(Base):
     """A signed-in browser: its cookie holds a random secret, the database its hash. It
     survives restarts of Hexa and is revoked on its own (sign-out) or with its user's
@@ -266,6 +297,8 @@ class Turn(Base):
     reply: Mapped[str | None] = mapped_column(NulSafeText, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The replica running it: only a dead replica's running turns are interrupted.
+    replica_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class ChatMessage(Base):

@@ -80,3 +80,22 @@ def test_hexas_docker_host_goes_on_the_command_line(
     argv = sandbox(None).launch(["python"], jail(tmp_path)).argv
     assert argv[:4] == ["/bin/docker", "--host", "unix:///run/hexa/docker.sock", "run"]
     assert "DOCKER_HOST" not in flag(argv, "--env")
+
+
+def test_hexa_in_a_container_mounts_the_folders_from_the_docker_hosts_paths(
+    tmp_path: Path,
+) -> None:
+    limits = ResourceLimits(memory_bytes=512 * 1024**2, max_processes=64, cpus=0.5)
+    boxed = DockerSandbox(
+        image="nb:1",
+        label="hexa-abc",
+        limits=limits,
+        user_ids=None,
+        docker="/bin/docker",
+        data_dirs=(tmp_path, Path("/srv/hexa")),
+    )
+    argv = boxed.launch(["python"], jail(tmp_path)).argv
+    assert flag(argv, "--volume") == [
+        "/srv/hexa/home/ann:/home/ann",
+        "/srv/hexa/notebooks/ann:/home/ann/notebooks",
+    ]

@@ -7,12 +7,13 @@ SAVEPOINTs, see `base`), after which the transaction must be rolled back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select, update
 
 from hexa.errors import ConflictError
-from hexa.store.models import Notebook, NotebookStatus, RetiredNotebookId, utcnow
+from hexa.store.models import Notebook, NotebookStatus, RetiredNotebookId, Runtime, utcnow
 from hexa.store.repositories.base import Repository, by_codepoint
 
 
@@ -128,13 +129,21 @@ class NotebookRepository(Repository):
         await self._session.flush()
         return notebook
 
-    async def reset_statuses(self) -> int:
-        """Mark starting/running notebooks stopped; at start no process survives a restart."""
+    async def reset_statuses(self, *, keep_held_by: Iterable[str] = ()) -> int:
+        """Mark starting/running notebooks stopped (at start: no process of this replica
+        survives its restart), except those another live replica runs (`keep_held_by`)."""
+        stmt = update(Notebook).where(
+            Notebook.status.in_([NotebookStatus.STARTING, NotebookStatus.RUNNING])
+        )
+        held = list(keep_held_by)
+        if held:
+            stmt = stmt.where(
+                Notebook.id.not_in(select(Runtime.notebook_id).where(Runtime.replica_id.in_(held)))
+            )
         return await self._changed(
-            update(Notebook)
-            .where(Notebook.status.in_([NotebookStatus.STARTING, NotebookStatus.RUNNING]))
-            .values(status=NotebookStatus.STOPPED, failure_reason=None)
-            .execution_options(synchronize_session="fetch")
+            stmt.values(status=NotebookStatus.STOPPED, failure_reason=None).execution_options(
+                synchronize_session="fetch"
+            )
         )
 
     async def _check_path_free(self, owner_id: int, path: str) -> None:

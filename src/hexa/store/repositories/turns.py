@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from hexa.store.models import Turn, TurnStatus, utcnow
 from hexa.store.repositories.base import Repository
@@ -18,6 +19,7 @@ class TurnRepository(Repository):
         prompt: str,
         *,
         cells_before_json: str | None = None,
+        replica_id: str | None = None,
         now: datetime | None = None,
     ) -> Turn:
         return await self._add(
@@ -27,6 +29,7 @@ class TurnRepository(Repository):
                 prompt=prompt,
                 status=TurnStatus.RUNNING,
                 cells_before_json=cells_before_json,
+                replica_id=replica_id,
                 created_at=now or utcnow(),
             )
         )
@@ -34,10 +37,17 @@ class TurnRepository(Repository):
     async def get(self, turn_id: str) -> Turn | None:
         return await self._session.get(Turn, turn_id)
 
-    async def interrupt_running(self, reason: str, *, now: datetime | None = None) -> list[Turn]:
-        """Turns left `running` by a Hexa that stopped mid-turn: failed, with `reason`.
+    async def interrupt_running(
+        self, reason: str, *, spare: Iterable[str] = (), now: datetime | None = None
+    ) -> list[Turn]:
+        """Turns left `running` by a Hexa that stopped mid-turn: failed, with `reason`,
+        except those of the live replicas in `spare`, which are still running them.
         (A turn waiting for an approval is not running: it can still be answered.)"""
-        turns = await self._all(select(Turn).where(Turn.status == TurnStatus.RUNNING))
+        stmt = select(Turn).where(Turn.status == TurnStatus.RUNNING)
+        alive = list(spare)
+        if alive:
+            stmt = stmt.where(or_(Turn.replica_id.is_(None), Turn.replica_id.not_in(alive)))
+        turns = await self._all(stmt)
         for turn in turns:
             turn.status = TurnStatus.FAILED
             turn.reply = reason
