@@ -13,9 +13,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa import __version__
+from hexa.agent.events import NotebookEvent
 from hexa.agent.factory import build_agent_service
 from hexa.agent.models import choose_model, key_values
 from hexa.agent.redaction import Redactor
@@ -29,6 +32,7 @@ from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
 from hexa.cluster.membership import Membership
 from hexa.cluster.placements import Placements
+from hexa.cluster.relay import LocalRelay, PgRelay, Relay
 from hexa.config import Settings
 from hexa.generate import SubprocessRunner
 from hexa.live import EventBus
@@ -123,12 +127,15 @@ async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Non
     sandbox = _start_sandbox(settings, stack)
     sessions = await _open_database(settings, stack)
     membership = await _join_replicas(settings, sessions, stack)
-    placements = Placements(sessions, membership, sandbox=sandbox.kind)
+    bus = EventBus()
+    relay = _relay_for(settings, bus)
+    placements = Placements(sessions, membership, sandbox=sandbox.kind, relay=relay)
     http = _open_marimo_client(stack)
     supervisor = await _start_supervisor(settings, pid_file, sandbox, http, placements, stack)
     await placements.reset()
+    await _start_relay(relay, bus, supervisor, stack)
     app.state.services = await _start_services(
-        settings, sessions, supervisor, sandbox, http, placements, stack
+        settings, sessions, supervisor, sandbox, http, placements, bus, stack
     )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
 
@@ -208,6 +215,39 @@ async def _join_replicas(
     return membership
 
 
+def _relay_for(settings: Settings, bus: EventBus) -> Relay:
+    """Live events and stop requests across replicas: PostgreSQL's LISTEN/NOTIFY, or
+    nothing on SQLite (one replica)."""
+    url = make_url(settings.db_url)
+    if url.get_backend_name() != "postgresql":
+        return LocalRelay()
+    events: TypeAdapter[NotebookEvent] = TypeAdapter(NotebookEvent)
+
+    def on_event(notebook_id: str, text: str) -> None:
+        try:
+            bus.deliver(notebook_id, events.validate_json(text))
+        except ValueError:
+            logger.warning("an event from another replica could not be read: %.200s", text)
+
+    return PgRelay(
+        url.set(drivername="postgresql").render_as_string(hide_password=False),
+        settings.replica,
+        on_event=on_event,
+        on_lost=bus.lag_all,
+    )
+
+
+async def _start_relay(
+    relay: Relay, bus: EventBus, supervisor: Supervisor, stack: AsyncExitStack
+) -> None:
+    async def stop(notebook_id: str) -> None:
+        await supervisor.stop(notebook_id)
+
+    await relay.start(stop)
+    stack.push_async_callback(relay.close)
+    bus.relay_to(lambda notebook_id, event: relay.send_event(notebook_id, event.model_dump_json()))
+
+
 def _open_marimo_client(stack: AsyncExitStack) -> httpx2.AsyncClient:
     # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
     # so one user's marimo cookie can never ride on another's proxied request. No
@@ -253,6 +293,7 @@ async def _start_services(
     sandbox: Sandbox,
     http: httpx2.AsyncClient,
     placements: Placements,
+    bus: EventBus,
     stack: AsyncExitStack,
 ) -> Services:
     """The services the routers call: users, notebooks, new notebooks, the agent."""
@@ -272,7 +313,6 @@ async def _start_services(
         sole_user_id=default_user.id if shared_host else None,
     )
     cells = CellService(sessions, notebooks, redact=Redactor(key_values(settings)).text)
-    bus = EventBus()
     statuses = StatusRecorder(sessions, supervisor, bus)
     stack.push_async_callback(statuses.drain)
 

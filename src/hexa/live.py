@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -91,20 +91,45 @@ class Subscription:
         self.close()
 
 
+# Made by every replica for its own listeners, never sent to the others.
+LOCAL_ONLY = frozenset({"lagged", "marimo"})
+
+Outbound = Callable[[str, LiveEvent], None]
+
+
 class EventBus:
-    """publish(notebook_id, event) to every current subscriber of that notebook."""
+    """publish(notebook_id, event) to every current subscriber of that notebook, on this
+    replica and (through `relay_to`) on the others."""
 
     def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._queue_size = queue_size
+        self._outbound: Outbound | None = None
+
+    def relay_to(self, outbound: Outbound) -> None:
+        """Send every published event (but the local-only kinds) to the other replicas."""
+        self._outbound = outbound
 
     def publish(self, notebook_id: str, event: LiveEvent) -> None:
+        stamped = event.model_copy(update={"notebook_id": notebook_id})
+        self.deliver(notebook_id, stamped)
+        if self._outbound is not None and getattr(event, "type", None) not in LOCAL_ONLY:
+            self._outbound(notebook_id, stamped)
+
+    def deliver(self, notebook_id: str, event: LiveEvent) -> None:
+        """To this replica's subscribers only (an event another replica published)."""
         listeners = self._subscribers.get(notebook_id)
         if not listeners:
             return
-        stamped = event.model_copy(update={"notebook_id": notebook_id})
+        if event.notebook_id != notebook_id:
+            event = event.model_copy(update={"notebook_id": notebook_id})
         for subscription in list(listeners):
-            subscription._put(stamped)
+            subscription._put(event)
+
+    def lag_all(self) -> None:
+        """Every subscriber may have missed events (the relay lost its connection)."""
+        for notebook_id in list(self._subscribers):
+            self.deliver(notebook_id, Lagged())
 
     def subscribe(self, notebook_id: str) -> Subscription:
         """Start listening now: events published after this call are delivered."""

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.cluster.membership import Membership
+from hexa.cluster.relay import Relay
 from hexa.runtime.supervisor import ManagedProcess, ProcessState
 from hexa.store import NotebookRepository, RuntimeRepository, utcnow
 
@@ -53,10 +54,12 @@ class Placements:
         membership: Membership,
         *,
         sandbox: str,
+        relay: Relay,
         touch_every: float = 10.0,
     ) -> None:
         self._sessions = sessions
         self._membership = membership
+        self._relay = relay
         self._sandbox = sandbox
         self._touch_every = touch_every
         self._touched: dict[str, float] = {}
@@ -120,6 +123,20 @@ class Placements:
                 return found
             await asyncio.sleep(POLL)
         return None
+
+    async def stop_elsewhere(self, notebook_id: str, timeout: float) -> None:
+        """Ask the live replica that runs the notebook (if another does) to stop it, and
+        wait until it has (its claim released), at most `timeout` seconds."""
+        holder = (await self.holders([notebook_id])).get(notebook_id)
+        if holder is None or holder == self.replica_id:
+            return
+        self._relay.send_stop(holder, notebook_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if notebook_id not in await self.holders([notebook_id]):
+                return
+            await asyncio.sleep(POLL)
+        logger.warning("replica %s did not stop notebook %s in time", holder, notebook_id)
 
     async def holders(self, notebook_ids: list[str]) -> dict[str, str]:
         """Which live replica holds each of these notebooks (absent: none does)."""

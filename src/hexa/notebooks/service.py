@@ -185,6 +185,7 @@ class NotebookService:
     async def delete(self, user: Principal, notebook_id: str) -> None:
         """Stop it, forget it, and remove its file."""
         row = await self._row(user, notebook_id)
+        await self._stop(notebook_id)
         await self._supervisor.forget(notebook_id)
         path = resolve_notebook_path(self._users.folder(user), row.path)
         async with self._sessions.begin() as session:
@@ -276,6 +277,7 @@ class NotebookService:
                     await self._mark_opened(user, notebook_id)
                 self._remotes[notebook_id] = (time.monotonic(), remote)
                 return self._remote_running(user, remote)
+        assert nb is not None  # running here: it ran already, or was started just now
         self._supervisor.touch(notebook_id)
         if opening:
             await self._mark_opened(user, notebook_id)
@@ -283,12 +285,12 @@ class NotebookService:
 
     async def close(self, user: Principal, notebook_id: str) -> None:
         await self._row(user, notebook_id)
-        await self._supervisor.stop(notebook_id)
+        await self._stop(notebook_id)
 
     async def restart(self, user: Principal, notebook_id: str) -> Running:
         """Stop and start again from the file (the button on a failed tab)."""
         await self._row(user, notebook_id)
-        await self._supervisor.stop(notebook_id)
+        await self._stop(notebook_id)
         return await self.running(user, notebook_id)
 
     def check_code_sizes(self, codes: list[str]) -> None:
@@ -312,6 +314,12 @@ class NotebookService:
                 "HEXA_ALLOW_UNSANDBOXED_USERS=true to accept that users can read each "
                 "other's files"
             )
+
+    async def _stop(self, notebook_id: str) -> None:
+        """Stop it here, or have the replica that runs it stop it."""
+        self._remotes.pop(notebook_id, None)
+        await self._supervisor.stop(notebook_id)
+        await self._placements.stop_elsewhere(notebook_id, self._start_timeout)
 
     async def _claim(self, notebook_id: str) -> Remote | None:
         """Claim the notebook to start it here (None), or the replica that is starting it
