@@ -129,7 +129,14 @@ async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Non
     membership = await _join_replicas(settings, sessions, stack)
     bus = EventBus()
     relay = _relay_for(settings, bus)
-    placements = Placements(sessions, membership, sandbox=sandbox.kind, relay=relay)
+    placements = Placements(
+        sessions,
+        membership,
+        sandbox=sandbox.kind,
+        relay=relay,
+        # Use through other replicas reaches the idle cull well within its timeout.
+        touch_every=min(10.0, settings.idle_timeout / 4),
+    )
     http = _open_marimo_client(stack)
     supervisor = await _start_supervisor(settings, pid_file, sandbox, http, placements, stack)
     await placements.reset()

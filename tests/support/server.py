@@ -34,6 +34,8 @@ class HexaServer:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # Replicas sharing a data dir each keep their own log.
+    log_name: str = "server.log"
 
     @property
     def url(self) -> str:
@@ -59,7 +61,7 @@ class HexaServer:
         return env
 
     def start(self, timeout: float = 60.0) -> None:
-        log = (self.data_dir / "server.log").open("ab")
+        log = (self.data_dir / self.log_name).open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hexa", "serve"],
             env=self.environment(),
@@ -100,7 +102,7 @@ class HexaServer:
         self.proc = None
 
     def log_tail(self, n: int = 40) -> str:
-        path = self.data_dir / "server.log"
+        path = self.data_dir / self.log_name
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
