@@ -179,7 +179,9 @@ def _split(message: dict[str, Any]) -> list[str]:
     if len(text) <= PART:
         return [text]
     key = secrets.token_hex(8)
-    chunks = [text[i : i + PART] for i in range(0, len(text), PART)]
+    # Re-encoded inside a part, a chunk's quotes and backslashes take two characters each.
+    size = PART // 2
+    chunks = [text[i : i + size] for i in range(0, len(text), size)]
     return [
         json.dumps({"part": key, "i": i, "n": len(chunks), "d": chunk}, separators=(",", ":"))
         for i, chunk in enumerate(chunks)

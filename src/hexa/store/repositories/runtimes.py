@@ -137,4 +137,4 @@ class RuntimeRepository(Repository):
                 Runtime.notebook_id.in_(notebook_ids)
             )
         )
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
