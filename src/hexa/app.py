@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from lightkube import AsyncClient, KubeConfig
 from pydantic import TypeAdapter
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ from hexa.cluster.placements import Placements
 from hexa.cluster.relay import LocalRelay, PgRelay, Relay
 from hexa.config import Settings
 from hexa.generate import SubprocessRunner
+from hexa.kube.spawner import KubernetesSpawner
 from hexa.live import EventBus
 from hexa.marimo.client import make_http_client
 from hexa.notebooks.cells import CellService
@@ -46,7 +48,7 @@ from hexa.proxy.assets import marimo_assets_dir
 from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
-from hexa.runtime.process import MarimoSpawner
+from hexa.runtime.process import MarimoSpawner, Spawner
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
 from hexa.sandbox.docker import DockerSandbox
@@ -132,7 +134,7 @@ async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Non
     placements = Placements(
         sessions,
         membership,
-        sandbox=sandbox.kind,
+        sandbox=settings.sandbox if settings.sandbox == "kubernetes" else sandbox.kind,
         relay=relay,
         # Use through other replicas reaches the idle cull well within its timeout.
         touch_every=min(10.0, settings.idle_timeout / 4),
@@ -170,8 +172,11 @@ _TEMP_PREFIXES = ("/tmp/", "/var/tmp/", "/var/folders/")
 
 def _start_sandbox(settings: Settings, stack: AsyncExitStack) -> Sandbox:
     data = settings.resolved_data_dir
+    # Under `kubernetes`, notebooks run in pods; this sandbox is for what Hexa still runs
+    # itself (trial runs of generated notebooks).
+    kind = "auto" if settings.sandbox == "kubernetes" else settings.sandbox
     sandbox, enforcer = build_sandbox(
-        settings.sandbox,
+        kind,
         data_dir=data,
         python=settings.python,
         limits=resource_limits(settings),
@@ -255,6 +260,30 @@ async def _start_relay(
     bus.relay_to(lambda notebook_id, event: relay.send_event(notebook_id, event.model_dump_json()))
 
 
+async def _start_kubernetes(settings: Settings, stack: AsyncExitStack) -> KubernetesSpawner:
+    """The pod spawner, its API client (in-cluster, else KUBECONFIG), and what this
+    replica's last run left deleted."""
+    config = KubeConfig.from_env()
+    client = AsyncClient(config=config, namespace=settings.kubernetes_namespace)
+    stack.push_async_callback(client.close)
+    spawner = KubernetesSpawner(
+        client=client,
+        image=settings.notebook_image,
+        claim=settings.kubernetes_notebooks_claim,
+        notebooks_dir=settings.notebooks_dir,
+        uid_base=settings.sandbox_uid_base,
+        group=settings.kubernetes_group,
+        limits=resource_limits(settings),
+        replica=settings.replica,
+        schedule_timeout=settings.start_timeout,
+    )
+    await spawner.sweep()
+    logger.info(
+        "sandbox: kubernetes (image %s, namespace %s)", settings.notebook_image, client.namespace
+    )
+    return spawner
+
+
 def _open_marimo_client(stack: AsyncExitStack) -> httpx2.AsyncClient:
     # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
     # so one user's marimo cookie can never ride on another's proxied request. No
@@ -273,14 +302,19 @@ async def _start_supervisor(
     placements: Placements,
     stack: AsyncExitStack,
 ) -> Supervisor:
-    supervisor = Supervisor(
-        spawner=MarimoSpawner(
+    spawner: Spawner
+    if settings.sandbox == "kubernetes":
+        spawner = await _start_kubernetes(settings, stack)
+    else:
+        spawner = MarimoSpawner(
             python=settings.python,
             home_root=settings.resolved_data_dir / "home",
             logs_dir=settings.logs_dir,
             pid_file=pid_file,
             sandbox=sandbox,
-        ),
+        )
+    supervisor = Supervisor(
+        spawner=spawner,
         connector=MarimoConnector(http),
         limits=limits_from(settings),
         # Use through other replicas counts too: they record it in the database.
@@ -306,7 +340,11 @@ async def _start_services(
     """The services the routers call: users, notebooks, new notebooks, the agent."""
     users = UserService(sessions, settings.notebooks_dir)
     default_user = await users.ensure_default(settings.ensure_token())
-    shared_host = sandbox.kind == "none" and not settings.allow_unsandboxed_users
+    shared_host = (
+        sandbox.kind == "none"
+        and settings.sandbox != "kubernetes"
+        and not settings.allow_unsandboxed_users
+    )
     notebooks = NotebookService(
         sessions=sessions,
         supervisor=supervisor,

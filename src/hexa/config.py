@@ -57,12 +57,30 @@ class Settings(BaseSettings):
     run_wait: float = Field(
         30.0, gt=0, description="Seconds a run tool waits before reporting 'still running'."
     )
-    sandbox: Literal["auto", "bwrap", "docker", "none"] = Field(
+    sandbox: Literal["auto", "bwrap", "docker", "kubernetes", "none"] = Field(
         "auto",
         description="Where notebook code runs: `bwrap` (bubblewrap: a private view of the "
         "machine, a uid per user when Hexa is root), `docker` (a container of "
-        "`notebook_image` per notebook), `none` (a plain process as Hexa's own user), or "
-        "`auto` (bwrap where it works, else none with a warning).",
+        "`notebook_image` per notebook), `kubernetes` (a pod of `notebook_image` per "
+        "notebook), `none` (a plain process as Hexa's own user), or `auto` (bwrap where "
+        "it works, else none with a warning).",
+    )
+    kubernetes_namespace: str | None = Field(
+        None,
+        description="With HEXA_SANDBOX=kubernetes: the namespace of notebook pods (unset: "
+        "the kubeconfig's, or Hexa's own pod's namespace).",
+    )
+    kubernetes_notebooks_claim: str = Field(
+        "hexa-notebooks",
+        description="With HEXA_SANDBOX=kubernetes: the ReadWriteMany claim that holds users' "
+        "files, mounted by Hexa at <data dir>/notebooks and by each pod at its user's "
+        "folders only.",
+    )
+    kubernetes_group: int = Field(
+        10001,
+        ge=1,
+        description="With HEXA_SANDBOX=kubernetes: Hexa's group, which notebook pods run in "
+        "(each as its user's own uid) so that both may write the user's files.",
     )
     notebook_image: str = Field(
         "hexa-notebook:latest",
