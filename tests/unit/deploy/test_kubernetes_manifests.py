@@ -16,6 +16,9 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from hexa.config import Settings
+from hexa.kube.specs import NOTEBOOK_APP
+
 Resource = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,7 +32,7 @@ VERSIONS = ["1.32.0", kubernetes_validate.latest_version()]
 
 NAMESPACE = "hexa"
 SERVER = {"app.kubernetes.io/name": "hexa", "app.kubernetes.io/component": "server"}
-NOTEBOOK = {"app.kubernetes.io/name": "hexa-notebook"}
+NOTEBOOK = {"app.kubernetes.io/name": NOTEBOOK_APP}
 ROLE_RULES = {
     "pods": {"get", "list", "watch", "create", "delete"},
     "pods/log": {"get"},
@@ -195,6 +198,9 @@ def test_the_resources_and_their_namespace(overlay: list[Resource], base: list[R
             assert resource["metadata"]["namespace"] == NAMESPACE, resource["kind"]
     for resource in base:
         assert "namespace" not in resource["metadata"]
+    # Pods that are not restricted (root, capabilities, privilege escalation) are refused.
+    namespace = _one(overlay, "Namespace", NAMESPACE)["metadata"]["labels"]
+    assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_deployment_runs_several_replicas_and_rolls_without_a_gap(
@@ -215,10 +221,8 @@ def test_the_deployment_runs_several_replicas_and_rolls_without_a_gap(
         assert pod["serviceAccountName"] == "hexa"
         # The Service `hexa` would put HEXA_PORT=tcp://… in the environment.
         assert pod["enableServiceLinks"] is False
-        spread = pod["affinity"]["podAntiAffinity"][
-            "preferredDuringSchedulingIgnoredDuringExecution"
-        ]
-        term = spread[0]["podAffinityTerm"]
+        anti = pod["affinity"]["podAntiAffinity"]
+        term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
         assert term["topologyKey"] == "kubernetes.io/hostname"
         assert _selects(term["labelSelector"], spec["template"]["metadata"]["labels"])
         container = _container(deployment)
@@ -262,7 +266,8 @@ def test_the_role_is_exactly_what_notebook_pods_need_in_the_namespace(
     for rule in role["rules"]:
         assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
         assert rule["apiGroups"] == [""], rule
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+        assert "*" not in rule["verbs"], rule
+        assert "*" not in rule["resources"], rule
         for resource in rule["resources"]:
             granted.setdefault(resource, set()).update(rule["verbs"])
     assert granted == ROLE_RULES
@@ -274,14 +279,12 @@ def test_the_role_is_exactly_what_notebook_pods_need_in_the_namespace(
         "kind": "Role",
         "name": "hexa-notebooks",
     }
+    account = _one(overlay, "ServiceAccount", "hexa")["metadata"]
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "hexa", "namespace": NAMESPACE}
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": NAMESPACE}
     ]
-    account = _one(overlay, "ServiceAccount", "hexa")
-    deployment = _one(overlay, "Deployment", "hexa")
-    assert (
-        deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
-    )
+    pod = _one(overlay, "Deployment", "hexa")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["name"]
 
 
 def test_only_the_server_pods_reach_notebook_pods(overlay: list[Resource]) -> None:
@@ -352,7 +355,8 @@ def test_the_pods_run_as_non_root_on_a_read_only_root(
         assert context["runAsGroup"] == 10001
         assert context["fsGroup"] == 10001
         assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-        assert "hostNetwork" not in pod and "hostPID" not in pod and "hostIPC" not in pod
+        for host in ("hostNetwork", "hostPID", "hostIPC"):
+            assert host not in pod
         for container in pod["containers"] + pod.get("initContainers", []):
             own = container["securityContext"]
             assert own.get("runAsNonRoot", True) is True
@@ -400,3 +404,15 @@ def test_the_ingress(overlay: list[Resource], base: list[Resource]) -> None:
         backend = path["backend"]["service"]
         assert backend["name"] == service["metadata"]["name"]
         assert backend["port"] == {"number": service["spec"]["ports"][0]["port"]}
+
+
+def test_the_manifests_match_what_hexa_creates(overlay: list[Resource]) -> None:
+    """The notebook pods' label is hexa.kube.specs'; Hexa's group is its setting's default."""
+    assert NOTEBOOK_APP == "hexa-notebook"
+    policy = _one(overlay, "NetworkPolicy", "hexa-notebooks")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == NOTEBOOK_APP
+    context = _one(overlay, "Deployment", "hexa")["spec"]["template"]["spec"]["securityContext"]
+    group = Settings.model_fields["kubernetes_group"].default
+    assert context["runAsGroup"] == context["fsGroup"] == group
+    claim = Settings.model_fields["kubernetes_notebooks_claim"].default
+    assert _one(overlay, "PersistentVolumeClaim", claim)
