@@ -7,6 +7,7 @@ follow in the order they run, each registering how to stop what it started.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -154,8 +155,10 @@ def _make_data_dirs(settings: Settings) -> None:
     for folder in (data, settings.notebooks_dir, settings.run_dir, settings.logs_dir):
         folder.mkdir(parents=True, exist_ok=True)
     # Hexa's data (database, logs, pid files, every user's folder) is Hexa's alone:
-    # behind the sandbox's mount namespace, the file mode is a second wall.
-    data.chmod(0o700)
+    # behind the sandbox's mount namespace, the file mode is a second wall. A volume
+    # mounted there (a Kubernetes emptyDir) belongs to root: its mode is the platform's.
+    if data.stat().st_uid == os.geteuid():
+        data.chmod(0o700)
 
 
 def _reap_leftovers(settings: Settings) -> PidFile:

@@ -81,6 +81,7 @@ class KubernetesSpawner:
             # cluster on one host (the tests') honest too.
             port=free_port(),
             uid=self._uid_base + spec.owner_id,
+            group=self._group,
             memory_bytes=self._limits.memory_bytes,
             cpus=self._limits.cpus,
             claim=self._claim,
@@ -109,13 +110,20 @@ class KubernetesSpawner:
     async def sweep(self) -> None:
         """Delete what this replica's last run left (its claims were released at start)."""
         selector: dict[str, Any] = {LABEL_REPLICA: label_value(self._replica)}
-        for kind in _KINDS.values():
+        names: set[str] = set()
+        # Pods and services by label; their token secrets by name (Hexa may not list
+        # secrets: its Role reads and deletes them by name only).
+        kinds: tuple[Any, ...] = (Pod, Service)  # lightkube types `list` per class
+        for kind in kinds:
             try:
                 async for found in self._client.list(kind, labels=selector):
                     if found.metadata is not None and found.metadata.name is not None:
+                        names.add(found.metadata.name)
                         await _delete(self._client, kind, found.metadata.name, grace=0)
             except ApiError as exc:
                 logger.warning("could not sweep %s: %s", kind.__name__, exc)
+        for name in names:
+            await _delete(self._client, Secret, _name_of(Secret, name), grace=0)
 
     def _prepare_folders(self, owner: str, folder: Path) -> None:
         """The user's two folders on the shared volume, writable by their pods' group."""

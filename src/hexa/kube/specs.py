@@ -39,6 +39,7 @@ class PodPlan:
     image: str
     port: int
     uid: int
+    group: int  # Hexa's, shared with the user's folders
     memory_bytes: int
     cpus: float
     claim: str
@@ -128,10 +129,13 @@ def pod(plan: PodPlan, name: str, meta: dict[str, Any]) -> dict[str, Any]:
             "automountServiceAccountToken": False,  # notebook code gets no API access
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": 10,
+            # The user's own uid; Hexa's group as a supplementary one, so both may write
+            # the user's folders (made setgid to that group). No fsGroup: the kubelet
+            # would re-group the whole shared volume at every start.
             "securityContext": {
                 "runAsUser": plan.uid,
                 "runAsGroup": plan.uid,
-                "fsGroup": plan.uid,
+                "supplementalGroups": [plan.group],
                 "runAsNonRoot": True,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
@@ -174,7 +178,9 @@ def pod(plan: PodPlan, name: str, meta: dict[str, Any]) -> dict[str, Any]:
                 {"name": "files", "persistentVolumeClaim": {"claimName": plan.claim}},
                 {
                     "name": "token",
-                    "secret": {"secretName": f"{name}-token", "defaultMode": 0o440},
+                    # Readable by the pod's uid without fsGroup; the pod is the only one
+                    # that mounts it, and its marimo holds the same token in memory.
+                    "secret": {"secretName": f"{name}-token", "defaultMode": 0o444},
                 },
                 {"name": "tmp", "emptyDir": {}},
             ],

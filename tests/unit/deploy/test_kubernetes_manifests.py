@@ -34,11 +34,10 @@ NAMESPACE = "hexa"
 SERVER = {"app.kubernetes.io/name": "hexa", "app.kubernetes.io/component": "server"}
 NOTEBOOK = {"app.kubernetes.io/name": NOTEBOOK_APP}
 ROLE_RULES = {
-    "pods": {"get", "list", "watch", "create", "delete"},
+    "pods": {"get", "list", "create", "delete"},
     "pods/log": {"get"},
     "services": {"get", "list", "create", "delete"},
     "secrets": {"get", "create", "delete"},
-    "persistentvolumeclaims": {"get", "list", "create"},
 }
 EXPECTED = {
     ("ServiceAccount", "hexa"),
@@ -373,9 +372,14 @@ def test_the_volumes(overlay: list[Resource], base: list[Resource]) -> None:
         pod = deployment["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in _container(deployment)["volumeMounts"]}
-        assert mounts == {"/data": "data", "/data/notebooks": "notebooks", "/tmp": "tmp"}
-        assert "emptyDir" in volumes["data"]
-        assert "emptyDir" in volumes["tmp"]
+        assert mounts == {
+            "/data": "data",
+            "/data/notebooks": "notebooks",
+            "/tmp": "tmp",
+            "/home/hexa": "home",
+        }
+        for writable in ("data", "tmp", "home"):
+            assert "emptyDir" in volumes[writable]
         claim = volumes["notebooks"]["persistentVolumeClaim"]["claimName"]
         pvc = _one(resources, "PersistentVolumeClaim", claim)
         assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]

@@ -23,6 +23,7 @@ def plan(notebook_id: str = "Sales_Q3", cpus: float = 1.0) -> PodPlan:
         image="registry.example.com/hexa-notebook:1",
         port=41234,
         uid=200007,
+        group=10001,
         memory_bytes=2048 * 1024**2,
         cpus=cpus,
         claim="hexa-notebooks",
