@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -258,8 +259,11 @@ def test_hexa_in_a_container_runs_each_notebook_in_a_sibling_container(
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
+    # This Hexa's label: its data dir as it sees it, and its replica's default name.
+    label = cgroup_name(Path("/data"), f"{socket.gethostname()}-{port}")
+
     def notebook_containers() -> list[str]:
-        flags = ["--filter", f"ancestor={notebook_image}", "--filter", "label=hexa"]
+        flags = ["--filter", f"ancestor={notebook_image}", "--filter", f"label=hexa={label}"]
         return docker.run("ps", "--all", "--quiet", *flags).stdout.split()
 
     try:
