@@ -242,13 +242,13 @@ def test_hexa_in_a_container_runs_each_notebook_in_a_sibling_container(
     data dir at a host path; each notebook a container beside it, never inside it."""
     data = tmp_path_factory.mktemp("hexa-in-container")
     port, name = free_port(), "hexa-test-sibling"
-    socket = docker.env["DOCKER_HOST"].removeprefix("unix://")
+    daemon_socket = docker.env["DOCKER_HOST"].removeprefix("unix://")
     docker.run(
         "run", "--detach", "--name", name, "--network", "host",
         # Whoever holds the socket is root on the host: Hexa runs as root in its container
         # to give each user's folders to that user's uid (README "Containers").
         "--user", "0",
-        "--volume", f"{socket}:/var/run/docker.sock",
+        "--volume", f"{daemon_socket}:/var/run/docker.sock",
         "--volume", f"{data}:/data",
         "--env", f"HEXA_PORT={port}",
         "--env", "HEXA_TOKEN=sibling-token",
