@@ -32,6 +32,7 @@ from hexa.api import pages, proxy
 from hexa.api.deps import COOKIE, Services
 from hexa.api.errors import install_error_handlers
 from hexa.api.limits import BodyLimitMiddleware
+from hexa.cluster.locks import PgAdvisoryLocks
 from hexa.cluster.membership import Membership
 from hexa.cluster.placements import Placements
 from hexa.cluster.relay import LocalRelay, PgRelay, Relay
@@ -230,11 +231,19 @@ async def _join_replicas(
     return membership
 
 
+def _postgres_dsn(settings: Settings) -> str | None:
+    """The database as asyncpg's DSN when it is PostgreSQL (what replicas share)."""
+    url = make_url(settings.db_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _relay_for(settings: Settings, bus: EventBus) -> Relay:
     """Live events and stop requests across replicas: PostgreSQL's LISTEN/NOTIFY, or
     nothing on SQLite (one replica)."""
-    url = make_url(settings.db_url)
-    if url.get_backend_name() != "postgresql":
+    dsn = _postgres_dsn(settings)
+    if dsn is None:
         return LocalRelay()
     events: TypeAdapter[NotebookEvent] = TypeAdapter(NotebookEvent)
 
@@ -245,7 +254,7 @@ def _relay_for(settings: Settings, bus: EventBus) -> Relay:
             logger.warning("an event from another replica could not be read: %.200s", text)
 
     return PgRelay(
-        url.set(drivername="postgresql").render_as_string(hide_password=False),
+        dsn,
         settings.replica,
         on_event=on_event,
         on_lost=bus.lag_all,
@@ -372,8 +381,15 @@ async def _start_services(
         sandbox=sandbox,
     )
     generation = GenerationService(notebooks, text_model_for(model), runner)
+    dsn = _postgres_dsn(settings)
     agent = build_agent_service(
-        settings=settings, sessions=sessions, notebooks=notebooks, model=model, bus=bus
+        settings=settings,
+        sessions=sessions,
+        notebooks=notebooks,
+        model=model,
+        bus=bus,
+        # One turn at a time per notebook across replicas, not only in this one.
+        shared_locks=PgAdvisoryLocks(dsn) if dsn is not None else None,
     )
     stack.push_async_callback(agent.close)
     others = await placements.live_others()

@@ -13,6 +13,7 @@ from hexa.agent.notebook_tools import register_notebook_tools
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import NotebookAccess, ToolRegistry
 from hexa.agent.service import AgentService
+from hexa.cluster.locks import SharedLocks
 from hexa.config import Settings
 from hexa.live import EventBus
 from hexa.store import utcnow
@@ -36,6 +37,7 @@ def build_agent_service(
     bus: EventBus | None = None,
     env: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    shared_locks: SharedLocks | None = None,
 ) -> AgentService:
     """The agent service for these settings. The keyword-only extras are for tests and
     embedding: another registry, a fixed model, a shared bus, a fake clock."""
@@ -52,4 +54,5 @@ def build_agent_service(
         model_timeout=settings.model_timeout,
         clock=clock,
         replica_id=settings.replica,
+        shared_locks=shared_locks,
     )

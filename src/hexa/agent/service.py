@@ -39,6 +39,7 @@ from hexa.agent.views import (
     ToolInfo,
     UndoResult,
 )
+from hexa.cluster.locks import SharedLocks
 from hexa.live import EventBus, Subscription
 from hexa.marimo.errors import CodeModeError
 from hexa.store import AuditRepository, ChatRepository, ChatRole, TurnRepository, TurnStatus, utcnow
@@ -61,6 +62,7 @@ class AgentService:
         model_timeout: float,
         clock: Callable[[], datetime] = utcnow,
         replica_id: str | None = None,
+        shared_locks: SharedLocks | None = None,
     ) -> None:
         self._sessions = sessions
         self._notebooks = notebooks
@@ -71,7 +73,7 @@ class AgentService:
         self._run_wait = run_wait
         self._max_code_bytes = max_code_bytes
         self._clock = clock
-        self._locks = TurnLocks()
+        self._locks = TurnLocks(shared_locks)
         self._background = BackgroundRunner(self._run_finished)
         self._relay = MarimoRelay(bus, notebooks)
         # What the agent last read or wrote in each cell, across turns (see ToolContext).

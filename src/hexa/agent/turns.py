@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from hexa.agent.redaction import Redactor
 from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import TurnState
 from hexa.agent.views import ChatReply, PendingApproval
+from hexa.cluster.locks import SharedLocks
 from hexa.errors import BadRequestError, ConflictError, TooLargeError
 from hexa.live import EventBus
 from hexa.store import Approval, ChatRepository, ChatRole, TurnRepository, TurnStatus
@@ -41,26 +43,40 @@ LOCK_WAIT = 10.0  # seconds a message waits for the notebook's previous turn
 
 
 class TurnLocks:
-    """One turn (or undo) at a time per notebook, in this process."""
+    """One turn (or undo) at a time per notebook: in this process, and across replicas
+    when they share a database (`shared`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedLocks | None = None) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
+        self._shared = shared
 
     @contextlib.asynccontextmanager
     async def hold(self, notebook_id: str, wait: float = LOCK_WAIT) -> AsyncIterator[None]:
         lock = self._locks.setdefault(notebook_id, asyncio.Lock())
+        deadline = time.monotonic() + wait
         try:
             async with asyncio.timeout(wait):
                 await lock.acquire()
         except TimeoutError:
-            raise ConflictError(
-                "the agent is still working on another message for this notebook; "
-                "try again when it has answered"
-            ) from None
+            raise _busy() from None
         try:
-            yield
+            if self._shared is None:
+                yield
+                return
+            left = max(0.0, deadline - time.monotonic())
+            async with self._shared.hold(f"turn:{notebook_id}", left) as held:
+                if not held:
+                    raise _busy()
+                yield
         finally:
             lock.release()
+
+
+def _busy() -> ConflictError:
+    return ConflictError(
+        "the agent is still working on another message for this notebook; "
+        "try again when it has answered"
+    )
 
 
 class Turns:
