@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hexa import __version__
 from hexa.agent.events import NotebookEvent
 from hexa.agent.factory import build_agent_service
-from hexa.agent.models import choose_model, key_values
+from hexa.agent.models import ModelChoice, choose_model, key_values
 from hexa.agent.redaction import Redactor
 from hexa.agent.text_model import text_model_for
 from hexa.api import agent as agent_api
@@ -78,15 +78,16 @@ def resource_limits(settings: Settings) -> ResourceLimits:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the Hexa app for these settings; nothing starts until the lifespan runs."""
+def create_app(settings: Settings, *, model: ModelChoice | None = None) -> FastAPI:
+    """Build the Hexa app for these settings; nothing starts until the lifespan runs.
+    `model` replaces the one `HEXA_MODEL` names (the eval suite's scripted agent)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Each start step pushes its own stop onto this stack: a failed start undoes what
         # had started, and shutdown stops everything in the reverse order of starting.
         async with AsyncExitStack() as stack:
-            await _start(app, settings, stack)
+            await _start(app, settings, stack, model)
             yield
 
     app = FastAPI(
@@ -124,7 +125,9 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
 # --- the lifespan's start steps, in order; each registers its stop on `stack` -------------
 
 
-async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> None:
+async def _start(
+    app: FastAPI, settings: Settings, stack: AsyncExitStack, model: ModelChoice | None
+) -> None:
     """Start everything long-lived and put the routers' services on `app.state`."""
     _make_data_dirs(settings)
     pid_file = _reap_leftovers(settings)
@@ -146,7 +149,7 @@ async def _start(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> Non
     await placements.reset()
     await _start_relay(relay, bus, supervisor, stack)
     app.state.services = await _start_services(
-        settings, sessions, supervisor, sandbox, http, placements, bus, stack
+        settings, sessions, supervisor, sandbox, http, placements, bus, stack, model
     )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
 
@@ -348,6 +351,7 @@ async def _start_services(
     placements: Placements,
     bus: EventBus,
     stack: AsyncExitStack,
+    model: ModelChoice | None,
 ) -> Services:
     """The services the routers call: users, notebooks, new notebooks, the agent."""
     users = UserService(sessions, settings.notebooks_dir)
@@ -373,7 +377,7 @@ async def _start_services(
     statuses = StatusRecorder(sessions, supervisor, bus)
     stack.push_async_callback(statuses.drain)
 
-    model = choose_model(settings)
+    model = model or choose_model(settings)
     # Model-written notebooks are tried in the same sandbox as the users' notebooks.
     runner = SubprocessRunner(
         python=str(settings.python),

@@ -45,6 +45,34 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
+@main.command(name="eval")
+@click.option(
+    "--model",
+    default="builtin",
+    show_default=True,
+    help="builtin, scripted (the suite's competent agent), or a HEXA_MODEL value such as "
+    "openai:gpt-4.1, anthropic:claude-sonnet-4-5, openai-compatible:llama3.1.",
+)
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."
+)
+@click.option("--task", "only", multiple=True, help="Run only this task (repeatable).")
+def eval_(model: str, report_path: str | None, only: tuple[str, ...]) -> None:
+    """Run the agent eval suite against a model; print a table, optionally write JSON."""
+    from pathlib import Path
+
+    from hexa.evals.report import table
+    from hexa.evals.runner import run_suite
+    from hexa.evals.tasks import load_suite
+
+    suite = load_suite(only=set(only) if only else None)
+    result = asyncio.run(run_suite(suite, model))
+    click.echo(table(result))
+    if report_path:
+        Path(report_path).write_text(result.model_dump_json(indent=2))
+        click.echo(f"report: {report_path}", err=True)
+
+
 @main.group()
 def user() -> None:
     """Manage users (works while the server runs)."""

@@ -40,7 +40,7 @@ def _replace_atomically(target: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
-        _same_owner_as(directory, tmp_name)
+        same_owner_as(directory, tmp_name)
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -49,7 +49,7 @@ def _replace_atomically(target: Path, data: bytes) -> None:
     _fsync_directory(directory)
 
 
-def _same_owner_as(directory: Path, name: str | Path) -> None:
+def same_owner_as(directory: Path, name: str | Path) -> None:
     """A file Hexa (as root) writes into a user's folder belongs to that folder's owner,
     so the user's sandboxed marimo, running as their own uid, can save over it."""
     if os.geteuid() != 0:
@@ -64,7 +64,7 @@ def make_folders(folder: Path) -> None:
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     for made in reversed(missing):
-        _same_owner_as(made.parent, made)
+        same_owner_as(made.parent, made)
 
 
 def _fsync_directory(directory: Path) -> None:
