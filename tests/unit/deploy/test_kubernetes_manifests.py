@@ -56,7 +56,7 @@ EXPECTED = {
 def _kubectl() -> str:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed: it renders the kustomizations (make test has it)")
+        pytest.skip("kubectl is not installed: it renders the kustomizations (not in apt)")
     return kubectl
 
 
