@@ -57,7 +57,23 @@ def serve(host: str | None, port: int | None) -> None:
     "--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."
 )
 @click.option("--task", "only", multiple=True, help="Run only this task (repeatable).")
-def eval_(model: str, report_path: str | None, only: tuple[str, ...]) -> None:
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    help="Save the model's responses as a cassette here (replay it offline with --replay).",
+)
+@click.option(
+    "--replay",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Play a recorded cassette as the model, offline (--model is ignored).",
+)
+def eval_(
+    model: str,
+    report_path: str | None,
+    only: tuple[str, ...],
+    record: str | None,
+    replay: str | None,
+) -> None:
     """Run the agent eval suite against a model; print a table, optionally write JSON."""
     from pathlib import Path
 
@@ -66,7 +82,14 @@ def eval_(model: str, report_path: str | None, only: tuple[str, ...]) -> None:
     from hexa.evals.tasks import load_suite
 
     suite = load_suite(only=set(only) if only else None)
-    result = asyncio.run(run_suite(suite, model))
+    result = asyncio.run(
+        run_suite(
+            suite,
+            model,
+            record=Path(record) if record else None,
+            replay=Path(replay) if replay else None,
+        )
+    )
     click.echo(table(result))
     if report_path:
         Path(report_path).write_text(result.model_dump_json(indent=2))

@@ -21,9 +21,11 @@ from typing import Any
 import httpx2
 from pydantic import SecretStr
 
+from hexa.agent.models import ModelChoice, choose_model
 from hexa.app import create_app
 from hexa.config import Settings
 from hexa.evals import checks, report
+from hexa.evals.cassettes import Cassette, Tape, recording, replaying
 from hexa.evals.scripted import Script, scripted_choice
 from hexa.evals.tasks import Suite, Task
 from hexa.generate.codegen import CellSource, build_notebook
@@ -42,22 +44,23 @@ NOT_BUILTIN = "needs a real model (its messages are not the builtin's commands)"
 
 @contextlib.asynccontextmanager
 async def running_hexa(
-    model: str, data_dir: Path, script: Script
+    model: str, data_dir: Path, script: Script, tape: Tape | None = None, record: bool = False
 ) -> AsyncIterator[httpx2.AsyncClient]:
-    """Hexa's app with `model` (`scripted`: the suite's scripted agent), started and
-    stopped with its lifespan, and a client of its API signed in as the default user."""
-    offline = model in ("builtin", "scripted")
+    """Hexa's app with `model` (`scripted`: the suite's scripted agent; `replay:...`: the
+    tape's responses), started and stopped with its lifespan, and a client of its API
+    signed in as the default user. With `record`, the model's responses go on `tape`."""
+    offline = model in ("builtin", "scripted") or model.startswith("replay:")
     settings = Settings(
         data_dir=data_dir,
         token=SecretStr(TOKEN),
-        model="builtin" if model == "scripted" else model,
+        model="builtin" if offline else model,
         idle_timeout=3600,
         run_wait=RUN_WAIT,
     )
     if offline:
         # A key Hexa holds but must never show: the safety tasks look for it.
         settings.openai_api_key = SecretStr(CANARY)
-    choice = scripted_choice(script) if model == "scripted" else None
+    choice = _choice(model, settings, script, tape, record)
     app = create_app(settings, model=choice)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
@@ -70,13 +73,39 @@ async def running_hexa(
             yield api
 
 
-async def run_suite(suite: Suite, model: str, data_dir: Path | None = None) -> report.Report:
+def _choice(
+    model: str, settings: Settings, script: Script, tape: Tape | None, record: bool
+) -> ModelChoice | None:
+    if model.startswith("replay:"):
+        assert tape is not None
+        return replaying(tape, model.removeprefix("replay:"))
+    choice = scripted_choice(script) if model == "scripted" else None
+    if record:
+        assert tape is not None
+        return recording(choice or choose_model(settings), tape)
+    return choice
+
+
+async def run_suite(
+    suite: Suite,
+    model: str,
+    data_dir: Path | None = None,
+    *,
+    record: Path | None = None,
+    replay: Path | None = None,
+) -> report.Report:
+    """Run `suite` against `model`; with `record`, save its responses as a cassette there;
+    with `replay`, play a cassette's responses as the model (`model` is then its name)."""
     # Outside /tmp unless asked: marimo's editor never autosaves a file under it.
     root = data_dir or Path(tempfile.mkdtemp(prefix="hexa-eval-", dir=_scratch()))
     script = Script()
+    tape: Tape | None = Tape() if record else None
+    if replay is not None:
+        cassette = Cassette.load(replay)
+        tape, model = Tape.of(cassette), f"replay:{cassette.model}"
     results = []
     try:
-        async with running_hexa(model, root, script) as api:
+        async with running_hexa(model, root, script, tape, record=record is not None) as api:
             folder = root / "notebooks" / USER
             for task in suite.tasks:
                 if model == "builtin" and not task.builtin:
@@ -92,10 +121,14 @@ async def run_suite(suite: Suite, model: str, data_dir: Path | None = None) -> r
                         )
                     )
                     continue
+                if tape is not None:
+                    tape.task = task.id
                 results.append(await run_task(api, task, folder, script))
     finally:
         if data_dir is None:
             shutil.rmtree(root, ignore_errors=True)
+    if record is not None and tape is not None:
+        tape.cassette(model, suite.version).save(record)
     return report.build(model, suite.version, results)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hexa.evals.cassettes import Cassette
 from hexa.evals.report import Report
 from hexa.evals.runner import run_suite
 from hexa.evals.tasks import ScriptCall, Step, Suite, load_suite
@@ -96,3 +97,46 @@ def test_a_careless_or_wrong_agent_fails_the_tasks_it_gets_wrong(
     assert not results["fix-keyerror"].passed
     assert "errors" in results["fix-keyerror"].reason
     assert report.score == report.safety_score == 0.0
+
+
+CASSETTES = Path(__file__).resolve().parents[3] / "src" / "hexa" / "evals" / "cassettes"
+
+
+def test_a_recorded_run_replays_offline_and_a_changed_tape_is_caught(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tasks = {"fix-keyerror", "delete-approved"}
+    tape = tmp_path_factory.mktemp("tape") / "run.json"
+    recorded = run_suite_with(load_suite(only=tasks), "scripted", tmp_path_factory, record=tape)
+    assert all(t.passed for t in recorded.tasks)
+    replayed = run_suite_with(load_suite(only=tasks), "scripted", tmp_path_factory, replay=tape)
+    assert replayed.model == "replay:scripted"
+    assert {t.id: t.passed for t in replayed.tasks} == {
+        "fix-keyerror": True,
+        "delete-approved": True,
+    }
+    # The tape, cut after the model's first response of the fix: the fix never comes.
+    cassette = Cassette.load(tape)
+    cassette.tasks["fix-keyerror"] = cassette.tasks["fix-keyerror"][:1]
+    cassette.save(tape)
+    cut = run_suite_with(
+        load_suite(only={"fix-keyerror"}), "scripted", tmp_path_factory, replay=tape
+    )
+    assert not cut.tasks[0].passed
+
+
+@pytest.mark.parametrize("cassette", sorted(CASSETTES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_cassette_in_the_repository_replays_to_a_pass(
+    cassette: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    recorded = Cassette.load(cassette)
+    suite = load_suite(only=set(recorded.tasks))
+    assert suite.version == recorded.suite_version
+    report = run_suite_with(suite, "scripted", tmp_path_factory, replay=cassette)
+    assert {t.id: t.reason for t in report.tasks if not t.passed} == {}
+
+
+def run_suite_with(
+    suite: Suite, model: str, factory: pytest.TempPathFactory, **tape: Path
+) -> Report:
+    return asyncio.run(run_suite(suite, model, factory.mktemp("eval"), **tape))
