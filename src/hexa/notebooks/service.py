@@ -360,42 +360,48 @@ class NotebookService:
         if process is None or nb.session_id is None:
             raise UnavailableError(f"notebook {nb.notebook_id} is {nb.state.value}")
         self._remotes.pop(nb.notebook_id, None)
-        client = self._client(
-            user, nb.notebook_id, process, process.url, process.token, nb.session_id
-        )
-        return Running(
-            notebook_id=nb.notebook_id,
-            owner=user,
-            client=client,
-            origin=process.origin,
-            token=process.token,
-            session_id=nb.session_id,
+        return self._connect(
+            user, nb.notebook_id, process, process.url, process.origin, process.token, nb.session_id
         )
 
     def _remote_running(self, user: Principal, remote: Remote) -> Running:
         key = (remote.replica_id, remote.origin, remote.token, remote.session_id)
-        client = self._client(
-            user, remote.notebook_id, key, remote.url, remote.token, remote.session_id
-        )
-        return Running(
-            notebook_id=remote.notebook_id,
-            owner=user,
-            client=client,
-            origin=remote.origin,
-            token=remote.token,
-            session_id=remote.session_id,
+        return self._connect(
+            user,
+            remote.notebook_id,
+            key,
+            remote.url,
+            remote.origin,
+            remote.token,
+            remote.session_id,
         )
 
-    def _client(
-        self, user: Principal, notebook_id: str, key: object, url: str, token: str, session: str
-    ) -> MarimoClient:
-        """The notebook's client while the same marimo (`key`) serves it."""
+    def _connect(
+        self,
+        user: Principal,
+        notebook_id: str,
+        key: object,
+        url: str,
+        origin: str,
+        token: str,
+        session: str,
+    ) -> Running:
+        """The notebook as reached at `url`, its client kept while the same marimo (`key`:
+        a local process, or where another replica runs it) serves it."""
         cached = self._clients.get(notebook_id)
         if cached is not None and cached[0] == key:
-            return cached[1]
-        client = MarimoClient(url, token, self._http, stable_session_id=session)
-        self._clients[notebook_id] = (key, client, user.id)
-        return client
+            client = cached[1]
+        else:
+            client = MarimoClient(url, token, self._http, stable_session_id=session)
+            self._clients[notebook_id] = (key, client, user.id)
+        return Running(
+            notebook_id=notebook_id,
+            owner=user,
+            client=client,
+            origin=origin,
+            token=token,
+            session_id=session,
+        )
 
     async def _row(self, user: Principal, notebook_id: str) -> NotebookRow:
         async with self._sessions() as session:
