@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     )
     anthropic_api_key: SecretStr | None = Field(None, description="Key for Anthropic models.")
     model_timeout: float = Field(120.0, gt=0, description="Seconds one model request may take.")
+    model_images: bool | None = Field(
+        None,
+        description="Hand cell images (charts) to the model as images; unset: yes for "
+        "`openai:` and `anthropic:` models, no for `openai-compatible:` ones.",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; SQLite in the data dir when unset."
     )

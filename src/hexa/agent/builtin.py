@@ -25,6 +25,8 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
+from hexa.agent.outputs import code_span
+
 MODEL_NAME = "hexa-builtin"
 
 # (what to type, what it does): shown by `help` and `GET /api/agent`.
@@ -42,12 +44,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("show cell <id>", "a cell's code, state and errors"),
     ("show outputs [of cell <id>]", "outputs as text"),
     ("show errors", "every error in the notebook"),
+    ("why is my cell failing?", "explain the notebook's errors (also: explain the error)"),
     ("show variables", "variables and dataframes"),
     ("lint", "marimo's checker"),
     ("format", "format every cell with ruff"),
     ("interrupt", "stop the running cell"),
     ("restart kernel", "restart the kernel (asks for your approval first)"),
     ("docs <words>", "search marimo's API documentation"),
+    ("show rules", "marimo's rules for writing cells"),
     ("help", "this list"),
 )
 
@@ -69,7 +73,7 @@ class Say:
 
 
 def help_text() -> str:
-    rows = "\n".join(f"- `{typed}`: {does}" for typed, does in COMMANDS)
+    rows = "\n".join(f"- {code_span(typed)}: {does}" for typed, does in COMMANDS)
     return (
         "I'm Hexa's built-in assistant: I work offline and understand these commands "
         f"(cell ids are the ones `list cells` shows):\n{rows}\n\n{CONFIGURE}"
@@ -77,7 +81,8 @@ def help_text() -> str:
 
 
 CONFIGURE = (
-    "For anything else, configure a real model: set `HEXA_MODEL=openai:<model>` with "
+    "Writing code from a description, answering questions about your data and fixing "
+    "cells for you need a real model: set `HEXA_MODEL=openai:<model>` with "
     "`OPENAI_API_KEY`, `HEXA_MODEL=anthropic:<model>` with `ANTHROPIC_API_KEY`, or "
     "`HEXA_MODEL=openai-compatible:<model>` with `HEXA_OPENAI_BASE_URL` for Ollama or vLLM, "
     "and restart `hexa serve`."
@@ -132,6 +137,17 @@ _PHRASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     (r"run\s+(?:the\s+)?stale(?:\s+cells)?", "run_stale_cells", {}),
     (r"(?:show|list|any)\s+(?:the\s+)?errors?", "get_notebook_errors", {}),
+    (
+        r"(?:why\s+(?:is|does|did)\s+(?:my|the|this|that|a)?\s*(?:cell|code|notebook)"
+        r"(?:\s+\S+)?\s+(?:fail|failing|break|broken|crash|error)\w*"
+        r"|what(?:'s|\s+is)\s+wrong(?:\s+with\s+.*)?"
+        r"|explain\s+(?:the\s+|this\s+|my\s+)?errors?"
+        r"|what\s+does\s+(?:the\s+|this\s+)?error\s+mean)"
+        r"(?:\s*\?)?(?:\s+please)?",
+        "get_notebook_errors",
+        {},
+    ),
+    (r"(?:show\s+)?(?:the\s+)?(?:marimo(?:'s)?\s+)?rules", "get_marimo_rules", {}),
     (r"(?:list|show)\s+(?:the\s+)?(?:cells|notebook)|map", "get_notebook_map", {}),
     (r"(?:show|list)\s+(?:the\s+)?(?:variables|vars|dataframes|data)", "get_variables", {}),
     (r"restart(?:\s+the)?\s+kernel", "restart_kernel", {}),
@@ -140,7 +156,6 @@ _PHRASES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     (r"interrupt|stop(?:\s+(?:the\s+)?(?:run|kernel))?", "interrupt_kernel", {}),
 )
 _CLEAR = re.compile(r"clear\s+(?:all\s+)?outputs?")
-_RULES = re.compile(r"(?:show\s+)?(?:marimo\s+)?rules")
 _DOCS = re.compile(r"(?:docs|search\s+(?:the\s+)?docs(?:\s+for)?)\s+(.+)", re.I)
 
 
@@ -154,9 +169,6 @@ def _plain_command(head: str, low: str, selected: Sequence[str]) -> Call | None:
     on_cells = _cells_command(head, selected)
     if on_cells is not None:
         return on_cells
-    # After the commands on cells: `show rules` has always meant the cell `rules`.
-    if _RULES.fullmatch(low):
-        return Call("get_marimo_rules")
     match = _DOCS.fullmatch(head)
     if match:
         return Call("search_marimo_docs", {"query": match.group(1)[:200]})
@@ -229,7 +241,16 @@ def _answer(part: ToolReturnPart | RetryPromptPart) -> str:
         return f"OK, I did not run `{part.tool_name}`. {content}"
     if part.outcome in ("failed", "retried"):
         return f"I could not do that: {content}"
+    if part.tool_name == "get_notebook_errors" and content[:1].isdigit():
+        return f"{content}\n\n{FIXING}"
     return content
+
+
+FIXING = (
+    "Working offline, I explain errors but do not rewrite cells. To fix one yourself, send "
+    "`edit cell <id>:` followed by a fenced python block with the new code; a real model "
+    "(see `help`) can write the fix for you."
+)
 
 
 def reply_to(messages: Sequence[ModelMessage], selected: Sequence[str] = ()) -> Call | Say:
@@ -238,7 +259,16 @@ def reply_to(messages: Sequence[ModelMessage], selected: Sequence[str] = ()) -> 
     if not isinstance(request, ModelRequest) or not request.parts:
         return Say("I have nothing to answer.")
     results = [p for p in request.parts if isinstance(p, ToolReturnPart | RetryPromptPart)]
-    prompt = next((p for p in reversed(request.parts) if isinstance(p, UserPromptPart)), None)
+    # Beside tool results, a user part that is not plain text carries what a tool returned
+    # besides its text (images), not a new message (which carried denials may precede).
+    prompt = next(
+        (
+            p
+            for p in reversed(request.parts)
+            if isinstance(p, UserPromptPart) and (isinstance(p.content, str) or not results)
+        ),
+        None,
+    )
     if prompt is not None:
         content = (
             prompt.content

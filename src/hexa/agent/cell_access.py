@@ -7,18 +7,31 @@ background and the tool says so (`still_running`).
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from hexa.agent.outputs import describe_cell_outputs, describe_errors
-from hexa.agent.registry import ToolContext, ToolError, ToolOutcome
+from hexa.agent.explain import chart_notes, error_hints, shows_image
+from hexa.agent.outputs import (
+    OUTPUT_LIMIT,
+    cell_errors,
+    describe_cell_outputs,
+    describe_error,
+)
+from hexa.agent.registry import Image, ToolContext, ToolError, ToolOutcome
 from hexa.agent.runs import LONG_RUN_LIMIT, Finished, StillRunning, bounded
+from hexa.agent.tracebacks import WRAPPER, CellError, read_error
 from hexa.agent.views import CellChange
 from hexa.marimo.errors import CodeModeError, MarimoError
-from hexa.marimo.models import ApplyResult, CellErrors, Op
+from hexa.marimo.models import ApplyResult, CellOutputs, NotebookErrors, Op
 from hexa.marimo.protocol import NotebookClient
 
 CODE_LIMIT = 8000  # characters of one cell's code shown to the model
 MANY_OUTPUTS = 10  # past this many cells, a run reports errors rather than every output
+IMAGES_GIVEN = 4  # images handed to a model that takes them, per call
+IMAGE_BYTES = 2_000_000  # larger images are described, not handed over
+_PASSED_AS_IMAGES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
 
 def check_code(ctx: ToolContext, code: str) -> None:
@@ -71,21 +84,110 @@ async def apply_or_wait(
     return still_running(result.waited, what) if isinstance(result, StillRunning) else None
 
 
-async def outputs_text(client: NotebookClient, cell_ids: Sequence[str], limit: int = 2000) -> str:
-    if not cell_ids:
-        return ""
+@dataclass(frozen=True)
+class OutputsReport:
+    text: str
+    count: int  # cells reported
+    images: tuple[Image, ...] = ()
+
+
+async def outputs_report(
+    client: NotebookClient,
+    cell_ids: Sequence[str],
+    *,
+    limit: int | None = None,
+    many: bool = False,
+) -> OutputsReport:
+    """Cells' outputs as the person sees them ([] with `many`: every cell), each headed
+    by its id, with what its charts show and what its errors mean, and its images."""
+    if not cell_ids and not many:
+        return OutputsReport("", 0)
     try:
         cells = await client.cell_outputs(list(cell_ids))
     except MarimoError as exc:
-        return f"(outputs unavailable: {exc.message})"
-    if len(cells) == 1:
-        return describe_cell_outputs(cells[0], limit)
-    return "\n".join(f"`{c['cell_id']}`: {describe_cell_outputs(c, limit)}" for c in cells)
+        return OutputsReport(f"(outputs unavailable: {exc.message})", 0)
+    size = limit or (OUTPUT_LIMIT if len(cells) <= MANY_OUTPUTS else 400)
+    errors = {c["cell_id"]: found for c in cells if (found := cell_errors(c)) is not None}
+    hints = await error_hints(client, (e for found in errors.values() for e in found))
+    charts = await chart_notes(client, cells)
+    shown = [
+        describe_cell_outputs(
+            c, size, charts=charts.get(c["cell_id"], ()), hints=hints.get(c["cell_id"], ())
+        )
+        for c in cells
+    ]
+    if len(cells) == 1 and not many:
+        text = shown[0]
+    else:
+        pairs = zip(cells, shown, strict=True)
+        text = "\n\n".join(f"cell `{c['cell_id']}`:\n{s}" for c, s in pairs)
+    images = [i for c in cells if shows_image(c) for i in _images(c)]
+    return OutputsReport(text, len(cells), tuple(images[:IMAGES_GIVEN]))
 
 
-def error_line(cell: CellErrors) -> str:
-    """One cell of marimo's error report, as a list item."""
-    return f"- `{cell['cell_id']}`: {describe_errors(cell['errors'])}"
+def _images(cell: CellOutputs) -> list[Image]:
+    """The images a cell shows, decoded (for models that take images)."""
+    visual = cell.get("visual_output") or {}
+    kind = (visual.get("visual_mimetype") or "").lower()
+    data = visual.get("visual_output") or ""
+    urls: dict[str, str] = {}
+    if kind == "application/vnd.marimo+mimebundle":
+        try:
+            bundle = json.loads(data)
+        except ValueError:
+            return []
+        if isinstance(bundle, dict):
+            urls = {
+                k: v for k, v in bundle.items() if k in _PASSED_AS_IMAGES and isinstance(v, str)
+            }
+    elif kind in _PASSED_AS_IMAGES:
+        urls = {kind: data}
+    found = []
+    for media_type, url in urls.items():
+        payload = url.partition(";base64,")[2] if url.startswith("data:") else url
+        try:
+            raw = base64.b64decode(payload, validate=False)
+        except ValueError:
+            continue
+        if 0 < len(raw) <= IMAGE_BYTES:
+            found.append(Image(media_type, raw))
+    return found
+
+
+async def outputs_text(client: NotebookClient, cell_ids: Sequence[str], limit: int = 2000) -> str:
+    return (await outputs_report(client, cell_ids, limit=limit)).text
+
+
+async def explained_errors(
+    client: NotebookClient, cell_ids: Sequence[str], report: NotebookErrors | None = None
+) -> dict[str, str]:
+    """Cell id -> its errors as the exception, the cell's line and what they likely mean."""
+    report = report if report is not None else await client.notebook_errors()
+    wanted = set(cell_ids)
+    cells = [c for c in report["cells"] if c["cell_id"] in wanted]
+    try:
+        codes = await cell_codes(client, [c["cell_id"] for c in cells])
+    except MarimoError:
+        codes = {}
+    errors: dict[str, list[CellError]] = {}
+    for cell in cells:
+        cid, stderr = cell["cell_id"], "".join(cell.get("stderr") or [])
+        errors[cid] = [
+            read_error(
+                cid,
+                str(e.get("type") or "error"),
+                str(e.get("message") or ""),
+                stderr if e.get("type") == WRAPPER else "",
+                codes.get(cid),
+            )
+            for e in cell["errors"]
+        ]
+    hints = await error_hints(client, (e for found in errors.values() for e in found))
+    return {
+        cid: "\n".join(describe_error(e) for e in found)
+        + "".join(f"\n{h}" for h in hints.get(cid, ()))
+        for cid, found in errors.items()
+    }
 
 
 async def cell_codes(client: NotebookClient, cell_ids: Sequence[str]) -> dict[str, str]:

@@ -4,9 +4,11 @@ for calls that turn left waiting when the person wrote again instead of answerin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pydantic_ai import DeferredToolResults
 from pydantic_ai.messages import (
+    BinaryContent,
     ModelMessage,
     ModelMessagesTypeAdapter,
     ModelRequest,
@@ -64,7 +66,7 @@ class Conversations:
             carried = DeferredToolResults(approvals=answers) if answers else None
         if carried is None and not need_history:
             return None, None
-        return _trim(history), carried
+        return _without_images(_trim(history)), carried
 
 
 def _unresolved(history: Sequence[ModelMessage]) -> list[str]:
@@ -81,6 +83,31 @@ def _unresolved(history: Sequence[ModelMessage]) -> list[str]:
                 if isinstance(result, ToolReturnPart | RetryPromptPart):
                     answered.add(result.tool_call_id)
     return [c for c in calls if c not in answered]
+
+
+def _without_images(history: list[ModelMessage]) -> list[ModelMessage]:
+    """`history` with the images earlier turns were handed replaced by a mention: their
+    text descriptions stay, and each later request would pay for them again."""
+    out: list[ModelMessage] = []
+    for message in history:
+        if isinstance(message, ModelRequest) and any(
+            isinstance(p, UserPromptPart) and not isinstance(p.content, str) for p in message.parts
+        ):
+            parts = [
+                replace(
+                    p,
+                    content=[
+                        "[an image shown in an earlier turn]" if isinstance(c, BinaryContent) else c
+                        for c in p.content
+                    ],
+                )
+                if isinstance(p, UserPromptPart) and not isinstance(p.content, str)
+                else p
+                for p in message.parts
+            ]
+            message = replace(message, parts=parts)
+        out.append(message)
+    return out
 
 
 def _trim(history: list[ModelMessage]) -> list[ModelMessage]:

@@ -32,6 +32,7 @@ class ModelChoice:
     spec: str  # as configured: "builtin", "openai:gpt-4.1", ...
     model: Model | None  # None for builtin, which is made per turn (it sees the selection)
     problem: str | None = None  # why the configured model cannot be used
+    images: bool = False  # whether the model is handed cell images besides their text
 
     @property
     def builtin(self) -> bool:
@@ -109,7 +110,10 @@ def choose_model(settings: Settings, env: Mapping[str, str] | None = None) -> Mo
     except Exception as exc:  # an SDK refusing its configuration: tell, don't crash
         logger.warning("model %s cannot be used: %s", spec, type(exc).__name__)
         return ModelChoice(spec, None, f"The model {spec} cannot be set up: {type(exc).__name__}.")
-    return ModelChoice(spec, model)
+    images = settings.model_images
+    if images is None:
+        images = provider in ("openai", "anthropic")
+    return ModelChoice(spec, model, images=images)
 
 
 class _MissingSetting(Exception):

@@ -1,8 +1,11 @@
 """Cell outputs turned into short text a model can read and a person can skim.
 
-marimo outputs are HTML, images, JSON or its own error documents. A model needs the gist
-(the numbers printed, the error raised, "a 3x2 table"), not base64 or widget markup, and
-everything has a length cap so one chart cannot eat the context window.
+marimo outputs are HTML, images, JSON or its own error documents. A model needs what the
+person sees (the numbers printed, a table's columns and first rows, what a chart shows,
+the exception and the line of their cell that raised it), not base64, widget markup or a
+library's traceback, and everything has a length cap so one chart cannot eat the context
+window. Outputs and code are fenced, so chat shows them as code (a `# comment` line is
+never a Markdown heading).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from hexa.agent.table_text import describe_table
+from hexa.agent.tracebacks import WRAPPER, CellError, read_error
 from hexa.marimo.models import CellOutputs, ErrorDetail
 
 OUTPUT_LIMIT = 2000  # characters of one cell's output given to the model
@@ -24,7 +29,9 @@ _MARIMO_ELEMENT = re.compile(r"<(marimo-[\w-]+)\b([^>]*)>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-_ROWS = re.compile(r"data-total-rows=['\"](?:&quot;)?(\d+)", re.I)
+_TABLE = re.compile(r"<marimo-table\b[^>]*>", re.I)
+_BACKTICKS = re.compile(r"`+")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/svg+xml")
 
 
 def clip(text: str, limit: int) -> str:
@@ -34,16 +41,38 @@ def clip(text: str, limit: int) -> str:
     return f"{text[:limit]}… [{len(text) - limit} more characters]"
 
 
+def code_span(text: str) -> str:
+    """`text` as inline code, whatever backticks it holds."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fenced(text: str, lang: str = "text") -> str:
+    """`text` as a fenced block, whatever fences it holds."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML output: images and marimo widgets named, tags dropped."""
-    text = _DATA_URL.sub(lambda m: f"[{m.group(1)} data]", markup)
+    """Readable text of an HTML output: tables as their columns and first rows, images
+    and other marimo widgets named, tags dropped."""
+    tables: list[str] = []
+
+    def table(match: re.Match[str]) -> str:
+        tables.append(describe_table(match.group(0)))
+        return f"\x00{len(tables) - 1}\x00"
+
+    text = _TABLE.sub(table, markup)
+    text = _DATA_URL.sub(lambda m: f"[{m.group(1)} data]", text)
     text = _SCRIPT.sub("", text)
 
     def element(match: re.Match[str]) -> str:
-        tag, attrs = match.group(1).lower(), match.group(2)
-        if tag == "marimo-table":
-            rows = _ROWS.search(attrs)
-            return f"[table{f' with {rows.group(1)} rows' if rows else ''}]"
+        tag = match.group(1).lower()
+        if tag in ("marimo-ui-element", "marimo-table"):
+            return ""  # the wrapper of every widget; the table is described
         return f"[{tag.removeprefix('marimo-')} element]"
 
     text = _MARIMO_ELEMENT.sub(element, text)
@@ -51,7 +80,8 @@ def html_to_text(markup: str) -> str:
     text = re.sub(r"<(br|/p|/div|/li|/tr|/h\d)\b[^>]*>", "\n", text, flags=re.I)
     text = html.unescape(_TAG.sub("", text))
     text = _SPACE.sub(" ", text)
-    return _BLANK_LINES.sub("\n", text).strip()
+    text = _BLANK_LINES.sub("\n", text).strip()
+    return re.sub("\x00(\\d+)\x00", lambda m: f"\n{tables[int(m.group(1))]}\n", text).strip()
 
 
 def describe_errors(errors: Sequence[ErrorDetail] | Sequence[Any]) -> str:
@@ -66,21 +96,67 @@ def describe_errors(errors: Sequence[ErrorDetail] | Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
+def describe_error(error: CellError, hints: Sequence[str] = ()) -> str:
+    """cell `vblA`, line 2: `KeyError: 'amout'` in `total = ...`, then the hints."""
+    where = f"cell `{error.cell_id}`" + (f", line {error.line}" if error.line else "")
+    text = f"{where}: {code_span(error.headline())}"
+    if error.source:
+        text += f" in {code_span(error.source)}"
+    return "\n".join([text, *hints])
+
+
+def _error_list(data: Any) -> list[dict[str, Any]] | None:
+    """marimo's errors, if `data` is its error document (a list of {type, message})."""
+    try:
+        parsed = json.loads(data) if isinstance(data, str) else data
+    except ValueError:
+        return None
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if items and all(isinstance(i, dict) and "type" in i for i in items):
+        return items
+    return None
+
+
+def _image(kind: str, data: Any, meta: Any = None) -> str:
+    size = ""
+    if isinstance(meta, dict) and meta.get("width") and meta.get("height"):
+        size = f", {meta['width']}x{meta['height']} px"
+    elif isinstance(data, str):
+        size = f", {len(data) * 3 // 4 // 1024} KB"
+    return f"[{kind} image{size}]"
+
+
+def _bundle(data: Any, limit: int) -> str:
+    """marimo's mimebundle (a figure is one): its image, else its richest text."""
+    try:
+        bundle = json.loads(data) if isinstance(data, str) else data
+    except ValueError:
+        return clip(str(data), limit)
+    if not isinstance(bundle, dict):
+        return clip(str(bundle), limit)
+    meta = bundle.get("__metadata__") or {}
+    for kind in IMAGE_TYPES:
+        if kind in bundle:
+            return _image(kind, bundle[kind], meta.get(kind) if isinstance(meta, dict) else None)
+    for kind in ("text/html", "text/markdown", "text/plain", "application/json"):
+        if kind in bundle:
+            return describe_output(kind, bundle[kind], limit)
+    return f"[output of type {', '.join(k for k in bundle if k != '__metadata__')}]"
+
+
 def describe_output(mimetype: str | None, data: Any, limit: int = OUTPUT_LIMIT) -> str:
     """One output as text; '' when there is none."""
     if data is None or data == "" or data == []:
         return ""
     kind = (mimetype or "").lower()
     if kind.startswith("image/"):
-        size = len(data) if isinstance(data, str) else 0
-        return f"[{kind} image, {size * 3 // 4 // 1024} KB]"
-    if kind == "application/vnd.marimo+error":
-        try:
-            parsed = json.loads(data) if isinstance(data, str) else data
-        except ValueError:
-            parsed = data
-        errors = parsed if isinstance(parsed, list) else [parsed]
-        return clip("Error: " + describe_errors(errors), limit)
+        return _image(kind, data)
+    if kind == "application/vnd.marimo+mimebundle":
+        return _bundle(data, limit)
+    if kind in ("application/vnd.marimo+error", "application/json"):
+        errors = _error_list(data)
+        if errors is not None and (kind.endswith("+error") or _looks_like_errors(errors)):
+            return clip("Error: " + describe_errors(errors), limit)
     if not isinstance(data, str):
         data = json.dumps(data, default=str)
     if kind in ("text/html", "text/markdown") or kind.startswith("application/vnd.marimo"):
@@ -90,20 +166,61 @@ def describe_output(mimetype: str | None, data: Any, limit: int = OUTPUT_LIMIT) 
     return f"[{kind} output, {len(data)} characters]"
 
 
-def describe_cell_outputs(cell: CellOutputs, limit: int = OUTPUT_LIMIT) -> str:
-    """A cell's visual output and console, as text for the model."""
+def _looks_like_errors(items: list[dict[str, Any]]) -> bool:
+    return all(str(i.get("type", "")).endswith("Error") and "message" in i for i in items)
+
+
+def cell_errors(cell: CellOutputs, code: str | None = None) -> list[CellError] | None:
+    """The errors a cell's output shows, read with its traceback; None if it has none."""
+    visual = cell.get("visual_output") or {}
+    kind = (visual.get("visual_mimetype") or "").lower()
+    if kind not in ("application/vnd.marimo+error", "application/json"):
+        return None
+    errors = _error_list(visual.get("visual_output"))
+    if errors is None or not (kind.endswith("+error") or _looks_like_errors(errors)):
+        return None
+    traceback = "".join((cell.get("console_outputs") or {}).get("stderr") or [])
+    return [
+        read_error(
+            cell["cell_id"],
+            str(e.get("type") or "error"),
+            str(e.get("message") or e.get("msg") or ""),
+            traceback if e.get("type") == WRAPPER else "",
+            code,
+        )
+        for e in errors
+    ]
+
+
+def describe_cell_outputs(
+    cell: CellOutputs,
+    limit: int = OUTPUT_LIMIT,
+    *,
+    charts: Sequence[str] = (),
+    hints: Sequence[str] = (),
+) -> str:
+    """A cell's visual output and console, as text for the model. An error is its
+    exception and the cell's line (its traceback left out); `charts` and `hints` are
+    sentences about the output's charts and errors."""
     visual = cell.get("visual_output") or {}
     console = cell.get("console_outputs") or {}
     parts = []
-    shown = describe_output(visual.get("visual_mimetype"), visual.get("visual_output"), limit)
-    if shown:
-        parts.append(f"output:\n{shown}")
-    stdout = "".join(console.get("stdout") or [])
+    errors = cell_errors(cell)
     stderr = "".join(console.get("stderr") or [])
+    if errors is not None:
+        parts.append("error:\n" + "\n".join(describe_error(e) for e in errors))
+        parts += list(hints)
+        stderr = ""  # the traceback, read into the errors above
+    else:
+        shown = describe_output(visual.get("visual_mimetype"), visual.get("visual_output"), limit)
+        if shown:
+            parts.append(f"output:\n{fenced(shown)}")
+        parts += list(charts)
+    stdout = "".join(console.get("stdout") or [])
     if stdout.strip():
-        parts.append(f"stdout:\n{clip(stdout.rstrip(), CONSOLE_LIMIT)}")
+        parts.append(f"stdout:\n{fenced(clip(stdout.rstrip(), CONSOLE_LIMIT))}")
     if stderr.strip():
-        parts.append(f"stderr:\n{clip(stderr.rstrip(), CONSOLE_LIMIT)}")
+        parts.append(f"stderr:\n{fenced(clip(stderr.rstrip(), CONSOLE_LIMIT))}")
     return "\n".join(parts) if parts else "(no output)"
 
 
@@ -118,5 +235,5 @@ def first_line(text: str, limit: int = 80) -> str:
 def gist(text: str, limit: int = 80) -> str:
     """A one-line gist of a labelled output block ("output:" / "console:" headers skipped)."""
     lines = [line.strip() for line in text.splitlines()]
-    content = [line for line in lines if line and not line.endswith(":")]
+    content = [line for line in lines if line and not line.endswith(":") and line[:3] != "```"]
     return clip(" ".join(content), limit) if content else "no output"

@@ -140,13 +140,21 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """A finished call: `content` for the model, `summary` (one line) for people."""
+    """A finished call: `content` for the model, `summary` (one line) for people;
+    `images` go to models that take images, besides the content that describes them."""
 
     content: str
     summary: str
     ok: bool = True
     code_before: str | None = None
     code_after: str | None = None
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True)
+class Image:
+    media_type: str  # image/png, ...
+    data: bytes
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hexa.agent.cell_access import CODE_LIMIT, MANY_OUTPUTS, error_line
-from hexa.agent.outputs import clip, describe_cell_outputs, describe_errors
+from hexa.agent.cell_access import CODE_LIMIT, explained_errors, outputs_report
+from hexa.agent.outputs import clip, fenced
 from hexa.agent.registry import Tier, ToolContext, ToolOutcome, ToolSpec
 from hexa.agent.tools_args import (
     CellIdsArgs,
@@ -36,26 +36,29 @@ async def notebook_map(ctx: ToolContext, args: MapArgs) -> ToolOutcome:
             flags.append("output")
         if cell.get("has_console_output"):
             flags.append("console")
-        preview = "\n    ".join(cell.get("preview", "").splitlines()) or "(empty)"
-        lines.append(
-            f"- `{cell['cell_id']}` [{', '.join(flags)}] {cell['cell_type']}\n    {preview}"
-        )
+        preview = cell.get("preview", "").rstrip("\n")
+        shown = fenced(preview, "python").replace("\n", "\n  ") if preview else "(empty)"
+        lines.append(f"- `{cell['cell_id']}` [{', '.join(flags)}] {cell['cell_type']}\n  {shown}")
     return ToolOutcome("\n".join(lines), f"{len(cell_map['cells'])} cells")
 
 
 async def get_cells(ctx: ToolContext, args: CellIdsArgs) -> ToolOutcome:
     client = await ctx.client(ctx.target(args))
+    data = await client.cell_runtime_data(args.cell_ids)
+    failing = [d["cell_id"] for d in data if d.get("errors")]
+    errors = await explained_errors(client, failing) if failing else {}
     parts = []
-    for data in await client.cell_runtime_data(args.cell_ids):
-        ctx.saw(ctx.target(args), data["cell_id"], data.get("code") or "")
-        meta = data.get("metadata")
+    for cell in data:
+        code = cell.get("code") or ""
+        ctx.saw(ctx.target(args), cell["cell_id"], code)
+        meta = cell.get("metadata")
         state = (meta and meta.get("runtime_state")) or "not run"
         took = meta.get("execution_time") if meta else None
-        head = f"## cell `{data['cell_id']}` [{state}" + (f", {took:.0f} ms" if took else "") + "]"
-        body = [head, "```python", clip(data.get("code") or "", CODE_LIMIT), "```"]
-        if data.get("errors"):
-            body.append("errors:\n" + describe_errors(data["errors"] or []))
-        variables = data.get("variables") or {}
+        head = f"cell `{cell['cell_id']}` [{state}" + (f", {took:.0f} ms" if took else "") + "]:"
+        body = [head, fenced(clip(code, CODE_LIMIT), "python")]
+        if cell["cell_id"] in errors:
+            body.append("error:\n" + errors[cell["cell_id"]])
+        variables = cell.get("variables") or {}
         if variables:
             body.append(
                 "defines: "
@@ -67,12 +70,10 @@ async def get_cells(ctx: ToolContext, args: CellIdsArgs) -> ToolOutcome:
 
 async def get_outputs(ctx: ToolContext, args: SomeCellsArgs) -> ToolOutcome:
     client = await ctx.client(ctx.target(args))
-    cells = await client.cell_outputs(args.cell_ids)
-    limit = 2000 if len(cells) <= MANY_OUTPUTS else 400
-    text = "\n\n".join(
-        f"## cell `{c['cell_id']}`\n{describe_cell_outputs(c, limit)}" for c in cells
+    report = await outputs_report(client, args.cell_ids, many=True)
+    return ToolOutcome(
+        report.text or "No cells.", f"outputs of {report.count} cell(s)", images=report.images
     )
-    return ToolOutcome(text or "No cells.", f"outputs of {len(cells)} cell(s)")
 
 
 async def get_errors(ctx: ToolContext, args: NoArgs) -> ToolOutcome:
@@ -80,12 +81,9 @@ async def get_errors(ctx: ToolContext, args: NoArgs) -> ToolOutcome:
     report = await client.notebook_errors()
     if not report["has_errors"]:
         return ToolOutcome("No cell has an error.", "no errors")
+    explained = await explained_errors(client, [c["cell_id"] for c in report["cells"]], report)
     lines = [f"{report['total_errors']} error(s) in {report['total_cells_with_errors']} cell(s):"]
-    for cell in report["cells"]:
-        lines.append(error_line(cell))
-        stderr = "".join(cell.get("stderr") or []).strip()
-        if stderr:
-            lines.append("  stderr: " + clip(stderr, 800).replace("\n", "\n  "))
+    lines += [f"- {text}".replace("\n", "\n  ") for text in explained.values()]
     return ToolOutcome("\n".join(lines), f"{report['total_errors']} error(s)")
 
 
@@ -172,15 +170,18 @@ READ_TOOLS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         "get_cell_outputs",
-        "Read cells' outputs as text (HTML and images summarised, long output cut) and "
-        "their stdout/stderr. Empty cell_ids: every cell.",
+        "Read cells' outputs as a person sees them: tables as columns, types and first "
+        "rows; charts as kind, title, axes and series; errors as the exception and the "
+        "cell's line; long output cut; stdout/stderr. Empty cell_ids: every cell.",
         SomeCellsArgs,
         Tier.READ,
         get_outputs,
     ),
     ToolSpec(
         "get_notebook_errors",
-        "Every error in the notebook, per cell, with stderr.",
+        "Every error in the notebook: per cell, the exception, its message, the line of "
+        "the cell that raised it, and what it most likely means (e.g. a dataframe's "
+        "columns and the closest one for a KeyError).",
         NoArgs,
         Tier.READ,
         get_errors,

@@ -17,7 +17,7 @@ from hexa.agent.cell_access import (
     cell_codes,
     check_code,
     chosen_or_all,
-    error_line,
+    explained_errors,
     joined,
     outputs_text,
     quoted,
@@ -30,7 +30,7 @@ from hexa.agent.registry import Tier, ToolContext, ToolError, ToolOutcome, ToolS
 from hexa.agent.runs import StillRunning
 from hexa.agent.tools_args import AddCellArgs, EditCellArgs, MoveCellArgs, NoArgs, SomeCellsArgs
 from hexa.marimo.errors import CodeModeError
-from hexa.marimo.models import CreateCell, EditCell, MoveCell, NotebookErrors, Op, RunCell, RunStale
+from hexa.marimo.models import CreateCell, EditCell, MoveCell, Op, RunCell, RunStale
 from hexa.marimo.protocol import NotebookClient
 
 
@@ -135,16 +135,18 @@ async def _run(
     return "" if waiting is None else waiting
 
 
-def _errors_summary(report: NotebookErrors) -> str:
+async def _errors_summary(client: NotebookClient) -> str:
+    report = await client.notebook_errors()
     if not report["has_errors"]:
         return "No cell has an error."
-    return "Errors:\n" + "\n".join(error_line(c) for c in report["cells"])
+    explained = await explained_errors(client, [c["cell_id"] for c in report["cells"]], report)
+    return "Errors:\n" + "\n".join(f"- {t}".replace("\n", "\n  ") for t in explained.values())
 
 
 async def _run_report(client: NotebookClient, cell_ids: Sequence[str]) -> str:
     if len(cell_ids) <= MANY_OUTPUTS:
         return await outputs_text(client, cell_ids, limit=800)
-    return _errors_summary(await client.notebook_errors())
+    return await _errors_summary(client)
 
 
 async def run_cells(ctx: ToolContext, args: SomeCellsArgs) -> ToolOutcome:
@@ -171,7 +173,7 @@ async def run_stale(ctx: ToolContext, args: NoArgs) -> ToolOutcome:
     ran = await _run(ctx, notebook_id, [RunStale()], "run_stale_cells", what)
     if isinstance(ran, ToolOutcome):
         return ran
-    errors = _errors_summary(await client.notebook_errors())
+    errors = await _errors_summary(client)
     return ToolOutcome(f"Ran the stale cells.\n{errors}", "ran stale cells")
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic_ai import RunContext
+from pydantic_ai.messages import BinaryContent, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
@@ -62,6 +63,7 @@ class TurnState:
     # tool_call_id -> approval id, for the approved calls this run may carry out
     approved: dict[str, str] = field(default_factory=dict)
     records: dict[str, CallRecord] = field(default_factory=dict)
+    images: bool = False  # the model takes images: outcomes' images go with their text
 
 
 class TurnLedger(Protocol):
@@ -142,6 +144,14 @@ class RegistryToolset(AbstractToolset[TurnState]):
         outcome = await self._run(spec, state.tools, args)
         elapsed = (time.perf_counter() - started) * 1000
         await self._finish(state, call_id, spec, arguments, notebook_id, decision, outcome, elapsed)
+        if outcome.images and state.images:
+            return ToolReturn(
+                return_value=outcome.content,
+                content=[
+                    "The images of the outputs above:",
+                    *(BinaryContent(i.data, media_type=i.media_type) for i in outcome.images),
+                ],
+            )
         return outcome.content
 
     async def _finish(

@@ -148,7 +148,7 @@ class Turns:
             )
             turn_id = turn.id
         self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
-        state = TurnState(tools, turn_id, text)
+        state = TurnState(tools, turn_id, text, images=self._model.images)
         self._ledger.adopt(state, notebook_id, early)
         try:
             outcome = await self._runner.run(
@@ -178,7 +178,13 @@ class Turns:
         self._bus.publish(
             notebook_id, TurnStarted(turn_id=turn_id, prompt=turn.prompt, resumed=True)
         )
-        state = TurnState(self._tools(user, notebook_id), turn_id, turn.prompt, approved=approved)
+        state = TurnState(
+            self._tools(user, notebook_id),
+            turn_id,
+            turn.prompt,
+            approved=approved,
+            images=self._model.images,
+        )
         self._ledger.load(turn_id, turn.cells_before_json)
         try:
             outcome = await self._runner.run(

@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 
@@ -30,6 +30,7 @@ from hexa.marimo.models import (
     ApplyResult,
     CellOutput,
     CellSnapshot,
+    Chart,
     ConsoleOutput,
     CreateCell,
     DeleteCell,
@@ -223,6 +224,25 @@ class CodeMode(OnConnection):
                 stderr=result.stderr,
             )
         return [_snapshot(cell) for cell in payload.get("cells") or ()]
+
+    async def describe_charts(
+        self, names: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Chart]:
+        """What the charts held by variables `names` show (kind, title, axes, series);
+        names that hold no chart are left out."""
+        if not names:
+            return {}
+        marker = program.new_marker()
+        result = await self.execute(program.charts_program(names, marker), timeout)
+        payload = program.find_result(result.stdout, marker)
+        if payload is None or not payload.get("ok"):
+            raise CodeModeError(
+                "describing charts failed: " + _last_line(result.stderr),
+                applied=False,
+                stdout=result.stdout,
+                stderr=result.stderr,
+            )
+        return cast("dict[str, Chart]", payload.get("charts") or {})
 
 
 class _ExecuteStream:

@@ -274,6 +274,28 @@ class TablesAndVariables(TypedDict):
     variables: dict[str, VariableValue]
 
 
+class ChartSeries(TypedDict):
+    kind: str  # line, bar, scatter, pie, image; altair's mark; plotly's trace type
+    label: str
+    points: int | None
+
+
+class ChartAxes(TypedDict):
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[ChartSeries]
+    xticks: list[str]
+
+
+class Chart(TypedDict):
+    """What a chart object in the kernel shows (`describe_charts`)."""
+
+    library: str
+    title: str
+    axes: list[ChartAxes]
+
+
 class DatabaseTable(TypedDict, total=False):
     connection: str
     database: str

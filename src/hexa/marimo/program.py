@@ -39,6 +39,9 @@ async def _hexa_main(req):
     if req["kind"] == "read":
         emit({"ok": True, "cells": _hexa_read(cm.get_context().cells, req["limit"])})
         return
+    if req["kind"] == "charts":
+        emit({"ok": True, "charts": _hexa_charts(globals(), req["names"])})
+        return
 
     created = []
     failed = []
@@ -172,6 +175,97 @@ def _hexa_read(cells, limit):
     return result
 
 
+def _hexa_charts(space, names):
+    # Only reads the objects: attributes and to_dict(), nothing that draws or changes.
+    out = {}
+    seen = set()
+    for name in names:
+        obj = space.get(name)
+        if obj is None:
+            continue
+        # `fig` and its `ax` are one chart: described once.
+        key = id(getattr(obj, "figure", None) or obj)
+        if key in seen:
+            continue
+        try:
+            found = _hexa_chart(obj)
+        except Exception:
+            found = None
+        if found:
+            seen.add(key)
+            out[name] = found
+    return out
+
+
+def _hexa_chart(obj):
+    module = type(obj).__module__ or ""
+
+    def label(artist):
+        text = str(artist.get_label() or "")
+        return "" if text.startswith("_") else text
+
+    if module.startswith("matplotlib"):
+        fig = obj if hasattr(obj, "savefig") else getattr(obj, "figure", None)
+        if fig is None or not hasattr(fig, "get_axes"):
+            return None
+        axes = []
+        for ax in fig.get_axes():
+            series = []
+            for line in ax.get_lines():
+                series.append({"kind": "line", "label": label(line),
+                               "points": len(line.get_xdata())})
+            for box in getattr(ax, "containers", []):
+                if type(box).__name__ == "BarContainer":
+                    series.append({"kind": "bar", "label": label(box),
+                                   "points": len(box.patches)})
+            for coll in ax.collections:
+                if type(coll).__name__ == "PathCollection":
+                    series.append({"kind": "scatter", "label": label(coll),
+                                   "points": len(coll.get_offsets())})
+            wedges = [p for p in ax.patches if type(p).__name__ == "Wedge"]
+            if wedges:
+                series.append({"kind": "pie", "label": "", "points": len(wedges)})
+            if ax.images:
+                series.append({"kind": "image", "label": "", "points": len(ax.images)})
+            ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+            try:  # numeric ticks say nothing the axis label does not
+                [float(t.replace("\u2212", "-")) for t in ticks]
+                ticks = []
+            except ValueError:
+                pass
+            axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(),
+                         "ylabel": ax.get_ylabel(), "series": series, "xticks": ticks[:8]})
+        title = getattr(fig, "_suptitle", None)
+        return {"library": "matplotlib", "title": title.get_text() if title else "",
+                "axes": axes}
+    if module.startswith("altair"):
+        spec = obj.to_dict()
+        mark = spec.get("mark")
+        mark = mark.get("type") if isinstance(mark, dict) else mark
+        enc = spec.get("encoding") or {}
+
+        def field(channel):
+            value = enc.get(channel) or {}
+            return str(value.get("title") or value.get("field") or "")
+
+        title = spec.get("title")
+        title = title.get("text") if isinstance(title, dict) else title
+        return {"library": "altair", "title": str(title or ""), "axes": [{
+            "title": "", "xlabel": field("x"), "ylabel": field("y"), "xticks": [],
+            "series": [{"kind": str(mark), "label": field("color"), "points": None}]}]}
+    if module.startswith("plotly"):
+        layout = obj.layout
+        series = []
+        for trace in obj.data:
+            xs = getattr(trace, "x", None)
+            series.append({"kind": str(trace.type), "label": str(trace.name or ""),
+                           "points": None if xs is None else len(xs)})
+        return {"library": "plotly", "title": str(layout.title.text or ""), "axes": [{
+            "title": "", "xlabel": str(layout.xaxis.title.text or ""),
+            "ylabel": str(layout.yaxis.title.text or ""), "series": series, "xticks": []}]}
+    return None
+
+
 await _hexa_main(json.loads(__HEXA_REQUEST__))
 """
 
@@ -259,6 +353,11 @@ def replace_program(cells: Sequence[tuple[str, str | None]], *, run: bool, marke
 def read_program(marker: str, *, limit: int) -> str:
     """A program that prints every cell (code, status, errors, clipped outputs)."""
     return _program({"kind": "read", "marker": marker, "limit": limit})
+
+
+def charts_program(names: Sequence[str], marker: str) -> str:
+    """A program that describes the charts (matplotlib, altair, plotly) held by `names`."""
+    return _program({"kind": "charts", "marker": marker, "names": list(names)})
 
 
 def find_result(stdout: str, marker: str) -> dict[str, Any] | None:

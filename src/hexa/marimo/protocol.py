@@ -17,6 +17,7 @@ from hexa.marimo.models import (
     CellOutputs,
     CellRuntimeData,
     CellSnapshot,
+    Chart,
     DependencyGraph,
     LintReport,
     NotebookErrors,
@@ -74,6 +75,13 @@ class NotebookClient(Protocol):
         self, *, max_output_chars: int = 2000, timeout: float | None = None
     ) -> list[CellSnapshot]:
         """Every cell with its code, status, errors and clipped outputs."""
+        ...
+
+    async def describe_charts(
+        self, names: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Chart]:
+        """What the charts held by variables `names` show (code mode: it waits for the
+        kernel, so call it only when no cell runs)."""
         ...
 
     # -- kernel

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import itertools
+import json
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,7 @@ from hexa.marimo.models import (
     CellOutputs,
     CellRuntimeData,
     CellSnapshot,
+    Chart,
     CreateCell,
     DeleteCell,
     DependencyGraph,
@@ -56,6 +59,7 @@ class FakeCell:
     output: str | None = None
     error: str | None = None
     state: str | None = None
+    image: bytes | None = None  # a PNG the cell shows, as marimo's figure bundle
 
 
 class FakeMarimoClient:
@@ -173,6 +177,12 @@ class FakeMarimoClient:
                     "visual_output": f'[{{"type":"exception","msg":"{c.error}"}}]',
                     "visual_mimetype": "application/vnd.marimo+error",
                 }
+            elif c.image is not None:
+                url = "data:image/png;base64," + base64.b64encode(c.image).decode()
+                visual = {
+                    "visual_output": json.dumps({"image/png": url}),
+                    "visual_mimetype": "application/vnd.marimo+mimebundle",
+                }
             else:
                 visual = {
                     "visual_output": f"<pre>{c.output}</pre>" if c.output else None,
@@ -234,6 +244,11 @@ class FakeMarimoClient:
             multiply_defined=[],
             cycles=[],
         )
+
+    async def describe_charts(
+        self, names: Sequence[str], *, timeout: float | None = None
+    ) -> dict[str, Chart]:
+        return {}  # the fake kernel holds no chart objects
 
     async def marimo_rules(self) -> str:
         self.rules_calls += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic_ai.messages import ModelRequest, ToolReturnPart, UserPromptPart
+from pydantic_ai.messages import BinaryContent, ModelRequest, ToolReturnPart, UserPromptPart
 
 from hexa.agent.builtin import CONFIGURE, Call, Say, parse_command, reply_to
 
@@ -59,6 +59,14 @@ CODE = "x = 1\nx + 1"
         ("interrupt", "interrupt_kernel", {}),
         ("docs slider", "search_marimo_docs", {"query": "slider"}),
         ("search docs for sql query", "search_marimo_docs", {"query": "sql query"}),
+        ("Why is my cell failing?", "get_notebook_errors", {}),
+        ("why is cell vblA failing", "get_notebook_errors", {}),
+        ("why does my code fail?", "get_notebook_errors", {}),
+        ("what's wrong with my notebook?", "get_notebook_errors", {}),
+        ("explain the error", "get_notebook_errors", {}),
+        ("What does this error mean?", "get_notebook_errors", {}),
+        ("show rules", "get_marimo_rules", {}),
+        ("marimo rules", "get_marimo_rules", {}),
     ],
 )
 def test_commands(message: str, tool: str, args: dict[str, Any]) -> None:
@@ -79,6 +87,15 @@ def test_help_lists_the_commands(message: str) -> None:
     assert CONFIGURE in answer.text
 
 
+def test_help_keeps_its_placeholders_in_code_spans_that_close() -> None:
+    answer = parse_command("help")
+    assert isinstance(answer, Say)
+    # A command holding a fence needs a longer code span, or Markdown leaves it open and
+    # drops `<id>` as an HTML tag.
+    assert "- ```` edit cell <id>: ```python ...``` ````: replace" in answer.text
+    assert "- `delete cell <id> [<id> ...]`: delete cells" in answer.text
+
+
 @pytest.mark.parametrize(
     "message", ["make me a chart of sales by region", "why is my code slow?", "run", "delete"]
 )
@@ -86,7 +103,26 @@ def test_anything_else_is_a_plain_answer_with_how_to_configure(message: str) -> 
     answer = parse_command(message)
     assert isinstance(answer, Say)
     assert "HEXA_MODEL=openai:" in answer.text
+    assert "Writing code from a description" in answer.text  # what needs a real model
     assert "help" in answer.text
+
+
+def test_an_explanation_of_errors_says_what_offline_cannot_do() -> None:
+    errors = ToolReturnPart("get_notebook_errors", "1 error(s) in 1 cell(s):\n- cell `a`", "c1")
+    step = reply_to([ModelRequest(parts=[errors])])
+    assert isinstance(step, Say)
+    assert step.text.startswith("1 error(s) in 1 cell(s):\n- cell `a`\n\n")
+    assert "a real model" in step.text
+    clean = ToolReturnPart("get_notebook_errors", "No cell has an error.", "c1")
+    assert reply_to([ModelRequest(parts=[clean])]) == Say("No cell has an error.")
+
+
+def test_images_beside_tool_results_are_no_new_message() -> None:
+    result = ToolReturnPart("get_cell_outputs", "cell `a`: [image/png image]", "c1")
+    picture = BinaryContent(b"x", media_type="image/png")
+    images = UserPromptPart(["The images of the outputs above:", picture])
+    step = reply_to([ModelRequest(parts=[result, images])])
+    assert step == Say("cell `a`: [image/png image]")
 
 
 def test_after_a_tool_result_it_puts_the_result_into_words() -> None:

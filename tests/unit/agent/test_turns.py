@@ -6,10 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from pydantic_ai.exceptions import ModelHTTPError
-from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
+from pydantic_ai.messages import (
+    BinaryContent,
+    ModelMessage,
+    ModelRequest,
+    ToolReturnPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from hexa.agent.events import RunFinished
@@ -301,3 +308,45 @@ async def test_a_turn_left_running_by_a_crash_is_marked_interrupted(world: World
     assert "interrupted" in (stored.reply or "")
     assert any("interrupted" in line.content for line in lines)
     assert await service.recover() == 0
+
+
+PNG = b"\x89PNG\r\n\x1a\n-a-tiny-chart"
+
+
+def _images_in(messages: list[ModelMessage]) -> list[bytes]:
+    return [
+        content.data
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, UserPromptPart) and not isinstance(part.content, str)
+        for content in part.content
+        if isinstance(content, BinaryContent)
+    ]
+
+
+@pytest.mark.parametrize("takes_images", [True, False])
+async def test_a_chart_goes_to_a_model_that_takes_images_and_only_for_one_turn(
+    world: World, takes_images: bool
+) -> None:
+    world.nb.cells[0].image = PNG
+    cell = world.nb.cells[0].cell_id
+    seen: Seen = []
+    model = scripted(
+        ("get_cell_outputs", json.dumps({"cell_ids": [cell]})), "a chart", "ok", seen=seen
+    )
+    service = world.service(model=replace(model, images=takes_images))
+    await service.chat(world.alice, "nb1", "what does my chart show?")
+    after_call = seen[1][0]
+    result = next(
+        p
+        for m in after_call
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    )
+    assert "[image/png image" in str(result.content)  # described in words either way
+    assert _images_in(after_call) == ([PNG] if takes_images else [])
+    # The next turn carries the words, not the image again.
+    await service.chat(world.alice, "nb1", "thanks")
+    assert _images_in(seen[2][0]) == []
