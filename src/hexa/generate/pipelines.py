@@ -1,9 +1,11 @@
 """Whole notebooks from a Mermaid flowchart or a prompt, offline or with a model.
 
-Offline (no writer) the results are deterministic: stub cells for a flowchart, the nearest
-template for a prompt. With a writer (a `TextModel`), every reply is checked (contract,
-marimo's validator, an actual run) and the errors go back to the model a bounded number of
-times; what still fails falls back to the offline result, and the report says so.
+Offline (no writer) the results are deterministic: for a flowchart, cells written from the
+labels that say clearly what to do and stubs for the others; for a prompt, cells for the
+table operation it names (see `intent`), else the nearest template. With a writer (a
+`TextModel`), every reply is checked (contract, marimo's validator, an actual run) and the
+errors go back to the model a bounded number of times; what still fails falls back to the
+offline result, and the report says so.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import asyncio
 import html
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from hexa.errors import InvalidNotebookError
 from hexa.generate.codegen import one_line
+from hexa.generate.data_files import read_columns
 from hexa.generate.flowchart import Flowchart
 from hexa.generate.importing import normalize_notebook_text
+from hexa.generate.label_steps import LabelBody, label_bodies, label_notes
 from hexa.generate.mermaid import parse_mermaid
+from hexa.generate.request_notebook import request_notebook
 from hexa.generate.steps import StepSpec, plan_steps
 from hexa.generate.stubs import flowchart_notebook
-from hexa.generate.templates import match_template, render_template
+from hexa.generate.templates import get_template, match_template, render_template
 from hexa.generate.trial_run import CellRunError, NotebookRunner, RunReport, SubprocessRunner
 from hexa.generate.validation import ValidationResult, validate_notebook_async
 from hexa.generate.writers import (
@@ -37,7 +43,8 @@ from hexa.generate.writers import (
     strip_code_fence,
 )
 
-CellOrigin = Literal["stub", "model", "fallback"]
+# "label": written offline from the node's label; "stub": to be filled in.
+CellOrigin = Literal["stub", "label", "model", "fallback"]
 ResultSource = Literal["builtin", "model", "fallback"]
 
 DEFAULT_MODEL_TIMEOUT = 120.0
@@ -46,8 +53,8 @@ _CONCURRENT_CELL_REQUESTS = 4
 
 @dataclass(frozen=True)
 class CellReport:
-    """How one flowchart step's cell was made: by the stub, the model, or the stub after the
-    model's code kept failing (`errors` says why)."""
+    """How one flowchart step's cell was made: by the stub, from its label, by the model, or
+    by the stub after the model's code kept failing (`errors` says why)."""
 
     node_id: str
     variable: str
@@ -102,17 +109,19 @@ class GenerationResult:
 
 
 def notebook_from_mermaid(text: str, title: str | None = None) -> str:
-    """The offline notebook for a flowchart: the chart on top, one stub cell per node.
+    """The offline notebook for a flowchart: the chart on top, one cell per node, written
+    from its label where that is clear, else a stub.
 
     Raises MermaidSyntaxError or MermaidCycleError.
     """
     chart = parse_mermaid(text)
     steps = plan_steps(chart)
-    return flowchart_notebook(text, _chart_title(chart, title), steps, {})
+    bodies = label_bodies(steps)
+    return flowchart_notebook(text, _chart_title(chart, title), steps, _codes(bodies))
 
 
 def notebook_from_prompt(prompt: str) -> tuple[str, str]:
-    """The offline notebook for a prompt: the nearest template, titled with the prompt and
+    """The template notebook for a prompt: the nearest template, titled with the prompt and
     with a note on what a model would add. Returns (text, template id)."""
     template = match_template(prompt)
     request = html.escape(one_line(prompt, 1000), quote=False)
@@ -135,27 +144,37 @@ async def generate_from_mermaid(
     runner: NotebookRunner | None = None,
     title: str | None = None,
     model_timeout: float = DEFAULT_MODEL_TIMEOUT,
+    folder: Path | None = None,
 ) -> GenerationResult:
     """A notebook for a Mermaid flowchart, one cell per node, dependencies = the edges.
 
-    Without `writer`: stub cells. With one: the model writes each cell's body (given the
-    node's label, the variables it reads and the one it must define); each body is checked
-    against that contract, then the notebook is validated and run (`runner`, by default a
-    subprocess), and a failing cell's error is sent back up to `max_repairs` times before the
-    cell falls back to its stub. Raises MermaidSyntaxError, MermaidCycleError, WriterError.
+    Without `writer`: cells written from the labels that say clearly what to do (reading
+    the header of a CSV in `folder`, the notebook's folder, to match column names), stubs
+    for the others; `notes` says which is which. With one: the model writes each cell's
+    body (given the node's label, the variables it reads and the one it must define); each
+    body is checked against that contract, then the notebook is validated and run (`runner`,
+    by default a subprocess), and a failing cell's error is sent back up to `max_repairs`
+    times before the cell falls back to its stub. Raises MermaidSyntaxError,
+    MermaidCycleError, WriterError.
     """
     chart = parse_mermaid(text)
     steps = plan_steps(chart)
     heading = _chart_title(chart, title)
     if writer is None:
-        notebook = await asyncio.to_thread(flowchart_notebook, text, heading, steps, {})
+        columns_of = None if folder is None else (lambda name: read_columns(folder, name))
+        bodies = await asyncio.to_thread(label_bodies, steps, columns_of)
+        notebook = await asyncio.to_thread(flowchart_notebook, text, heading, steps, _codes(bodies))
         return GenerationResult(
             text=notebook,
             source="builtin",
             validation=await validate_notebook_async(notebook),
             flowchart=chart,
             steps=steps,
-            cells=tuple(CellReport(s.node_id, s.variable, "stub") for s in steps),
+            cells=tuple(
+                CellReport(s.node_id, s.variable, "label" if s.node_id in bodies else "stub")
+                for s in steps
+            ),
+            notes=label_notes(steps, bodies),
         )
     session = _FlowchartSession(writer, steps, heading, max_repairs, model_timeout)
     await session.write_all()
@@ -312,17 +331,20 @@ async def generate_from_prompt(
     max_repairs: int = 2,
     runner: NotebookRunner | None = None,
     model_timeout: float = DEFAULT_MODEL_TIMEOUT,
+    folder: Path | None = None,
 ) -> GenerationResult:
     """A notebook for a request in words.
 
-    Without `writer`: the nearest template (see `notebook_from_prompt`). With one: the model
+    Without `writer`: cells for the table operation the request names (reading the header
+    of a CSV it names in `folder`, the notebook's folder, to match column names), else the
+    nearest template (see `notebook_from_prompt`). With one: the model
     writes the whole notebook; it is normalised and validated, then run, and the problems go
     back to the model up to `max_repairs` times. The last notebook that marimo accepts is
     returned with its remaining run errors; if none was accepted, the offline notebook is
     returned (source "fallback") with the model's last problems. Raises WriterError.
     """
     if writer is None:
-        return await _template_result(prompt)
+        return await _offline_result(prompt, folder=folder)
     run_with = runner or SubprocessRunner()
     calls = 0
     best: tuple[str, ValidationResult, RunReport] | None = None
@@ -348,31 +370,46 @@ async def generate_from_prompt(
             request = notebook_repair_prompt(prompt, shown, problems)
     if best is not None:
         return _model_result(best, calls)
-    return await _template_result(
+    return await _offline_result(
         prompt,
         source="fallback",
         model_calls=calls,
         notes=tuple(f"model notebook rejected: {p}" for p in problems),
+        folder=folder,
     )
 
 
-async def _template_result(
+async def _offline_result(
     prompt: str,
     *,
     source: ResultSource = "builtin",
     model_calls: int = 0,
     notes: tuple[str, ...] = (),
+    folder: Path | None = None,
 ) -> GenerationResult:
     """The offline notebook for `prompt`: the result without a model, and the fallback
     when the model's notebooks were never accepted."""
-    text, template_id = notebook_from_prompt(prompt)
+    made = await asyncio.to_thread(request_notebook, prompt, folder)
+    if made is not None:
+        return GenerationResult(
+            text=made.text,
+            source=source,
+            validation=await validate_notebook_async(made.text),
+            model_calls=model_calls,
+            notes=(*notes, *made.notes),
+        )
+    text, template_id = await asyncio.to_thread(notebook_from_prompt, prompt)
+    why = (
+        f"Made from the {get_template(template_id).title} template: the request names no "
+        "data file, grouping or chart over columns that can be written offline."
+    )
     return GenerationResult(
         text=text,
         source=source,
         validation=await validate_notebook_async(text),
         template=template_id,
         model_calls=model_calls,
-        notes=notes,
+        notes=(*notes, why),
     )
 
 
@@ -405,6 +442,10 @@ def _run_problem(error: CellRunError) -> str:
     if error.traceback:
         text += f"\n{error.traceback[-1500:]}"
     return text
+
+
+def _codes(bodies: dict[str, LabelBody]) -> dict[str, str]:
+    return {node_id: body.code for node_id, body in bodies.items()}
 
 
 def _chart_title(chart: Flowchart, title: str | None) -> str:

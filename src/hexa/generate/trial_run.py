@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,7 +80,8 @@ class SubprocessRunner:
     directory (under `scratch_dir` when given) as cwd and as HOME/XDG_* (marimo writes
     there), no stdin, and files rather than pipes for its output, so a chatty notebook
     cannot block it. matplotlib's font cache is kept in `scratch_dir` (or a per-user temp
-    directory) across runs: building it in a fresh HOME costs ~2.5 s per run.
+    directory) across runs: building it in a fresh HOME costs ~2.5 s per run. `files` are
+    copied beside the notebook before each run: the data it reads by relative name.
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class SubprocessRunner:
         python: str | None = None,
         scratch_dir: Path | None = None,
         sandbox: Sandbox | None = None,
+        files: Sequence[Path] = (),
     ) -> None:
         self.timeout = timeout
+        self.files = tuple(files)
         self.python = python or sys.executable
         self.scratch_dir = scratch_dir
         # Model-written code runs confined like a notebook: only its run folder writable.
@@ -109,6 +114,8 @@ class SubprocessRunner:
             tmp / "output.log",
         )
         notebook.write_text(text, encoding="utf-8")
+        for data in self.files:
+            shutil.copyfile(data, tmp / data.name)
         home = tmp / "home"
         home.mkdir()
         jail = Jail(

@@ -41,7 +41,8 @@ class GenerationService:
         self._notebooks = notebooks
         # Runs model-written notebooks to find failing cells (in the sandbox Hexa uses).
         self._runner = runner
-        # None: the builtin, offline path (stub cells, nearest template).
+        # None: the builtin, offline path (cells from the request or labels, else stubs or
+        # the nearest template).
         self._model = model
 
     async def generate(
@@ -54,17 +55,22 @@ class GenerationService:
     ) -> Generated:
         if (prompt is None) == (mermaid is None):
             raise BadRequestError("give exactly one of prompt or mermaid")
+        # New notebooks go to the top of the folder; the data files they name are read
+        # (only their header, only inside it) to match the columns a request names.
+        folder = self._notebooks.folder(user)
         if mermaid is not None:
             title = name or parse_mermaid(mermaid).title or "Flowchart"
             result = await generate_from_mermaid(
-                mermaid, self._model, title=title, runner=self._runner
+                mermaid, self._model, title=title, runner=self._runner, folder=folder
             )
             default_name = title
         else:
             assert prompt is not None
             if not prompt.strip():
                 raise BadRequestError("prompt is empty")
-            result = await generate_from_prompt(prompt, self._model, runner=self._runner)
+            result = await generate_from_prompt(
+                prompt, self._model, runner=self._runner, folder=folder
+            )
             default_name = prompt.strip().splitlines()[0][:60]
         return await self._save(user, result, name or default_name)
 

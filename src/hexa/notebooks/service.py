@@ -107,6 +107,10 @@ class NotebookService:
         elsewhere = await self._placements.holders([notebook_id])
         return self._view(row, notebook_id in elsewhere)
 
+    def folder(self, user: Principal) -> Path:
+        """The user's notebook folder: new notebooks go there, and read files from it."""
+        return self._users.folder(user)
+
     async def create(
         self,
         user: Principal,
