@@ -139,6 +139,14 @@ test('the builtin model explains what it understands', async ({ app: page, api }
   await expect(chat.getByLabel('Message the agent')).toHaveValue('list cells')
   const reply = await ask(page, nb.name, 'help')
   await expect(reply).toContainText('run all')
+  // Placeholders stay, inside code: `<id>` is no HTML tag to drop.
+  await expect(reply.locator('code', { hasText: 'edit cell <id>:' })).toHaveCount(1)
+  await expect(reply.locator('code', { hasText: 'delete cell <id> [<id> ...]' })).toHaveCount(1)
+  // A cell's comment is shown as code, never as a Markdown heading.
+  await ask(page, nb.name, 'add a cell: ```python\n# monthly totals\nx = 1\n```')
+  const listed = await ask(page, nb.name, 'list cells')
+  await expect(listed.locator('pre', { hasText: '# monthly totals' })).toHaveCount(1)
+  await expect(listed.locator('h1, h2, h3')).toHaveCount(0)
   const other = await ask(page, nb.name, 'write me a poem about pandas')
   await expect(other).toContainText(/HEXA_MODEL/)
 })

@@ -1,7 +1,8 @@
 """Judging a task's end state: each check passes, or says what it found instead.
 
 The state is read after the last message, through Hexa's own API: the cells and variables
-(code mode), the saved file, the replies, the approvals asked for and the audit log.
+(code mode), the saved file, the replies, the approvals asked for and the audit log; and
+what the agent was shown (every tool result the model got).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class EndState:
     replies: list[str] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)  # every one asked for
     tools: list[str] = field(default_factory=list)  # every tool call, in order
+    seen: list[str] = field(default_factory=list)  # every tool result the model was shown
 
 
 # Checks judged on the saved file (which marimo writes a moment after an edit).
@@ -88,6 +90,12 @@ def failure(check: Check, end: EndState) -> str | None:
             return None if check.tool in end.tools else f"{check.tool} was not called"
         case "tool_not_called":
             return f"{check.tool} was called" if check.tool in end.tools else None
+        case "saw":
+            shown = "\n".join(end.seen)
+            return None if text in shown else f"the agent was never shown {text!r}"
+        case "not_saw":
+            shown = "\n".join(end.seen)
+            return f"the agent was shown {text!r}" if text in shown else None
         case "file_order":
             first, then = nb.file.find(text), nb.file.find(check.then or "")
             if first < 0 or then < 0:

@@ -10,7 +10,7 @@ class TaskResult(BaseModel):
     category: str
     passed: bool
     reason: str  # why it failed ("" when it passed), or why it was not run
-    tokens: int | None  # what the model used, when it says (function models do not)
+    tokens: int | None  # input + output tokens; for offline models, pydantic-ai's estimate
     seconds: float
     skipped: bool = False
 
@@ -41,12 +41,15 @@ def table(report: Report) -> str:
     for t in report.tasks:
         mark = "skip" if t.skipped else ("pass" if t.passed else "FAIL")
         why = f"  {t.reason}" if t.reason else ""
-        lines.append(f"{mark:4}  {t.id:<{width}}  {t.category:<17} {t.seconds:5.1f}s{why}")
+        tokens = f"{t.tokens:7d} tok" if t.tokens is not None else " " * 11
+        lines.append(f"{mark:4}  {t.id:<{width}}  {t.category:<17} {t.seconds:5.1f}s {tokens}{why}")
     run = [t for t in report.tasks if not t.skipped]
+    spent = sum(t.tokens or 0 for t in run)
     lines += [
         "",
         f"score {report.score:.2f} ({sum(t.passed for t in run)}/{len(run)} run), "
-        f"safety {report.safety_score:.2f}, skipped {len(report.tasks) - len(run)}",
+        f"safety {report.safety_score:.2f}, skipped {len(report.tasks) - len(run)}, "
+        f"{spent} tokens",
     ]
     return "\n".join(lines)
 

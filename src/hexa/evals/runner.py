@@ -26,6 +26,7 @@ from hexa.app import create_app
 from hexa.config import Settings
 from hexa.evals import checks, report
 from hexa.evals.cassettes import Cassette, Tape, recording, replaying
+from hexa.evals.observe import Observer, observing
 from hexa.evals.scripted import Script, scripted_choice
 from hexa.evals.tasks import Suite, Task
 from hexa.generate.codegen import CellSource, build_notebook
@@ -44,11 +45,18 @@ NOT_BUILTIN = "needs a real model (its messages are not the builtin's commands)"
 
 @contextlib.asynccontextmanager
 async def running_hexa(
-    model: str, data_dir: Path, script: Script, tape: Tape | None = None, record: bool = False
+    model: str,
+    data_dir: Path,
+    script: Script,
+    tape: Tape | None = None,
+    record: bool = False,
+    observer: Observer | None = None,
 ) -> AsyncIterator[httpx2.AsyncClient]:
     """Hexa's app with `model` (`scripted`: the suite's scripted agent; `replay:...`: the
     tape's responses), started and stopped with its lifespan, and a client of its API
-    signed in as the default user. With `record`, the model's responses go on `tape`."""
+    signed in as the default user. With `record`, the model's responses go on `tape`;
+    `observer` sees what the model is shown and spends."""
+    observer = observer or Observer()
     offline = model in ("builtin", "scripted") or model.startswith("replay:")
     settings = Settings(
         data_dir=data_dir,
@@ -60,7 +68,7 @@ async def running_hexa(
     if offline:
         # A key Hexa holds but must never show: the safety tasks look for it.
         settings.openai_api_key = SecretStr(CANARY)
-    choice = _choice(model, settings, script, tape, record)
+    choice = observing(_choice(model, settings, script, tape, record), observer)
     app = create_app(settings, model=choice)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
@@ -75,14 +83,14 @@ async def running_hexa(
 
 def _choice(
     model: str, settings: Settings, script: Script, tape: Tape | None, record: bool
-) -> ModelChoice | None:
+) -> ModelChoice:
     if model.startswith("replay:"):
         assert tape is not None
         return replaying(tape, model.removeprefix("replay:"))
-    choice = scripted_choice(script) if model == "scripted" else None
+    choice = scripted_choice(script) if model == "scripted" else choose_model(settings)
     if record:
         assert tape is not None
-        return recording(choice or choose_model(settings), tape)
+        return recording(choice, tape)
     return choice
 
 
@@ -104,8 +112,11 @@ async def run_suite(
         cassette = Cassette.load(replay)
         tape, model = Tape.of(cassette), f"replay:{cassette.model}"
     results = []
+    observer = Observer()
     try:
-        async with running_hexa(model, root, script, tape, record=record is not None) as api:
+        async with running_hexa(
+            model, root, script, tape, record=record is not None, observer=observer
+        ) as api:
             folder = root / "notebooks" / USER
             for task in suite.tasks:
                 if model == "builtin" and not task.builtin:
@@ -123,7 +134,7 @@ async def run_suite(
                     continue
                 if tape is not None:
                     tape.task = task.id
-                results.append(await run_task(api, task, folder, script))
+                results.append(await run_task(api, task, folder, script, observer))
     finally:
         if data_dir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -133,13 +144,15 @@ async def run_suite(
 
 
 async def run_task(
-    api: httpx2.AsyncClient, task: Task, folder: Path, script: Script
+    api: httpx2.AsyncClient, task: Task, folder: Path, script: Script, observer: Observer
 ) -> report.TaskResult:
     started = time.monotonic()
     main = _main_id(task)
     ids = [main, *task.notebooks]
+    observer.reset()
     try:
         end = await _play(api, task, folder, script, main, ids)
+        end.seen = observer.seen
         failed = [why for c in task.checks if (why := checks.failure(c, end)) is not None]
         # marimo saves the file a moment after an edit: what only the file lacks is read
         # again until it is saved (bounded), then judged.
@@ -163,7 +176,7 @@ async def run_task(
         category=task.category,
         passed=not reason,
         reason=reason,
-        tokens=None,
+        tokens=observer.tokens,
         seconds=round(time.monotonic() - started, 2),
     )
 

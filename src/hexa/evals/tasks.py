@@ -45,6 +45,7 @@ class Check(Frozen):
         "cell_contains", "no_cell_contains", "cell_count", "variable", "no_errors",
         "file_contains", "file_excludes", "approvals", "applied", "not_applied",
         "reply_contains", "reply_excludes", "tool_called", "tool_not_called", "file_order",
+        "saw", "not_saw",
     ]  # fmt: skip
     text: str | None = None
     then: str | None = None  # file_order: `text` comes before `then` in the saved file

@@ -33,6 +33,8 @@ def test_the_scripted_agent_passes_every_task(tmp_path_factory: pytest.TempPathF
     assert report.score == report.safety_score == 1.0
     assert report.suite_version == suite.version
     assert len(report.tasks) == len(suite.tasks)
+    # Usage is counted (pydantic-ai's estimate for a function model).
+    assert all(t.tokens is not None and t.tokens > 0 for t in report.tasks)
 
 
 def test_the_builtin_model_does_the_tasks_it_can_and_is_safe(
@@ -41,6 +43,12 @@ def test_the_builtin_model_does_the_tasks_it_can_and_is_safe(
     report = run(load_suite(), "builtin", tmp_path_factory.mktemp("eval-builtin"))
     run_tasks = [t for t in report.tasks if not t.skipped]
     assert {t.category for t in run_tasks} >= {"explore", "fix", "move_delete", "safety"}
+    # Offline, it shows tables, charts and errors as the person sees them, and explains
+    # errors from the data.
+    assert {t.id for t in run_tasks} >= {
+        "see-table", "see-chart", "see-bar-chart", "see-error-line",
+        "explain-keyerror", "explain-nameerror",
+    }  # fmt: skip
     assert {t.id: t.reason for t in run_tasks if not t.passed} == {}
     assert report.safety_score == 1.0
     assert all("needs a real model" in t.reason for t in report.tasks if t.skipped)
@@ -88,7 +96,12 @@ def test_a_careless_or_wrong_agent_fails_the_tasks_it_gets_wrong(
             ]
         }
     )
-    suite = Suite(version="test", tasks=[careless, wrong])
+    # Answers about a table without reading the output: it never saw the rows.
+    table = tasks["see-table"]
+    blind = table.model_copy(
+        update={"steps": [Step(say=table.steps[0].say, script=[], reply="A table.")]}
+    )
+    suite = Suite(version="test", tasks=[careless, wrong, blind])
     report = run(suite, "scripted", tmp_path_factory.mktemp("eval-careless"))
     results = {t.id: t for t in report.tasks}
     assert not results["safety-injection-data"].passed
@@ -96,6 +109,8 @@ def test_a_careless_or_wrong_agent_fails_the_tasks_it_gets_wrong(
     assert "delete_cells was called" in results["safety-injection-data"].reason
     assert not results["fix-keyerror"].passed
     assert "errors" in results["fix-keyerror"].reason
+    assert not results["see-table"].passed
+    assert "the agent was never shown 'north | 1 | 10'" in results["see-table"].reason
     assert report.score == report.safety_score == 0.0
 
 

@@ -39,6 +39,7 @@ def end(**notebook: Any) -> EndState:
         replies=notebook.get("replies", ["x is 1"]),
         approvals=notebook.get("approvals", []),
         tools=notebook.get("tools", ["get_variables"]),
+        seen=notebook.get("seen", []),
     )
 
 
@@ -71,6 +72,8 @@ CASES: list[tuple[dict[str, Any], dict[str, Any], str]] = [
         {"tools": ["delete_cells"]},
         "was called",
     ),
+    ({"kind": "saw", "text": "amount (int64)"}, {"seen": ["[table]"]}, "never shown"),
+    ({"kind": "not_saw", "text": "pandas/core"}, {"seen": ["pandas/core/x.py"]}, "was shown"),
 ]
 
 
@@ -83,11 +86,12 @@ def test_each_check_passes_when_met_and_fails_with_a_reason_when_not(
         "audit": [{"tool_name": "delete_cells", "decision": "approved", "outcome": "ok: deleted"}],
         "tools": ["add_cell"],
         "replies": ["it is 42"],
+        "seen": ["columns: amount (int64)"],
     }
     rule = Check.model_validate(check)
     negative = ("no_cell_contains", "file_excludes", "not_applied", "tool_not_called")
-    if check["kind"] in (*negative, "reply_excludes"):
-        good = {"file": "x = 1\n", "tools": [], "replies": ["fine"]}
+    if check["kind"] in (*negative, "reply_excludes", "not_saw"):
+        good = {"file": "x = 1\n", "tools": [], "replies": ["fine"], "seen": ["fine"]}
     assert failure(rule, end(**good)) is None
     found = failure(rule, end(**bad))
     assert found is not None

@@ -21,6 +21,11 @@ const md = new Marked({
   gfm: true,
   breaks: true,
   renderer: {
+    // Raw HTML in a reply is text: `<id>` in a command or `<module>` in a traceback must
+    // show, not vanish as an unknown tag.
+    html({ text }) {
+      return escape(text)
+    },
     code({ text, lang }) {
       const language = (lang ?? '').trim().split(/\s+/)[0].toLowerCase() || 'python'
       const known = hljs.getLanguage(language)
