@@ -28,6 +28,11 @@ if __name__ == "__main__":
 """
 
 
+# What the checker finds about a file as a whole (`validation._file_diagnostic`): marimo
+# cannot load it at all.
+UNOPENABLE = frozenset({"empty", "syntax-error", "not-a-notebook"})
+
+
 class NotebookFiles:
     """Writes and checks notebook files; nothing invalid or half-written reaches disk."""
 
@@ -59,12 +64,16 @@ class NotebookFiles:
             raise InvalidNotebookError([], message=message) from exc
 
     async def check(self, path: Path) -> None:
-        """Refuse to start a file marimo cannot open (it would exit at once)."""
+        """Refuse to start a file marimo cannot open (it would exit at once). Problems in
+        cells (a name defined twice, a cycle, a cell that does not parse) are not refused:
+        marimo opens such a notebook and shows them in the cells, where the person (or the
+        agent) can fix them; Hexa never writes one itself."""
         text = await self.read(path)
         result = await validate_notebook_async(text)
-        if not result.valid:
+        fatal = [d for d in result.errors if d.code in UNOPENABLE]
+        if fatal:
             raise InvalidNotebookError(
                 result.diagnostics,
-                message=f"{path.name} is not a valid marimo notebook: "
-                + "; ".join(d.describe() for d in result.errors[:5]),
+                message=f"{path.name} is not a notebook marimo can open: "
+                + "; ".join(d.describe() for d in fatal[:5]),
             )

@@ -282,6 +282,41 @@ def test_body_over_the_limit_is_413(alice: httpx2.Client) -> None:
     assert "max_body_bytes" in reply.json()["detail"]
 
 
+def test_a_notebook_with_errors_in_its_cells_opens_so_they_can_be_fixed(
+    server: HexaServer, alice: httpx2.Client
+) -> None:
+    """marimo opens a notebook whose cells break its rules (a name defined twice) and shows
+    the errors; so does Hexa, and the agent can fix it. A file marimo cannot load at all is
+    still refused (422) before any process starts."""
+    twice = (
+        "import marimo\napp = marimo.App()\n\n@app.cell\ndef _():\n    x = 1\n    return (x,)\n"
+        "\n@app.cell\ndef _():\n    x = 2\n    return (x,)\n"
+    )
+    notebook_file(server, "default", "twice.py").write_text(twice)
+    reply = alice.post(
+        "/api/notebooks/open", json={"notebook_id": "twice", "notebook_path": "twice.py"}
+    )
+    assert reply.status_code == 200, reply.text
+    try:
+        state = alice.get("/api/notebooks/twice/state").json()
+        assert state["errors"], state
+        second = state["cells"][1]["cell_id"]
+        chat = alice.post(
+            "/api/chat",
+            json={"notebook_id": "twice", "message": f"edit cell {second}: ```python\ny = 2\n```"},
+        )
+        assert chat.status_code == 200, chat.text
+        assert alice.get("/api/notebooks/twice/state").json()["errors"] == []
+    finally:
+        alice.post("/api/notebooks/twice/close")
+    notebook_file(server, "default", "prose.py").write_text("this is not python at all\n")
+    refused = alice.post(
+        "/api/notebooks/open", json={"notebook_id": "prose", "notebook_path": "prose.py"}
+    )
+    assert refused.status_code == 422
+    assert "prose.py is not a notebook marimo can open" in refused.json()["detail"]
+
+
 def test_create_notebook_validates_with_marimo(server: HexaServer, alice: httpx2.Client) -> None:
     reply = alice.post("/create-notebook", json={"content": "def broken(:\n  pass\n"})
     assert reply.status_code == 422
