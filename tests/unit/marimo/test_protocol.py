@@ -33,6 +33,7 @@ def test_the_protocol_names_what_hexa_calls() -> None:
         "cell_runtime_data",
         "delete_cells",
         "dependency_graph",
+        "describe_charts",
         "events",
         "format",
         "health",
