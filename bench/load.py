@@ -1,0 +1,335 @@
+"""Team load: many people's notebooks opened at once, then read and edited by many clients,
+against plain marimo measured in the same run.
+
+A real `hexa serve` (child process, its default sandbox, the builtin model) and real marimo:
+  plain      `--plain` notebooks opened one after another with plain `marimo edit`
+             (spawn -> kernel-ready), and the PSS of one of them (server + kernel)
+  open       USERS x PER_USER notebooks opened PARALLEL at a time through Hexa's API, for
+             `--cycles` cycles (all closed in between: no process may be left)
+  single     one client: GET state and a tiny cells/execute, one after another
+  load       CLIENTS clients doing the same at once, over every notebook
+and writes the numbers (JSON) and a plot of latency over time per route next to them.
+Loops are bounded in count; only loopback traffic.
+
+Usage: python bench/load.py [--users 5 --per-user 5 --parallel 3 --clients 10
+       --requests 20 --cycles 2 --plain 3 --out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tests.support.server import HexaServer
+
+from hexa.runtime.groups import live_members
+from open_latency import NOTEBOOK, PlainMarimo
+
+TINY = "bench_x = 1"
+
+
+@dataclass
+class Sample:
+    route: str
+    at: float  # seconds since the run started
+    seconds: float
+    ok: bool
+
+
+@dataclass
+class Run:
+    started: float = field(default_factory=time.perf_counter)
+    samples: list[Sample] = field(default_factory=list)
+
+    async def timed(self, route: str, call: Any) -> Any:
+        start = time.perf_counter()
+        ok = False
+        try:
+            reply = await call
+            ok = reply.status_code < 400
+            return reply
+        finally:
+            took = time.perf_counter() - start
+            self.samples.append(Sample(route, start - self.started, took, ok))
+
+    def of(self, route: str) -> list[float]:
+        return [s.seconds for s in self.samples if s.route == route]
+
+
+class Progress:
+    """One line on stderr: `label [#####.....] done/total`."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self._draw()
+
+    def step(self) -> None:
+        self.done += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        filled = 30 * self.done // max(1, self.total)
+        bar = "#" * filled + "." * (30 - filled)
+        end = "\n" if self.done >= self.total else ""
+        print(f"\r{self.label:<10} [{bar}] {self.done}/{self.total}", end=end, file=sys.stderr)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def pss(pids: list[int]) -> int:
+    """Proportional set size of processes: shared pages counted once across them all."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_full_info().pss
+    return total
+
+
+async def plain_arm(tmp: Path, count: int) -> tuple[list[float], int]:
+    """Plain marimo notebooks opened one after another; the PSS of the last one."""
+    times: list[float] = []
+    memory = 0
+    bar = Progress("plain", count)
+    async with httpx2.AsyncClient() as http:
+        for i in range(count):
+            path = tmp / f"plain{i}.py"
+            path.write_text(NOTEBOOK)
+            marimo = PlainMarimo(path, tmp / "home-plain")
+            start = time.perf_counter()
+            marimo.spawn()
+            try:
+                await asyncio.wait_for(marimo.healthy(http), 60)
+                await marimo.kernel_ready()
+                times.append(time.perf_counter() - start)
+                assert marimo.proc is not None
+                memory = pss(live_members(marimo.proc.pid))
+            finally:
+                marimo.stop()
+            bar.step()
+    return times, memory
+
+
+def marimo_pids(server: HexaServer) -> list[int]:
+    """Every process below `hexa serve`: the notebooks' marimo, kernels and sandboxes."""
+    assert server.proc is not None
+    with contextlib.suppress(psutil.Error):
+        return [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)]
+    return []
+
+
+async def open_all(
+    run: Run, server: HexaServer, tokens: dict[str, str], per_user: int, parallel: int
+) -> list[tuple[str, str]]:
+    gate = asyncio.Semaphore(parallel)
+    opened: list[tuple[str, str]] = []
+    names = [(user, f"load{user}n{k}") for user in tokens for k in range(per_user)]
+    bar = Progress("open", len(names))
+
+    async def one(http: httpx2.AsyncClient, user: str, nb: str) -> None:
+        async with gate:
+            body = {"notebook_id": nb, "notebook_path": f"{nb}.py"}
+            reply = await run.timed("open", http.post("/api/notebooks/open", json=body))
+            if reply.status_code == 200:
+                opened.append((user, nb))
+            else:
+                print(f"\nopen {nb}: {reply.status_code} {reply.text[:200]}", file=sys.stderr)
+            bar.step()
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            user: await stack.enter_async_context(client(server, token))
+            for user, token in tokens.items()
+        }
+        await asyncio.gather(*(one(clients[u], u, nb) for u, nb in names))
+    return opened
+
+
+def client(server: HexaServer, token: str) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    )
+
+
+async def reads_and_edits(
+    run: Run,
+    server: HexaServer,
+    tokens: dict[str, str],
+    opened: list[tuple[str, str]],
+    clients: int,
+    requests: int,
+    prefix: str,
+) -> None:
+    """`clients` clients, each `requests` rounds of GET state then a tiny execute, on
+    notebooks picked at random (seeded: every run asks the same)."""
+    bar = Progress(prefix, clients * requests)
+    picker = random.Random(7)
+    plans = [[picker.choice(opened) for _ in range(requests)] for _ in range(clients)]
+
+    async def worker(plan: list[tuple[str, str]]) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            http = {
+                u: await stack.enter_async_context(client(server, t)) for u, t in tokens.items()
+            }
+            for user, nb in plan:
+                await run.timed(f"{prefix} state", http[user].get(f"/api/notebooks/{nb}/state"))
+                body = {"cell_ids": ["bench"], "codes": [TINY]}
+                await run.timed(
+                    f"{prefix} execute",
+                    http[user].post(f"/api/notebooks/{nb}/cells/execute", json=body),
+                )
+                bar.step()
+
+    await asyncio.gather(*(worker(plan) for plan in plans))
+
+
+async def close_all(
+    server: HexaServer, tokens: dict[str, str], opened: list[tuple[str, str]]
+) -> float:
+    """Close every notebook; seconds until no process is left below `hexa serve`."""
+    for user, nb in opened:
+        async with client(server, tokens[user]) as http:
+            await http.post(f"/api/notebooks/{nb}/close")
+    start = time.perf_counter()
+    for _ in range(300):  # at most 30 s
+        if not marimo_pids(server):
+            return time.perf_counter() - start
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"processes left after closing: {marimo_pids(server)}")
+
+
+def plot(run: Run, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for route in sorted({s.route for s in run.samples}):
+        points = [s for s in run.samples if s.route == route]
+        ax.scatter([p.at for p in points], [p.seconds * 1000 for p in points], s=8, label=route)
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds into the run (when the request started)")
+    ax.set_ylabel("latency (ms, log)")
+    ax.set_title("Hexa under a team's load: latency over time per route")
+    ax.legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  # untimed set-up
+    root = Path(tempfile.mkdtemp(prefix="hexa-load-"))
+    plain_times, plain_pss = await plain_arm(root, args.plain)
+    total = args.users * args.per_user
+    server = HexaServer(
+        data_dir=root / "data",
+        env={
+            "HEXA_MAX_NOTEBOOKS_PER_USER": str(args.per_user),
+            "HEXA_MAX_PROCESSES": str(total),
+            "HEXA_IDLE_TIMEOUT": "3600",
+        },
+    )
+    (root / "data").mkdir()
+    run = Run()
+    figures: dict[str, Any] = {}
+    server.start()
+    try:
+        tokens = {"default": server.token}
+        tokens |= {f"u{i}": server.add_user(f"u{i}") for i in range(1, args.users)}
+        idle = pss([server.proc.pid]) if server.proc else 0
+        for cycle in range(args.cycles):
+            wall = time.perf_counter()
+            opened = await open_all(run, server, tokens, args.per_user, args.parallel)
+            figures.setdefault("open_wall_seconds", []).append(time.perf_counter() - wall)
+            if len(opened) != total:
+                raise RuntimeError(f"{total - len(opened)} notebooks failed to open")
+            if cycle == 0:
+                pids = marimo_pids(server)
+                figures["pss_per_notebook_mib"] = pss(pids) / total / 2**20
+                figures["hexa_serve_pss_mib"] = (
+                    pss([server.proc.pid]) / 2**20 if server.proc else 0.0
+                )
+                first = opened[:1]
+                await reads_and_edits(run, server, tokens, first, 1, args.requests, "single")
+                await reads_and_edits(
+                    run, server, tokens, opened, args.clients, args.requests, "load"
+                )
+            figures.setdefault("close_seconds", []).append(await close_all(server, tokens, opened))
+        figures["hexa_serve_idle_pss_mib"] = idle / 2**20
+        figures["hexa_serve_pss_after_mib"] = pss([server.proc.pid]) / 2**20 if server.proc else 0.0
+    finally:
+        server.stop()
+    opens = run.of("open")
+    plain_p50 = statistics.median(plain_times)
+    figures |= {
+        "date": time.strftime("%Y-%m-%d"),
+        "users": args.users,
+        "per_user": args.per_user,
+        "parallel": args.parallel,
+        "clients": args.clients,
+        "plain_open_p50_s": plain_p50,
+        "plain_pss_mib": plain_pss / 2**20,
+        "open_p50_s": statistics.median(opens),
+        "open_min_max_s": [min(opens), max(opens)],
+        "open_p50_vs_plain_sequential": statistics.median(opens) / plain_p50,
+        "errors": sum(not s.ok for s in run.samples),
+    }
+    for route in ("state", "execute"):
+        one, many = run.of(f"single {route}"), run.of(f"load {route}")
+        figures[route] = {
+            "single_p50_ms": pct(one, 0.5) * 1000,
+            "single_p99_ms": pct(one, 0.99) * 1000,
+            "load_p50_ms": pct(many, 0.5) * 1000,
+            "load_p99_ms": pct(many, 0.99) * 1000,
+        }
+    figures["state_p99_load_vs_single"] = (
+        figures["state"]["load_p99_ms"] / figures["state"]["single_p99_ms"]
+    )
+    figures["execute_p50_load_vs_single"] = (
+        figures["execute"]["load_p50_ms"] / figures["execute"]["single_p50_ms"]
+    )
+    figures["pss_per_notebook_vs_plain"] = (
+        figures["pss_per_notebook_mib"] / figures["plain_pss_mib"]
+    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"load-{stamp}.json").write_text(json.dumps(figures, indent=1))
+    plot(run, out / f"load-{stamp}.png")
+    figures["files"] = [str(out / f"load-{stamp}.json"), str(out / f"load-{stamp}.png")]
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--per-user", type=int, default=5)
+    parser.add_argument("--parallel", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=2)
+    parser.add_argument("--plain", type=int, default=3)
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
+    result = asyncio.run(main(parser.parse_args()))
+    print(json.dumps(result, indent=1))
