@@ -83,6 +83,35 @@ test('open two notebooks and switch between them; each editor keeps its state', 
   await expect.poll(async () => (await api.list()).find((n) => n.notebook_id === second.notebook_id)?.status).toBe('stopped')
 })
 
+test('after a reload the shown tab starts first and the others one at a time', async ({ app: page, api }) => {
+  const made = [await api.create(uniqueName('Tab A')), await api.create(uniqueName('Tab B')), await api.create(uniqueName('Tab C'))]
+  await page.reload()
+  for (const nb of made) await openFromList(page, nb.name)
+  await page.getByRole('tab', { name: made[1].name, exact: true }).click()
+  // Stopped meanwhile (say, culled while idle): the reload must start all three again.
+  for (const nb of made) await api.json('POST', `/api/notebooks/${nb.notebook_id}/close`)
+  const events: { id: string; what: 'sent' | 'done' }[] = []
+  const idOf = (body: string | null) => (JSON.parse(body ?? '{}') as { notebook_id?: string }).notebook_id ?? ''
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/notebooks/open')) events.push({ id: idOf(r.postData()), what: 'sent' })
+  })
+  page.on('requestfinished', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/notebooks/open')) events.push({ id: idOf(r.postData()), what: 'done' })
+  })
+  await page.reload()
+  await editorFrame(page, made[1].name)
+  for (const nb of made) await expect(page.locator(`iframe[title="Notebook ${nb.name}"]`)).toHaveCount(1, { timeout: 60_000 })
+  const sent = events.filter((e) => e.what === 'sent').map((e) => e.id)
+  expect(sent[0]).toBe(made[1].notebook_id)
+  expect(new Set(sent)).toEqual(new Set(made.map((n) => n.notebook_id)))
+  // One at a time: each open is sent after the one before it finished.
+  let running = 0
+  for (const e of events) {
+    running += e.what === 'sent' ? 1 : -1
+    expect(running).toBeLessThanOrEqual(1)
+  }
+})
+
 test('reaching the limit of open notebooks says so', async ({ app: page, api }, testInfo) => {
   const made = []
   for (let i = 0; i <= server.limit; i++) made.push(await api.create(uniqueName(`Limit ${i + 1}`)))

@@ -31,14 +31,19 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
   const [state, dispatch] = useReducer(tabsReducer, me.max_notebooks_per_user, initialTabs)
   // Opens and restarts under way: the server's list must not overrule their tab meanwhile.
   const inflight = useRef(new Set<string>())
+  // Tabs brought back by `reopen` that have not started yet, in the order they will.
+  const waiting = useRef<Openable[]>([])
   // The state as last rendered, for the "already open?" check of an open.
   const rendered = useRef(state)
   rendered.current = state
 
   const refreshList = useCallback(() => client.invalidateQueries({ queryKey: queryKeys.notebookList }), [client])
+  // What starts after an open settles (the next tab waiting its turn, see `reopen`).
+  const next = useRef<() => void>(() => {})
   const settled = (id: string) => {
     inflight.current.delete(id)
     void refreshList()
+    next.current()
   }
 
   const { mutate: startOpen } = useMutation({
@@ -97,6 +102,13 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
 
   const close = useCallback(
     (id: string) => {
+      const queued = waiting.current.findIndex((n) => n.notebook_id === id)
+      if (queued >= 0) {
+        waiting.current.splice(queued, 1) // never started: nothing to stop
+        inflight.current.delete(id)
+        dispatch({ type: 'close', id })
+        return
+      }
       dispatch({ type: 'close', id })
       startClose(id)
     },
@@ -126,9 +138,30 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
     if (list.data) dispatch({ type: 'follow', list: list.data, inflight: new Set(inflight.current) })
   }, [list.data, list.dataUpdatedAt])
 
+  // Tabs brought back after a sign-in or reload start one at a time, the shown one first
+  // (starting them all at once made every one wait on the others for CPU): the next one
+  // starts when an open has settled, or at once when the person shows it.
+  const startWaiting = useCallback(
+    (id?: string) => {
+      const at = id === undefined ? 0 : waiting.current.findIndex((n) => n.notebook_id === id)
+      if (at < 0 || at >= waiting.current.length) return
+      const [notebook] = waiting.current.splice(at, 1)
+      startOpen({ notebook, activate: false, previous: rendered.current.activeId })
+    },
+    [startOpen],
+  )
+  next.current = () => startWaiting()
+
   const reopen = useCallback(
     (notebooks: NotebookSummary[], active: string | null) => {
-      for (const nb of notebooks) open(nb, { activate: false })
+      const first = notebooks.find((n) => n.notebook_id === active) ?? notebooks[0]
+      if (first) open(first, { activate: false })
+      for (const nb of notebooks) {
+        if (nb === first || inflight.current.has(nb.notebook_id)) continue
+        inflight.current.add(nb.notebook_id)
+        dispatch({ type: 'add', notebook: nb, activate: false })
+        waiting.current.push(nb)
+      }
       dispatch({ type: 'select', id: active })
     },
     [open],
@@ -142,7 +175,10 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
     close,
     restart,
     openCreated,
-    select: (id: string) => dispatch({ type: 'select', id }),
+    select: (id: string) => {
+      startWaiting(id) // a tab still waiting its turn starts when shown
+      dispatch({ type: 'select', id })
+    },
     dismissNotice: () => dispatch({ type: 'dismiss' }),
     /** The agent restarted the notebook's marimo: load its editor again. */
     reload: (id: string) => dispatch({ type: 'reload', id }),
