@@ -139,6 +139,10 @@ class CreateCell:
     name: str | None = None
     run: bool = True
     hide_code: bool = False
+    # When a cell with `name` exists by the time the batch runs (another request made it
+    # meanwhile), update that cell instead: decided in the kernel, so concurrent batches
+    # cannot both create it.
+    reuse_name: bool = False
 
 
 @dataclass(frozen=True)

@@ -68,13 +68,19 @@ async def _hexa_main(req):
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
-                    cid = ctx.create_cell(
-                        op["code"],
-                        after=resolve(ctx, op.get("after")),
-                        before=resolve(ctx, op.get("before")),
-                        name=op.get("name"),
-                        hide_code=op.get("hide_code", False),
-                    )
+                    cid = None
+                    if op.get("reuse_name") and op.get("name"):
+                        cid = next((c.id for c in ctx.cells if c.name == op["name"]), None)
+                    if cid is not None:
+                        ctx.edit_cell(cid, code=op["code"])
+                    else:
+                        cid = ctx.create_cell(
+                            op["code"],
+                            after=resolve(ctx, op.get("after")),
+                            before=resolve(ctx, op.get("before")),
+                            name=op.get("name"),
+                            hide_code=op.get("hide_code", False),
+                        )
                     created.append(cid)
                     if op.get("run"):
                         ctx.run_cell(cid)
@@ -299,6 +305,7 @@ def encode_op(op: Op) -> dict[str, Any]:
             "name": op.name,
             "run": op.run,
             "hide_code": op.hide_code,
+            "reuse_name": op.reuse_name,
         }
     if isinstance(op, EditCell):
         if op.code is None and op.name is None:

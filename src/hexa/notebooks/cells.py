@@ -163,7 +163,10 @@ def _plan(
         else:
             # New cells keep the request's order: each follows the one before it.
             name = cell_id if _usable_name(cell_id, named) else None
-            ops.append(CreateCell(code, after=previous, name=name, run=True))
+            # Two calls with the same new id at once: the kernel makes the cell once.
+            ops.append(
+                CreateCell(code, after=previous, name=name, run=True, reuse_name=name is not None)
+            )
             target = NewCell(sum(isinstance(t, NewCell) for t in order))
         order.append(target)
         previous = target

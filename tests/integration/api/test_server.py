@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -142,6 +143,29 @@ def test_execute_creates_updates_runs_and_saves(
     state = alice.get("/api/notebooks/first/state").json()
     assert b_id not in [c["cell_id"] for c in state["cells"]]
     assert "b = a * 2" not in notebook_file(server, "default", "first.py").read_text()
+
+
+def test_concurrent_executes_with_one_new_id_make_one_cell(
+    server: HexaServer, opened: dict[str, str]
+) -> None:
+    """Two clients send the same new id at once (found by bench/load.py: the second was
+    refused with "multiply-defined"): the kernel, which runs batches one at a time, makes
+    the cell once and the other call updates it."""
+    body = {"cell_ids": ["racer"], "codes": ["racer_value = 7"]}
+
+    def send() -> httpx2.Response:
+        with server.client() as http:
+            return http.post("/api/notebooks/first/cells/execute", json=body)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda _: send(), range(4)))
+    assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+    ids = {r.json()["cell_ids"][0] for r in replies}
+    assert len(ids) == 1
+    with server.client() as http:
+        state = http.get("/api/notebooks/first/state").json()
+    assert sum("racer_value" in c["preview"] for c in state["cells"]) == 1
+    assert state["errors"] == []
 
 
 def test_execute_with_mismatched_lists_is_422(alice: httpx2.Client, opened: dict[str, str]) -> None:
