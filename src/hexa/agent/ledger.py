@@ -49,6 +49,9 @@ class DbLedger:
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
         self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
         self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
+        # (turn id, notebook id) -> the cells read right after the turn's last change
+        # there, while the model takes its next step (`after_json` uses it).
+        self._after: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
 
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
@@ -91,13 +94,29 @@ class DbLedger:
             return None
         try:
             async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                after = {
-                    nb: await snapshots.read_state(await state.tools.client(nb)) for nb in changed
-                }
+                after = {}
+                for nb in changed:
+                    early = self._after.pop((state.turn_id, nb), None)
+                    after[nb] = await (early or self._read(state, nb))
         except (MarimoError, HexaError, TimeoutError) as exc:
             logger.warning("could not read the cells turn %s left: %s", state.turn_id, exc)
             return None
         return snapshots.encode(after)
+
+    @staticmethod
+    async def _read(state: TurnState, notebook_id: str) -> list[snapshots.CellState]:
+        return await snapshots.read_state(await state.tools.client(notebook_id))
+
+    def _read_after(self, state: TurnState, notebook_id: str) -> None:
+        """Read the cells as this call left them, now: if no later call changes them, it
+        is the turn's end state, read while the model writes its reply."""
+        key = (state.turn_id, notebook_id)
+        stale = self._after.pop(key, None)
+        if stale is not None:
+            stale.cancel()
+        task = asyncio.create_task(self._read(state, notebook_id))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._after[key] = task
 
     async def flush(self, turn_id: str) -> None:
         """Wait until the turn's audit entries are written."""
@@ -112,6 +131,8 @@ class DbLedger:
         self._unsaved.discard(turn_id)
         for key in [k for k in self._prefetched if k[0] == turn_id]:
             self._prefetched.pop(key).cancel()
+        for key in [k for k in self._after if k[0] == turn_id]:
+            self._after.pop(key).cancel()
 
     async def snapshot(self, state: TurnState, notebook_id: str) -> None:
         taken = self._snapshots.setdefault(state.turn_id, {})
@@ -162,6 +183,8 @@ class DbLedger:
             "outcome": scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
             "duration_ms": round(record.duration_ms, 1),
         }
+        if outcome.ok and record.notebook_id in self._snapshots.get(state.turn_id, {}):
+            self._read_after(state, record.notebook_id)  # a call that changed cells there
         previous = self._writes.get(state.turn_id)
 
         async def write() -> None:
