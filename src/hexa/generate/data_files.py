@@ -4,6 +4,9 @@ header of a CSV, read cheaply to match the columns a request names."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 _HEADER_BYTES = 64 * 1024
@@ -33,12 +36,10 @@ def read_columns(folder: Path, name: str) -> tuple[str, ...] | None:
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in (".csv", ".tsv"):
         return None
-    path = local_data_file(folder, name)
-    if path is None:
+    if local_data_file(folder, name) is None:
         return None
     try:
-        with path.open("rb") as handle:
-            head = handle.read(_HEADER_BYTES)
+        head = read_head(folder, PurePosixPath(name).parts)
     except OSError:
         return None
     lines = head.decode("utf-8-sig", "replace").splitlines()
@@ -47,3 +48,23 @@ def read_columns(folder: Path, name: str) -> tuple[str, ...] | None:
     row = next(csv.reader([lines[0]], delimiter="\t" if suffix == ".tsv" else ","), [])
     columns = tuple(c.strip() for c in row if c.strip())
     return columns or None
+
+
+def read_head(folder: Path, parts: Sequence[str]) -> bytes:
+    """The first bytes of `folder/parts...`, opened one component at a time without
+    following any symlink: Hexa reads as itself, and the person's own code could swap a
+    checked path for a link elsewhere between the check and the read."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(folder.resolve(), flags | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        leaf = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with os.fdopen(leaf, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{parts[-1]} is not a regular file")
+        return handle.read(_HEADER_BYTES)

@@ -19,7 +19,7 @@ from hexa.generate import (
     validate_notebook,
 )
 from hexa.generate import label_steps as label_steps_module
-from hexa.generate.data_files import read_columns
+from hexa.generate.data_files import read_head, read_columns
 from hexa.generate.importing import cell_codes
 from hexa.generate.intent import Condition, read_intent
 from tests.unit.generate.conftest import marimo_dependencies
@@ -167,6 +167,22 @@ def test_only_files_inside_the_folder_are_read(tmp_path: Path) -> None:
     assert read_columns(folder, str(tmp_path / "out.csv")) is None
     assert read_columns(folder, "link.csv") is None
     assert read_columns(folder, "missing.csv") is None
+
+
+def test_the_read_itself_follows_no_link_so_a_swap_after_the_check_reads_nothing(
+    tmp_path: Path,
+) -> None:
+    """The person's code can swap a checked folder for a link between the check and the
+    read; the read opens each component without following links."""
+    folder = tmp_path / "user"
+    folder.mkdir()
+    (tmp_path / "out.csv").write_text("secret,columns\n")
+    os.symlink(tmp_path, folder / "sub")  # what `sub/` became after the check
+    with pytest.raises(OSError):
+        read_head(folder, ("sub", "out.csv"))
+    os.mkfifo(folder / "pipe.csv")  # never blocks on a pipe
+    with pytest.raises(OSError, match="not a regular file"):
+        read_head(folder, ("pipe.csv",))
 
 
 FLOW = (
