@@ -19,7 +19,7 @@ from hexa.generate import (
     validate_notebook,
 )
 from hexa.generate import label_steps as label_steps_module
-from hexa.generate.data_files import read_head, read_columns
+from hexa.generate.data_files import read_columns, read_head
 from hexa.generate.importing import cell_codes
 from hexa.generate.intent import Condition, read_intent
 from tests.unit.generate.conftest import marimo_dependencies
