@@ -4,10 +4,10 @@ header of a CSV, read cheaply to match the columns a request names."""
 from __future__ import annotations
 
 import csv
-import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+
+from hexa import safe_files
 
 _HEADER_BYTES = 64 * 1024
 
@@ -51,20 +51,6 @@ def read_columns(folder: Path, name: str) -> tuple[str, ...] | None:
 
 
 def read_head(folder: Path, parts: Sequence[str]) -> bytes:
-    """The first bytes of `folder/parts...`, opened one component at a time without
-    following any symlink: Hexa reads as itself, and the person's own code could swap a
-    checked path for a link elsewhere between the check and the read."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(folder.resolve(), flags | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        leaf = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
-    finally:
-        os.close(fd)
-    with os.fdopen(leaf, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{parts[-1]} is not a regular file")
-        return handle.read(_HEADER_BYTES)
+    """The first bytes of `folder/parts...`, following no link (`hexa.safe_files`): Hexa
+    reads as itself, and the person's own code could swap a checked path for a link."""
+    return safe_files.read_bytes(folder, PurePosixPath(*parts), _HEADER_BYTES)

@@ -8,6 +8,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from hexa import safe_files
 from hexa.generate.validation import ValidationResult, require_valid
 
 _NEW_FILE_MODE = 0o644
@@ -24,6 +25,14 @@ def write_notebook(path: str | os.PathLike[str], text: str) -> ValidationResult:
     """
     result = require_valid(text)
     _replace_atomically(Path(path), text.encode("utf-8"))
+    return result
+
+
+def write_notebook_inside(root: Path, relative: str, text: str) -> ValidationResult:
+    """`write_notebook` into a person's folder: no link on the way is followed (see
+    `hexa.safe_files`)."""
+    result = require_valid(text)
+    safe_files.replace_atomically(root, relative, text.encode("utf-8"))
     return result
 
 

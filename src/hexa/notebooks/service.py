@@ -130,7 +130,7 @@ class NotebookService:
         path = resolve_notebook_path(folder, notebook_path)
         if path.exists():
             raise ConflictError(f"a file already exists at {notebook_path}")
-        await self.files.write(path, text)
+        await self.files.write(folder, notebook_path, text)
         try:
             async with self._sessions.begin() as session:
                 row = await NotebookRepository(session).create(
@@ -138,7 +138,7 @@ class NotebookService:
                 )
                 return self._view(row, held=False)
         except ConflictError:
-            path.unlink(missing_ok=True)
+            await self.files.remove(folder, notebook_path)
             raise
 
     async def create_from_text(
@@ -191,17 +191,19 @@ class NotebookService:
         row = await self._row(user, notebook_id)
         await self._stop(notebook_id)
         await self._supervisor.forget(notebook_id)
-        path = resolve_notebook_path(self._users.folder(user), row.path)
+        folder = self._users.folder(user)
+        resolve_notebook_path(folder, row.path)  # still inside the folder
         async with self._sessions.begin() as session:
             await NotebookRepository(session).delete(user.id, notebook_id)
-        path.unlink(missing_ok=True)
+        await self.files.remove(folder, row.path)
 
     async def read_code(self, user: Principal, notebook_id: str) -> str:
         """The notebook's file as saved on disk (works whether or not it runs)."""
         row = await self._row(user, notebook_id)
-        path = resolve_notebook_path(self._users.folder(user), row.path)
+        folder = self._users.folder(user)
+        resolve_notebook_path(folder, row.path)  # still inside the folder
         try:
-            return await self.files.read(path)
+            return await self.files.read(folder, row.path)
         except FileNotFoundError as exc:
             raise NotFoundError(f"the file of notebook {notebook_id} is gone") from exc
 
@@ -226,7 +228,7 @@ class NotebookService:
                     raise ConflictError(f"{notebook_path} is already open as notebook {at_path.id}")
                 created_file = not path.exists()
                 if created_file:
-                    await self.files.write(path, self.files.blank())
+                    await self.files.write(folder, notebook_path, self.files.blank())
                 try:
                     row = await repo.create(
                         user.id, notebook_id, notebook_path, display_name(notebook_path)
@@ -234,7 +236,7 @@ class NotebookService:
                 except ConflictError:
                     # A concurrent open won the id or path: leave no orphan blank file.
                     if created_file:
-                        path.unlink(missing_ok=True)
+                        await self.files.remove(folder, notebook_path)
                     raise
             elif row.path != notebook_path:
                 raise ConflictError(f"notebook {notebook_id} is {row.path}, not {notebook_path}")
@@ -269,7 +271,7 @@ class NotebookService:
                     )
                 if not path.exists():
                     raise NotFoundError(f"the file of notebook {notebook_id} is gone")
-                await self.files.check(path)
+                await self.files.check(self._users.folder(user), row.path)
                 self._check_may_run(user)
                 spec = NotebookSpec(notebook_id, user.id, user.name, path, self._users.folder(user))
                 remote = await self._claim(notebook_id)
