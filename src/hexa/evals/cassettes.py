@@ -8,7 +8,6 @@ cell ids are given by position on load, so the recorded calls name the same cell
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,13 +22,10 @@ from pydantic_ai.messages import (
     TextPart,
     ToolCallPart,
 )
-from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
-from pydantic_ai.models.wrapper import WrapperModel
-from pydantic_ai.settings import ModelSettings
-from pydantic_ai.tools import RunContext
 
 from hexa.agent.models import ModelChoice
+from hexa.evals.observe import WatchedModel
 
 
 class Cassette(BaseModel):
@@ -53,6 +49,9 @@ class Tape:
     recorded: dict[str, list[ModelResponse]] = field(default_factory=dict)
     cursor: dict[str, int] = field(default_factory=dict)
 
+    def keep(self, response: ModelResponse) -> None:
+        self.recorded.setdefault(self.task, []).append(response)
+
     def cassette(self, model: str, version: str) -> Cassette:
         return Cassette(
             model=model,
@@ -72,42 +71,11 @@ class Tape:
         return cls(recorded=recorded)
 
 
-class RecordingModel(WrapperModel):
-    """The model itself, each of its responses also kept on the tape."""
-
-    def __init__(self, wrapped: Any, tape: Tape) -> None:
-        super().__init__(wrapped)
-        self._tape = tape
-
-    async def request(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-    ) -> ModelResponse:
-        response = await super().request(messages, model_settings, model_request_parameters)
-        self._tape.recorded.setdefault(self._tape.task, []).append(response)
-        return response
-
-    @contextlib.asynccontextmanager
-    async def request_stream(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-        run_context: RunContext[Any] | None = None,
-    ) -> AsyncIterator[StreamedResponse]:
-        async with super().request_stream(
-            messages, model_settings, model_request_parameters, run_context
-        ) as stream:
-            yield stream
-        self._tape.recorded.setdefault(self._tape.task, []).append(stream.get())
-
-
 def recording(choice: ModelChoice, tape: Tape) -> ModelChoice:
     if choice.model is None:
         raise ValueError(f"{choice.spec} is made per turn and cannot be recorded")
-    return ModelChoice(spec=choice.spec, model=RecordingModel(choice.model, tape))
+    model = WatchedModel(choice.model, answered=tape.keep)
+    return ModelChoice(spec=choice.spec, model=model, images=choice.images)
 
 
 def replaying(tape: Tape, spec: str) -> ModelChoice:

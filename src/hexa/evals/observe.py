@@ -9,7 +9,7 @@ offline models they are pydantic-ai's estimate.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +40,18 @@ class Observer:
         self.tokens += response.usage.input_tokens + response.usage.output_tokens
 
 
-class ObservingModel(WrapperModel):
-    def __init__(self, wrapped: Any, observer: Observer) -> None:
+class WatchedModel(WrapperModel):
+    """The model itself; `shown` sees the messages of each request, `answered` each
+    response (the observer's and the cassette recorder's hook)."""
+
+    def __init__(
+        self,
+        wrapped: Any,
+        answered: Callable[[ModelResponse], None],
+        shown: Callable[[list[ModelMessage]], None] | None = None,
+    ) -> None:
         super().__init__(wrapped)
-        self._observer = observer
+        self._answered, self._shown = answered, shown
 
     async def request(
         self,
@@ -51,9 +59,10 @@ class ObservingModel(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        self._observer.shown(messages)
+        if self._shown is not None:
+            self._shown(messages)
         response = await super().request(messages, model_settings, model_request_parameters)
-        self._observer.spent(response)
+        self._answered(response)
         return response
 
     @contextlib.asynccontextmanager
@@ -64,12 +73,13 @@ class ObservingModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
         run_context: RunContext[Any] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
-        self._observer.shown(messages)
+        if self._shown is not None:
+            self._shown(messages)
         async with super().request_stream(
             messages, model_settings, model_request_parameters, run_context
         ) as stream:
             yield stream
-        self._observer.spent(stream.get())
+        self._answered(stream.get())
 
 
 def observing(choice: ModelChoice, observer: Observer) -> ModelChoice:
@@ -78,4 +88,5 @@ def observing(choice: ModelChoice, observer: Observer) -> ModelChoice:
     if choice.problem is not None:
         return choice
     model = choice.model if choice.model is not None else builtin_model()
-    return ModelChoice(choice.spec, ObservingModel(model, observer), images=choice.images)
+    watched = WatchedModel(model, answered=observer.spent, shown=observer.shown)
+    return ModelChoice(choice.spec, watched, images=choice.images)

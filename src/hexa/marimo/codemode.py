@@ -214,15 +214,8 @@ class CodeMode(OnConnection):
         outputs. Outputs come from the last completed run: cells run by an edit show their
         new outputs here (a separate code-mode call), never within that edit's call."""
         marker = program.new_marker()
-        result = await self.execute(program.read_program(marker, limit=max_output_chars), timeout)
-        payload = program.find_result(result.stdout, marker)
-        if payload is None or not payload.get("ok"):
-            raise CodeModeError(
-                "reading cells failed: " + _last_line(result.stderr),
-                applied=False,
-                stdout=result.stdout,
-                stderr=result.stderr,
-            )
+        code = program.read_program(marker, limit=max_output_chars)
+        payload = await self._read(code, marker, "reading cells", timeout)
         return [_snapshot(cell) for cell in payload.get("cells") or ()]
 
     async def describe_charts(
@@ -233,16 +226,24 @@ class CodeMode(OnConnection):
         if not names:
             return {}
         marker = program.new_marker()
-        result = await self.execute(program.charts_program(names, marker), timeout)
+        code = program.charts_program(names, marker)
+        payload = await self._read(code, marker, "describing charts", timeout)
+        return cast("dict[str, Chart]", payload.get("charts") or {})
+
+    async def _read(
+        self, code: str, marker: str, what: str, timeout: float | None
+    ) -> dict[str, Any]:
+        """Run a program that only reads, and return its result line."""
+        result = await self.execute(code, timeout)
         payload = program.find_result(result.stdout, marker)
         if payload is None or not payload.get("ok"):
             raise CodeModeError(
-                "describing charts failed: " + _last_line(result.stderr),
+                f"{what} failed: " + _last_line(result.stderr),
                 applied=False,
                 stdout=result.stdout,
                 stderr=result.stderr,
             )
-        return cast("dict[str, Chart]", payload.get("charts") or {})
+        return payload
 
 
 class _ExecuteStream:
