@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.support.server import HexaServer
 
 from hexa.runtime.groups import live_members
-from open_latency import NOTEBOOK, PlainMarimo
+from open_latency import PlainMarimo, plain_round
 
 TINY = "bench_x = 1"
 
@@ -111,25 +111,18 @@ def pss(pids: list[int]) -> int:
 async def plain_arm(tmp: Path, count: int) -> tuple[list[float], int]:
     """Plain marimo notebooks opened one after another; the PSS of the last one."""
     times: list[float] = []
-    memory = 0
+    memory = [0]
+
+    def measure(marimo: PlainMarimo) -> None:
+        assert marimo.proc is not None
+        memory[0] = pss(live_members(marimo.proc.pid))
+
     bar = Progress("plain", count)
     async with httpx2.AsyncClient() as http:
         for i in range(count):
-            path = tmp / f"plain{i}.py"
-            path.write_text(NOTEBOOK)
-            marimo = PlainMarimo(path, tmp / "home-plain")
-            start = time.perf_counter()
-            marimo.spawn()
-            try:
-                await asyncio.wait_for(marimo.healthy(http), 60)
-                await marimo.kernel_ready()
-                times.append(time.perf_counter() - start)
-                assert marimo.proc is not None
-                memory = pss(live_members(marimo.proc.pid))
-            finally:
-                marimo.stop()
+            times.append(await plain_round(tmp, http, i, on_ready=measure))
             bar.step()
-    return times, memory
+    return times, memory[0]
 
 
 def marimo_pids(server: HexaServer) -> list[int]:

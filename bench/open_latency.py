@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -157,7 +158,14 @@ def group_rss(pgid: int) -> int:
     return total
 
 
-async def plain_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
+async def plain_round(
+    tmp: Path,
+    http: httpx2.AsyncClient,
+    i: int,
+    on_ready: Callable[[PlainMarimo], None] | None = None,
+) -> float:
+    """Seconds from spawn to kernel-ready of plain marimo; `on_ready` sees it running,
+    untimed, before it is stopped."""
     path = tmp / f"plain{i}.py"
     path.write_text(NOTEBOOK)
     marimo = PlainMarimo(path, tmp / "home-plain")
@@ -166,7 +174,10 @@ async def plain_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
     try:
         await asyncio.wait_for(marimo.healthy(http), 60)
         await marimo.kernel_ready()
-        return time.perf_counter() - start
+        took = time.perf_counter() - start
+        if on_ready is not None:
+            on_ready(marimo)
+        return took
     finally:
         marimo.stop()
 

@@ -21,7 +21,7 @@ from hexa.agent.outputs import (
 )
 from hexa.agent.registry import Image, ToolContext, ToolError, ToolOutcome
 from hexa.agent.runs import LONG_RUN_LIMIT, Finished, StillRunning, bounded
-from hexa.agent.tracebacks import WRAPPER, CellError, read_error
+from hexa.agent.tracebacks import CellError, read_errors
 from hexa.agent.views import CellChange
 from hexa.marimo.errors import CodeModeError, MarimoError
 from hexa.marimo.models import ApplyResult, CellOutputs, NotebookErrors, Op
@@ -169,25 +169,23 @@ async def explained_errors(
         codes = await cell_codes(client, [c["cell_id"] for c in cells])
     except MarimoError:
         codes = {}
-    errors: dict[str, list[CellError]] = {}
-    for cell in cells:
-        cid, stderr = cell["cell_id"], "".join(cell.get("stderr") or [])
-        errors[cid] = [
-            read_error(
-                cid,
-                str(e.get("type") or "error"),
-                str(e.get("message") or ""),
-                stderr if e.get("type") == WRAPPER else "",
-                codes.get(cid),
-            )
-            for e in cell["errors"]
-        ]
+    errors: dict[str, list[CellError]] = {
+        c["cell_id"]: read_errors(
+            c["cell_id"], c["errors"], "".join(c.get("stderr") or []), codes.get(c["cell_id"])
+        )
+        for c in cells
+    }
     hints = await error_hints(client, (e for found in errors.values() for e in found))
     return {
         cid: "\n".join(describe_error(e) for e in found)
         + "".join(f"\n{h}" for h in hints.get(cid, ()))
         for cid, found in errors.items()
     }
+
+
+def as_list(texts: Iterable[str]) -> list[str]:
+    """Texts as Markdown list items, their further lines indented under them."""
+    return [f"- {t}".replace("\n", "\n  ") for t in texts]
 
 
 async def cell_codes(client: NotebookClient, cell_ids: Sequence[str]) -> dict[str, str]:

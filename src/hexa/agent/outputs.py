@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hexa.agent.table_text import describe_table
-from hexa.agent.tracebacks import WRAPPER, CellError, read_error
+from hexa.agent.tracebacks import CellError, read_errors
 from hexa.marimo.models import CellOutputs, ErrorDetail
 
 OUTPUT_LIMIT = 2000  # characters of one cell's output given to the model
@@ -105,14 +105,21 @@ def describe_error(error: CellError, hints: Sequence[str] = ()) -> str:
     return "\n".join([text, *hints])
 
 
-def _error_list(data: Any) -> list[dict[str, Any]] | None:
-    """marimo's errors, if `data` is its error document (a list of {type, message})."""
+def _error_document(kind: str, data: Any) -> list[dict[str, Any]] | None:
+    """marimo's errors, if the output is its error document (a list of {type, message});
+    a JSON output counts only when every item looks like an error."""
+    if kind not in ("application/vnd.marimo+error", "application/json"):
+        return None
     try:
         parsed = json.loads(data) if isinstance(data, str) else data
     except ValueError:
         return None
     items = parsed if isinstance(parsed, list) else [parsed]
-    if items and all(isinstance(i, dict) and "type" in i for i in items):
+    if not items or not all(isinstance(i, dict) and "type" in i for i in items):
+        return None
+    if kind.endswith("+error") or all(
+        str(i.get("type", "")).endswith("Error") and "message" in i for i in items
+    ):
         return items
     return None
 
@@ -153,10 +160,9 @@ def describe_output(mimetype: str | None, data: Any, limit: int = OUTPUT_LIMIT) 
         return _image(kind, data)
     if kind == "application/vnd.marimo+mimebundle":
         return _bundle(data, limit)
-    if kind in ("application/vnd.marimo+error", "application/json"):
-        errors = _error_list(data)
-        if errors is not None and (kind.endswith("+error") or _looks_like_errors(errors)):
-            return clip("Error: " + describe_errors(errors), limit)
+    errors = _error_document(kind, data)
+    if errors is not None:
+        return clip("Error: " + describe_errors(errors), limit)
     if not isinstance(data, str):
         data = json.dumps(data, default=str)
     if kind in ("text/html", "text/markdown") or kind.startswith("application/vnd.marimo"):
@@ -166,30 +172,15 @@ def describe_output(mimetype: str | None, data: Any, limit: int = OUTPUT_LIMIT) 
     return f"[{kind} output, {len(data)} characters]"
 
 
-def _looks_like_errors(items: list[dict[str, Any]]) -> bool:
-    return all(str(i.get("type", "")).endswith("Error") and "message" in i for i in items)
-
-
 def cell_errors(cell: CellOutputs, code: str | None = None) -> list[CellError] | None:
     """The errors a cell's output shows, read with its traceback; None if it has none."""
     visual = cell.get("visual_output") or {}
     kind = (visual.get("visual_mimetype") or "").lower()
-    if kind not in ("application/vnd.marimo+error", "application/json"):
-        return None
-    errors = _error_list(visual.get("visual_output"))
-    if errors is None or not (kind.endswith("+error") or _looks_like_errors(errors)):
+    errors = _error_document(kind, visual.get("visual_output"))
+    if errors is None:
         return None
     traceback = "".join((cell.get("console_outputs") or {}).get("stderr") or [])
-    return [
-        read_error(
-            cell["cell_id"],
-            str(e.get("type") or "error"),
-            str(e.get("message") or e.get("msg") or ""),
-            traceback if e.get("type") == WRAPPER else "",
-            code,
-        )
-        for e in errors
-    ]
+    return read_errors(cell["cell_id"], errors, traceback, code)
 
 
 def describe_cell_outputs(

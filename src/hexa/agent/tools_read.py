@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hexa.agent.cell_access import CODE_LIMIT, explained_errors, outputs_report
+from hexa.agent.cell_access import CODE_LIMIT, as_list, explained_errors, outputs_report
 from hexa.agent.outputs import clip, fenced
 from hexa.agent.registry import Tier, ToolContext, ToolOutcome, ToolSpec
 from hexa.agent.tools_args import (
@@ -83,7 +83,7 @@ async def get_errors(ctx: ToolContext, args: NoArgs) -> ToolOutcome:
         return ToolOutcome("No cell has an error.", "no errors")
     explained = await explained_errors(client, [c["cell_id"] for c in report["cells"]], report)
     lines = [f"{report['total_errors']} error(s) in {report['total_cells_with_errors']} cell(s):"]
-    lines += [f"- {text}".replace("\n", "\n  ") for text in explained.values()]
+    lines += as_list(explained.values())
     return ToolOutcome("\n".join(lines), f"{report['total_errors']} error(s)")
 
 

@@ -14,6 +14,7 @@ from hexa.agent.cell_access import (
     MANY_OUTPUTS,
     apply_ops,
     apply_or_wait,
+    as_list,
     cell_codes,
     check_code,
     chosen_or_all,
@@ -140,7 +141,7 @@ async def _errors_summary(client: NotebookClient) -> str:
     if not report["has_errors"]:
         return "No cell has an error."
     explained = await explained_errors(client, [c["cell_id"] for c in report["cells"]], report)
-    return "Errors:\n" + "\n".join(f"- {t}".replace("\n", "\n  ") for t in explained.values())
+    return "Errors:\n" + "\n".join(as_list(explained.values()))
 
 
 async def _run_report(client: NotebookClient, cell_ids: Sequence[str]) -> str:

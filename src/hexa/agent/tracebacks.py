@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 _TAG = re.compile(r"<[^>]+>")
 # marimo compiles each cell to a file named after its id.
@@ -96,3 +98,20 @@ def read_error(
     if 0 < line <= len(lines) and lines[line - 1].strip():
         source = lines[line - 1].strip()
     return CellError(cell_id, exception, said, line, source)
+
+
+def read_errors(
+    cell_id: str, errors: Iterable[Mapping[str, Any]], traceback: str, code: str | None = None
+) -> list[CellError]:
+    """A cell's errors as marimo reports them ({type, message or msg}), each read with the
+    cell's traceback (which only an exception's error uses)."""
+    return [
+        read_error(
+            cell_id,
+            str(e.get("type") or "error"),
+            str(e.get("message") or e.get("msg") or ""),
+            traceback,
+            code,
+        )
+        for e in errors
+    ]
