@@ -16,6 +16,12 @@ logger = logging.getLogger(__name__)
 
 
 _REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+# Bodies up to this size are read before sending so that they can be sent again; marimo's
+# API bodies are small JSON, file uploads above it stream through.
+_BUFFERED_BODY = 1024 * 1024
+# Failures that leave no answer at all. Timeouts are not among them: marimo may still be
+# working on the request.
+_NO_ANSWER = (httpx2.ConnectError, httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError)
 
 
 class HttpProxy:
@@ -31,20 +37,26 @@ class HttpProxy:
         if request.url.query:
             url += "?" + request.url.query
         headers = request_headers(request.headers.items(), token=token, hexa_cookie=self._cookie)
-        # A request without a body may be sent again: a pooled connection that marimo
-        # closed while it sat idle fails on first use, and that is not the person's fault.
-        attempts = 2 if request.method in _REPEATABLE else 1
+        body = await _replayable_body(request)
+        # A request is sent a second time, on a new connection, only when the first got no
+        # answer and can be sent again. marimo's server drops a kept-alive connection after
+        # a handler fails (it answers 500, then closes), so the next request sent down that
+        # pooled connection is reset unread: not the person's fault, and not processed. A
+        # marimo that died mid-request refuses the second attempt, which then fails as well.
+        attempts = 2 if body is not None else 1
         for attempt in range(attempts):
-            body = request.stream() if request.method not in _REPEATABLE else None
-            upstream = self._http.build_request(request.method, url, headers=headers, content=body)
+            content = body if body is not None else request.stream()
+            upstream = self._http.build_request(
+                request.method, url, headers=headers, content=content
+            )
             try:
                 reply = await self._http.send(upstream, stream=True, follow_redirects=False)
                 break
             except httpx2.TimeoutException as exc:
                 raise UpstreamError("the notebook's marimo did not answer in time") from exc
             except httpx2.TransportError as exc:
-                if attempt + 1 < attempts:
-                    logger.info("retrying %s %s after %r", request.method, url, exc)
+                if attempt + 1 < attempts and isinstance(exc, _NO_ANSWER):
+                    logger.info("sending %s %s again after %r", request.method, url, exc)
                     continue
                 raise UpstreamError(f"the notebook's marimo is not reachable: {exc!r}") from exc
         return StreamingResponse(
@@ -53,3 +65,13 @@ class HttpProxy:
             headers=dict(response_headers(reply.headers.multi_items(), upstream_origin=origin)),
             background=BackgroundTask(reply.aclose),
         )
+
+
+async def _replayable_body(request: Request) -> bytes | None:
+    """The whole body when it is small enough to send twice (empty for GET and the like)."""
+    if request.method in _REPEATABLE:
+        return b""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit() or int(length) > _BUFFERED_BODY:
+        return None
+    return await request.body()

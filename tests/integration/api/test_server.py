@@ -198,6 +198,19 @@ def test_proxy_serves_marimo_ui_without_leaking_upstream(
         assert "127.0.0.1:" not in value or value.startswith(alice.base_url.host)
 
 
+def test_a_marimo_error_answer_does_not_break_the_next_request(
+    alice: httpx2.Client, opened: dict[str, str]
+) -> None:
+    # marimo answers 500 to a missing file and then drops that connection; the proxy must
+    # not send the next request (a POST it cannot simply repeat) down the dropped one.
+    for _ in range(15):
+        missing = alice.post("/nb/first/api/files/file_details", json={"path": "/no/such.db"})
+        assert missing.status_code == 500, missing.text
+        listing = alice.post("/nb/first/api/files/list_files", json={"path": "/"})
+        assert listing.status_code == 200, listing.text
+        assert listing.json()["files"]
+
+
 def test_proxy_websocket_relays_marimo_messages(server: HexaServer, opened: dict[str, str]) -> None:
     async def first_frame() -> dict[str, object]:
         url = server.url.replace("http", "ws") + "/nb/first/ws?session_id=test-viewer&kiosk=true"
