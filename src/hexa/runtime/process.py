@@ -120,7 +120,8 @@ class Spawner(Protocol):
 
 class SpareProcess(NotebookProcess, Protocol):
     def claim(self, spec: NotebookSpec) -> None:
-        """From now on this marimo serves `spec`'s notebook (and only it)."""
+        """From now on this marimo serves `spec`'s notebook (and only it). Blocking: a
+        container runtime may be asked to rename it."""
         ...
 
 
@@ -188,6 +189,7 @@ class MarimoProcess:
         with contextlib.suppress(OSError):
             self._log_path.rename(named)  # the pump's open file follows it
             self._log_path = named
+        self._confinement.rename(spec.notebook_id)
         logger.info("spare %s (pid %s) now serves %s", self._name, self.pid, spec.notebook_id)
 
     @property

@@ -317,7 +317,7 @@ class Supervisor:
         if self._spares is not None and nb.spec.path.parent == nb.spec.home_folder:
             spare = await self._spares.take(nb.owner_id)
             if spare is not None:
-                spare.claim(nb.spec)
+                await asyncio.to_thread(spare.claim, nb.spec)
                 process = spare
         if process is None:
             try:

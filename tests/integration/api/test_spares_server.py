@@ -30,21 +30,6 @@ def server(
         yield srv
 
 
-def log_text(server: HexaServer) -> str:
-    return (server.data_dir / server.log_name).read_text(errors="replace")
-
-
-def wait_for_log(server: HexaServer, pattern: str, *, after: int = 0, timeout: float = 60) -> str:
-    """The first match of `pattern` in Hexa's log past offset `after` (bounded wait)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = re.search(pattern, log_text(server)[after:])
-        if found is not None:
-            return found.group(0)
-        assert time.monotonic() < deadline, f"no {pattern!r} in the log"
-        time.sleep(0.1)
-
-
 def spare_pids(server: HexaServer) -> list[int]:
     """marimo servers serving a folder (spares, claimed or not) under this `hexa serve`."""
     assert server.proc is not None
@@ -75,17 +60,17 @@ def test_the_next_notebook_opens_in_the_spare_and_the_proxy_pins_its_file(
     server: HexaServer,
 ) -> None:
     with server.client() as api:
-        start = len(log_text(server))
+        start = len(server.log_text())
         first = api.post(
             "/api/notebooks/open", json={"notebook_id": "p1", "notebook_path": "p1.py"}
         )
         assert first.status_code == 200, first.text
-        wait_for_log(server, r"a spare is ready for default", after=start)
+        server.wait_for_log(r"a spare is ready for default", after=start)
         second = api.post(
             "/api/notebooks/open", json={"notebook_id": "p2", "notebook_path": "p2.py"}
         )
         assert second.status_code == 200, second.text
-        wait_for_log(server, r"spare\.[0-9a-f]+ \(pid \d+\) now serves p2", after=start)
+        server.wait_for_log(r"spare\.[0-9a-f]+ \(pid \d+\) now serves p2", after=start)
 
         # The editor's page, through the proxy, is p2's, whatever file the browser asks for.
         for query in ("", "?file=p1.py", "?file=../../etc/passwd"):
@@ -121,16 +106,16 @@ def test_the_next_notebook_opens_in_the_spare_and_the_proxy_pins_its_file(
 def test_a_spare_is_never_another_persons(server: HexaServer) -> None:
     bob = server.add_user("bob-spares")
     with server.client() as alice, server.client(bob) as bobs:
-        start = len(log_text(server))
+        start = len(server.log_text())
         opened = alice.post(
             "/api/notebooks/open", json={"notebook_id": "q1", "notebook_path": "q1.py"}
         )
         assert opened.status_code == 200, opened.text
-        wait_for_log(server, r"a spare is ready for default", after=start)
+        server.wait_for_log(r"a spare is ready for default", after=start)
         theirs = bobs.post(
             "/api/notebooks/open", json={"notebook_id": "q2", "notebook_path": "q2.py"}
         )
         assert theirs.status_code == 200, theirs.text
-        assert not re.search(r"now serves q2", log_text(server)[start:]), "Bob started cold"
+        assert not re.search(r"now serves q2", server.log_text()[start:]), "Bob started cold"
         for client, notebook_id in ((alice, "q1"), (bobs, "q2")):
             assert client.post(f"/api/notebooks/{notebook_id}/close").status_code == 200
