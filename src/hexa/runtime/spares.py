@@ -96,11 +96,9 @@ class Spares:
             await spare.stop(self._stop_timeout)
         return task is not None or spare is not None
 
-    async def drop_other(self, owner_id: int) -> bool:
-        """Stop one spare of another owner (a ready one first) to free its slot."""
-        others = [o for o in self._ready if o != owner_id] or [
-            o for o in self._filling if o != owner_id
-        ]
+    async def drop_other(self, keep: int | None) -> bool:
+        """Stop one spare not of owner `keep` (a ready one first) to free its slot."""
+        others = [o for o in self._ready if o != keep] or [o for o in self._filling if o != keep]
         return bool(others) and await self.drop(others[0])
 
     async def close(self) -> None:

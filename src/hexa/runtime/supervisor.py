@@ -270,14 +270,21 @@ class Supervisor:
     # -- internals -----------------------------------------------------------------------
 
     async def _admit(self, spec: NotebookSpec) -> None:
-        """Check the caps for one more notebook of `spec`'s owner; another person's spare
-        gives way to it at the server's cap (the owner's own spare becomes it)."""
+        """Check the caps for one more notebook of `spec`'s owner; at the server's cap a
+        spare gives way to it (the owner's own becomes it, where it can)."""
         if self._spares is not None:
+            keep = spec.owner_id if self._claims_spare(spec) else None
             while len(self.active()) + self._spares.count(
-                besides=spec.owner_id
-            ) >= self._limits.max_processes and await self._spares.drop_other(spec.owner_id):
+                besides=keep
+            ) >= self._limits.max_processes and await self._spares.drop_other(keep):
                 pass
         self._check_caps(spec)
+
+    @staticmethod
+    def _claims_spare(spec: NotebookSpec) -> bool:
+        # A spare runs in the owner's folder: a notebook in a subfolder gets its own
+        # marimo, started there, so that its relative paths keep meaning what they did.
+        return spec.path.parent == spec.home_folder
 
     def _refill(self, spec: NotebookSpec) -> None:
         """Start the owner's next spare, where the caps leave room for it."""
@@ -312,9 +319,7 @@ class Supervisor:
         self._set_state(nb, ProcessState.STARTING)
         nb.stopping = False
         process: NotebookProcess | None = None
-        # A spare runs in the owner's folder: a notebook in a subfolder gets its own
-        # marimo, started there, so that its relative paths keep meaning what they did.
-        if self._spares is not None and nb.spec.path.parent == nb.spec.home_folder:
+        if self._spares is not None and self._claims_spare(nb.spec):
             spare = await self._spares.take(nb.owner_id)
             if spare is not None:
                 await asyncio.to_thread(spare.claim, nb.spec)

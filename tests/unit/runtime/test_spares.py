@@ -140,6 +140,21 @@ async def test_a_notebook_in_a_subfolder_starts_its_own_marimo_there() -> None:
     await sup.shutdown()
 
 
+async def test_at_the_cap_a_subfolder_notebook_takes_the_owners_own_spares_slot() -> None:
+    limits = Limits(**{**FAST.__dict__, "max_per_user": 3})  # max_processes 3
+    sup, spawner, spares = make(limits=limits)
+    await sup.ensure_running(spec("a"))
+    await spare_ready(spares, 1)
+    await sup.ensure_running(spec("b"))  # claims it; a new one fills the third slot
+    await spare_ready(spares, 1)
+    nested = NotebookSpec("n", 1, "alice", Path("/nb/sub/n.py"), Path("/nb"))
+    await sup.ensure_running(nested)  # cannot use the spare: it gives up its slot
+    assert spawner.spares[1].stopped
+    assert len(sup.active()) == 3
+    assert spares.count() == 0
+    await sup.shutdown()
+
+
 async def test_shutdown_stops_spares_ready_and_starting() -> None:
     limits = Limits(**{**FAST.__dict__, "max_processes": 4})
     sup, spawner, spares = make([{}, {"hold": True}], limits=limits)
