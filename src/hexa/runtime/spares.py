@@ -42,6 +42,7 @@ class Spares:
         self._filling: dict[int, asyncio.Task[None]] = {}
         self._closed = False
         self._stopping: set[asyncio.Task[None]] = set()
+        self._promised: set[int] = set()  # owners whose starting spare an open waits for
         self.changed = asyncio.Event()  # set whenever a spare becomes ready or goes
 
     def count(self, *, besides: int | None = None) -> int:
@@ -55,14 +56,24 @@ class Spares:
     def ready(self, owner_id: int) -> bool:
         return owner_id in self._ready
 
+    def promised(self, owner_id: int) -> bool:
+        """An open waits for the owner's spare to finish starting."""
+        return owner_id in self._promised
+
     async def take(self, owner_id: int) -> SpareProcess | None:
         """The owner's spare, now the caller's to claim and stop; one still starting is
         waited for (it started before this open did). None when there is none."""
         filling = self._filling.get(owner_id)
         if filling is not None:
-            # Shielded: an open given up on must not take the spare down with it.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(filling)
+            if owner_id in self._promised:
+                return None  # another open of theirs waits for it already: start cold
+            self._promised.add(owner_id)
+            try:
+                # Shielded: an open given up on must not take the spare down with it.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(filling)
+            finally:
+                self._promised.discard(owner_id)
         spare = self._ready.pop(owner_id, None)
         if spare is None:
             return None

@@ -38,6 +38,13 @@ async def spare_ready(spares: Spares, owner_id: int) -> None:
             await spares.changed.wait()
 
 
+async def promised(spares: Spares, owner_id: int) -> None:
+    """Once an open waits for the owner's starting spare."""
+    async with asyncio.timeout(3):
+        while not spares.promised(owner_id):
+            await asyncio.sleep(0)
+
+
 async def spare_started(spawner: FakeSpawner, count: int) -> FakeProcess:
     """The `count`th spare, once the pool waits for its health."""
     async with asyncio.timeout(3):
@@ -94,16 +101,31 @@ async def test_closing_a_persons_last_notebook_stops_their_spare() -> None:
 
 
 async def test_an_open_waits_for_a_spare_that_is_starting() -> None:
-    sup, spawner, _spares = make([{"hold": True}])
+    sup, spawner, spares = make([{"hold": True}])
     await sup.ensure_running(spec("a"))
     spare = await spare_started(spawner, 1)
     opening = asyncio.create_task(sup.ensure_running(spec("b")))
-    await asyncio.sleep(0)
+    await promised(spares, 1)
     assert not opening.done()
     spare.release()
     nb = await opening
     assert nb.process is spare
     assert len(spawner.spawned) == 1
+    await sup.shutdown()
+
+
+async def test_two_opens_at_once_do_not_both_wait_for_one_starting_spare() -> None:
+    limits = Limits(**{**FAST.__dict__, "max_per_user": 3})
+    sup, spawner, spares = make([{"hold": True}], limits=limits)
+    await sup.ensure_running(spec("a"))
+    spare = await spare_started(spawner, 1)
+    waiting = asyncio.create_task(sup.ensure_running(spec("b")))
+    await promised(spares, 1)
+    cold = await sup.ensure_running(spec("c"))  # does not wait for the held spare
+    assert cold.process is spawner.spawned[1]
+    assert not waiting.done()
+    spare.release()
+    assert (await waiting).process is spare
     await sup.shutdown()
 
 
