@@ -52,6 +52,12 @@ class NotebookSpec:
         return self.folder or self.path.parent
 
     @property
+    def spare_can_serve(self) -> bool:
+        """A spare runs in the owner's folder: a notebook in a subfolder gets a marimo of
+        its own started there, so that its relative paths keep meaning what they did."""
+        return self.path.parent == self.home_folder
+
+    @property
     def file_key(self) -> str:
         """The notebook as a marimo serving its owner's folder names it."""
         return self.path.relative_to(self.home_folder).as_posix()

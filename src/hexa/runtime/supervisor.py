@@ -273,18 +273,12 @@ class Supervisor:
         """Check the caps for one more notebook of `spec`'s owner; at the server's cap a
         spare gives way to it (the owner's own becomes it, where it can)."""
         if self._spares is not None:
-            keep = spec.owner_id if self._claims_spare(spec) else None
+            keep = spec.owner_id if spec.spare_can_serve else None
             while len(self.active()) + self._spares.count(
                 besides=keep
             ) >= self._limits.max_processes and await self._spares.drop_other(keep):
                 pass
         self._check_caps(spec)
-
-    @staticmethod
-    def _claims_spare(spec: NotebookSpec) -> bool:
-        # A spare runs in the owner's folder: a notebook in a subfolder gets its own
-        # marimo, started there, so that its relative paths keep meaning what they did.
-        return spec.path.parent == spec.home_folder
 
     def _refill(self, spec: NotebookSpec) -> None:
         """Start the owner's next spare, where the caps leave room for it."""
@@ -319,7 +313,7 @@ class Supervisor:
         self._set_state(nb, ProcessState.STARTING)
         nb.stopping = False
         process: NotebookProcess | None = None
-        if self._spares is not None and self._claims_spare(nb.spec):
+        if self._spares is not None and nb.spec.spare_can_serve:
             spare = await self._spares.take(nb.owner_id)
             if spare is not None:
                 await asyncio.to_thread(spare.claim, nb.spec)
