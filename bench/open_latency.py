@@ -166,6 +166,15 @@ class PlainMarimo:
                 self.proc.wait(5)
 
 
+def group_pss(pgid: int) -> int:
+    """Proportional set size of a process group: pages shared with others count in part."""
+    total = 0
+    for pid in live_members(pgid):
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_full_info().pss
+    return total
+
+
 def group_rss(pgid: int) -> int:
     total = 0
     for pid in live_members(pgid):
@@ -227,9 +236,12 @@ async def hexa_round(sup: Supervisor, folder: Path, i: int) -> tuple[float, int]
     return elapsed, rss
 
 
-async def next_round(sup: Supervisor, spares: Spares, folder: Path, i: int) -> float:
+async def next_round(
+    sup: Supervisor, spares: Spares, folder: Path, i: int, memory: list[int] | None = None
+) -> float:
     """Seconds to open a person's next notebook once their spare waits (their first
-    notebook, `first`, stays open across rounds)."""
+    notebook, `first`, stays open across rounds); the waiting spare's PSS goes on
+    `memory`."""
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  # untimed set-up
     if sup.get("first") is None:
         (folder / "first.py").write_text(NOTEBOOK)
@@ -237,6 +249,9 @@ async def next_round(sup: Supervisor, spares: Spares, folder: Path, i: int) -> f
     async with asyncio.timeout(60):
         while not spares.ready(1):
             await spares.changed.wait()
+    waiting = spares.peek(1)
+    if memory is not None and waiting is not None and waiting.pid is not None:
+        memory.append(group_pss(waiting.pid))
     path = folder / f"next{i}.py"
     path.write_text(NOTEBOOK)
     start = time.perf_counter()
@@ -320,6 +335,7 @@ async def main(rounds: int) -> None:
             "next, bwrap": [],
         }
         rss: dict[str, list[int]] = {"hexa": [], "bwrap": []}
+        spare_pss: list[int] = []
         try:
             # One untimed round of each warms the OS file cache for all arms alike.
             await plain_round(tmp, http, -1)
@@ -379,6 +395,9 @@ async def main(rounds: int) -> None:
                 f"{arm + ' (a spare is claimed)':<42} {n:6.3f} s   ratio {n / p:.2f}x plain"
                 f"   goal 0.5x"
             )
+    if spare_pss:
+        waiting = statistics.median(spare_pss) / mib
+        print(f"PSS of a waiting spare (server only)       {waiting:6.1f} MiB")
     for arm, values in rss.items():
         if values:
             used = statistics.median(values) / mib

@@ -56,6 +56,10 @@ class Spares:
     def ready(self, owner_id: int) -> bool:
         return owner_id in self._ready
 
+    def peek(self, owner_id: int) -> SpareProcess | None:
+        """The owner's ready spare, left where it is (to look at, e.g. its memory)."""
+        return self._ready.get(owner_id)
+
     def promised(self, owner_id: int) -> bool:
         """An open waits for the owner's spare to finish starting."""
         return owner_id in self._promised
