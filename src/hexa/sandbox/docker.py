@@ -150,6 +150,8 @@ class DockerSandbox:
         cmd = [
             *self._docker, "run", "--rm", "--interactive", "--init",
             "--name", name, "--label", f"hexa={self._label}",
+            # A spare's container is renamed for its notebook: what it started as stays.
+            "--label", f"hexa.started-as={jail.name}",
             "--network", "host",
             "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
