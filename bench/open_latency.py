@@ -352,7 +352,8 @@ async def main(rounds: int) -> None:
                     times["bwrap"].append(seconds)
                     rss["bwrap"].append(used)
                 times["warm"].append(await warm_round(tmp, http, i))
-                times["next"].append(await next_round(warmed, spares, tmp / "next-data" / "nb", i))
+                nxt = await next_round(warmed, spares, tmp / "next-data" / "nb", i, spare_pss)
+                times["next"].append(nxt)
                 if boxed_warmed is not None and boxed_warmed[1] is not None:
                     times["next, bwrap"].append(
                         await next_round(*boxed_warmed, tmp / "data" / "notebooks" / "next", i)
