@@ -73,9 +73,10 @@ class Spares:
                 return None  # another open of theirs waits for it already: start cold
             self._promised.add(owner_id)
             try:
-                # Shielded: an open given up on must not take the spare down with it.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(filling)
+                # Waited for, never awaited: neither an open given up on takes the spare
+                # down, nor a spare dropped meanwhile (its person's last notebook closed,
+                # another's open at the cap) the open.
+                await asyncio.wait({filling})
             finally:
                 self._promised.discard(owner_id)
         spare = self._ready.pop(owner_id, None)
@@ -143,7 +144,7 @@ class Spares:
             with contextlib.suppress(Exception):
                 await (await spawning).stop(self._stop_timeout)
             raise
-        except OSError:
+        except Exception:
             logger.exception("could not start a spare for %s", owner.owner)
             return
         try:

@@ -114,6 +114,19 @@ async def test_an_open_waits_for_a_spare_that_is_starting() -> None:
     await sup.shutdown()
 
 
+async def test_an_open_waiting_for_a_spare_that_is_dropped_starts_cold() -> None:
+    sup, spawner, spares = make([{"hold": True}])
+    await sup.ensure_running(spec("a"))
+    spare = await spare_started(spawner, 1)
+    opening = asyncio.create_task(sup.ensure_running(spec("b")))
+    await promised(spares, 1)
+    assert await spares.drop(1)  # e.g. another person's open at the server's cap
+    nb = await opening
+    assert nb.process is spawner.spawned[1]
+    assert spare.stopped
+    await sup.shutdown()
+
+
 async def test_two_opens_at_once_do_not_both_wait_for_one_starting_spare() -> None:
     limits = Limits(**{**FAST.__dict__, "max_per_user": 3})
     sup, spawner, spares = make([{"hold": True}], limits=limits)
