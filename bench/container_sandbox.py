@@ -48,7 +48,7 @@ async def measure(rounds: int, docker_host: str, tmp: Path) -> dict[str, list[fl
         host=docker_host,
     )
     arms: dict[str, Supervisor] = {
-        "docker": supervisor(http, tmp / "docker", docker),
+        "docker": supervisor(http, tmp / "docker", docker)[0],
     }
     if bwrap_works(as_root=os.geteuid() == 0) is None:
         sandbox, _ = build_sandbox(
@@ -58,7 +58,7 @@ async def measure(rounds: int, docker_host: str, tmp: Path) -> dict[str, list[fl
             limits=ResourceLimits(),
             uid_base=200000,
         )
-        arms["bwrap"] = supervisor(http, tmp / "bwrap", sandbox)
+        arms["bwrap"] = supervisor(http, tmp / "bwrap", sandbox)[0]
     times: dict[str, list[float]] = {"plain": [], **{arm: [] for arm in arms}}
     try:
         # One untimed round of each warms the file cache (and the image's layers) alike.

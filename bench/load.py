@@ -243,7 +243,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         data_dir=root / "data",
         env={
             "HEXA_MAX_NOTEBOOKS_PER_USER": str(args.per_user),
-            "HEXA_MAX_PROCESSES": str(total),
+            # Room for each person's warm spare besides their notebooks.
+            "HEXA_MAX_PROCESSES": str(total + args.users),
             "HEXA_IDLE_TIMEOUT": "3600",
         },
     )

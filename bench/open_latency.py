@@ -8,6 +8,9 @@ Arms, interleaved round by round so machine noise hits them alike:
           own when run as root): what `HEXA_SANDBOX=auto` gives where bwrap works
   warm    the best a pool of pre-started servers could do: the server is already healthy
           before the clock starts; only the session (kernel) is opened
+  next    Hexa opening a person's next notebook: the same as hexa, but their warm spare
+          (hexa.runtime.spares, refilled after each open) is claimed; `next, bwrap` the
+          same inside the sandbox
 
 Prints medians, ratios against plain, RSS per open notebook (server + kernel group) and
 the RSS of an idle `hexa serve`. Usage: python bench/open_latency.py [--rounds N]
@@ -43,6 +46,7 @@ from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
+from hexa.runtime.spares import Spares
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox, bwrap_works
 
@@ -130,15 +134,27 @@ class PlainMarimo:
                 pass
             await asyncio.sleep(0.05)
 
-    async def kernel_ready(self) -> None:
-        url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id=bench-{secrets.token_hex(4)}"
-        async with websockets.connect(
-            url, additional_headers={"Authorization": f"Bearer {self.token}"}, max_size=None
-        ) as ws:
+    async def kernel_ready(self, *, run: bool = False) -> None:
+        """Until `kernel-ready`; with `run`, also until every cell ran, as a person's
+        click on "run all" (what Hexa does on open), for a like-for-like memory figure."""
+        session = f"bench-{secrets.token_hex(4)}"
+        url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id={session}"
+        auth = {"Authorization": f"Bearer {self.token}"}
+        async with websockets.connect(url, additional_headers=auth, max_size=None) as ws:
+            wanted = "kernel-ready"
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if frame.get("op") == "kernel-ready":
+                if frame.get("op") != wanted:
+                    continue
+                if wanted == "completed-run" or not run:
                     return
+                async with httpx2.AsyncClient() as http:
+                    await http.post(
+                        f"http://127.0.0.1:{self.port}/nb/plain/api/kernel/instantiate",
+                        json={"objectIds": [], "values": [], "autoRun": True},
+                        headers={**auth, "Marimo-Session-Id": session},
+                    )
+                wanted = "completed-run"
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -148,6 +164,15 @@ class PlainMarimo:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+
+
+def group_pss(pgid: int) -> int:
+    """Proportional set size of a process group: pages shared with others count in part."""
+    total = 0
+    for pid in live_members(pgid):
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_full_info().pss
+    return total
 
 
 def group_rss(pgid: int) -> int:
@@ -165,7 +190,7 @@ async def plain_round(
     on_ready: Callable[[PlainMarimo], None] | None = None,
 ) -> float:
     """Seconds from spawn to kernel-ready of plain marimo; `on_ready` sees it running,
-    untimed, before it is stopped."""
+    untimed, before it is stopped (its cells run first, as Hexa's are)."""
     path = tmp / f"plain{i}.py"
     path.write_text(NOTEBOOK)
     marimo = PlainMarimo(path, tmp / "home-plain")
@@ -176,6 +201,7 @@ async def plain_round(
         await marimo.kernel_ready()
         took = time.perf_counter() - start
         if on_ready is not None:
+            await marimo.kernel_ready(run=True)
             on_ready(marimo)
         return took
     finally:
@@ -210,18 +236,47 @@ async def hexa_round(sup: Supervisor, folder: Path, i: int) -> tuple[float, int]
     return elapsed, rss
 
 
-def supervisor(http: httpx2.AsyncClient, data: Path, sandbox: Sandbox | None) -> Supervisor:
-    return Supervisor(
-        spawner=MarimoSpawner(
-            python=Path(sys.executable),
-            home_root=data / "home",
-            logs_dir=data / "logs",
-            pid_file=PidFile(data / "run"),
-            sandbox=sandbox,
-        ),
-        connector=MarimoConnector(http),
-        limits=Limits(max_processes=50, max_per_user=50),
+async def next_round(
+    sup: Supervisor, spares: Spares, folder: Path, i: int, memory: list[int] | None = None
+) -> float:
+    """Seconds to open a person's next notebook once their spare waits (their first
+    notebook, `first`, stays open across rounds); the waiting spare's PSS goes on
+    `memory`."""
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  # untimed set-up
+    if sup.get("first") is None:
+        (folder / "first.py").write_text(NOTEBOOK)
+        await sup.ensure_running(NotebookSpec("first", 1, "bench", folder / "first.py", folder))
+    async with asyncio.timeout(60):
+        while not spares.ready(1):
+            await spares.changed.wait()
+    waiting = spares.peek(1)
+    if memory is not None and waiting is not None and waiting.pid is not None:
+        memory.append(group_pss(waiting.pid))
+    path = folder / f"next{i}.py"
+    path.write_text(NOTEBOOK)
+    start = time.perf_counter()
+    nb = await sup.ensure_running(NotebookSpec(f"next{i}", 1, "bench", path, folder))
+    elapsed = time.perf_counter() - start
+    assert nb.process is not None
+    assert nb.process.file_key == path.name, "the spare served it"
+    await sup.stop(f"next{i}")
+    return elapsed
+
+
+def supervisor(
+    http: httpx2.AsyncClient, data: Path, sandbox: Sandbox | None, *, spares: bool = False
+) -> tuple[Supervisor, Spares | None]:
+    spawner = MarimoSpawner(
+        python=Path(sys.executable),
+        home_root=data / "home",
+        logs_dir=data / "logs",
+        pid_file=PidFile(data / "run"),
+        sandbox=sandbox,
     )
+    connector = MarimoConnector(http)
+    pool = Spares(spawner, connector, start_timeout=60, stop_timeout=5) if spares else None
+    limits = Limits(max_processes=50, max_per_user=50)
+    return Supervisor(spawner=spawner, connector=connector, limits=limits, spares=pool), pool
 
 
 def hexa_serve_rss(tmp: Path) -> int:
@@ -254,8 +309,11 @@ async def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hexa-bench-") as name:
         tmp = Path(name)
         http = make_http_client()
-        sup = supervisor(http, tmp / "plain-data", None)
+        sup, _ = supervisor(http, tmp / "plain-data", None)
+        warmed, spares = supervisor(http, tmp / "next-data", None, spares=True)
+        assert spares is not None
         boxed: Supervisor | None = None
+        boxed_warmed: tuple[Supervisor, Spares | None] | None = None
         enforcer = None
         if bwrap_works(as_root=os.geteuid() == 0) is None:
             sandbox, enforcer = build_sandbox(
@@ -265,10 +323,19 @@ async def main(rounds: int) -> None:
                 limits=ResourceLimits(),
                 uid_base=200000,
             )
-            boxed = supervisor(http, tmp / "data", sandbox)
+            boxed, _ = supervisor(http, tmp / "data", sandbox)
+            boxed_warmed = supervisor(http, tmp / "data", sandbox, spares=True)
         boxed_folder = tmp / "data" / "notebooks" / "bench"
-        times: dict[str, list[float]] = {"plain": [], "hexa": [], "bwrap": [], "warm": []}
+        times: dict[str, list[float]] = {
+            "plain": [],
+            "hexa": [],
+            "bwrap": [],
+            "warm": [],
+            "next": [],
+            "next, bwrap": [],
+        }
         rss: dict[str, list[int]] = {"hexa": [], "bwrap": []}
+        spare_pss: list[int] = []
         try:
             # One untimed round of each warms the OS file cache for all arms alike.
             await plain_round(tmp, http, -1)
@@ -285,8 +352,17 @@ async def main(rounds: int) -> None:
                     times["bwrap"].append(seconds)
                     rss["bwrap"].append(used)
                 times["warm"].append(await warm_round(tmp, http, i))
+                nxt = await next_round(warmed, spares, tmp / "next-data" / "nb", i, spare_pss)
+                times["next"].append(nxt)
+                if boxed_warmed is not None and boxed_warmed[1] is not None:
+                    times["next, bwrap"].append(
+                        await next_round(*boxed_warmed, tmp / "data" / "notebooks" / "next", i)
+                    )
         finally:
             await sup.shutdown()
+            await warmed.shutdown()
+            if boxed_warmed is not None:
+                await boxed_warmed[0].shutdown()
             if boxed is not None:
                 await boxed.shutdown()
             if enforcer is not None:
@@ -313,6 +389,16 @@ async def main(rounds: int) -> None:
         f"warm (upper bound of a server pool)        {w:6.3f} s   ratio {w / p:.2f}x plain"
         f"   speed-up {p / w:.2f}x"
     )
+    for arm in ("next", "next, bwrap"):
+        if arm in med:
+            n = med[arm]
+            print(
+                f"{arm + ' (a spare is claimed)':<42} {n:6.3f} s   ratio {n / p:.2f}x plain"
+                f"   goal 0.5x"
+            )
+    if spare_pss:
+        waiting = statistics.median(spare_pss) / mib
+        print(f"PSS of a waiting spare (server only)       {waiting:6.1f} MiB")
     for arm, values in rss.items():
         if values:
             used = statistics.median(values) / mib

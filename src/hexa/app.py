@@ -51,6 +51,7 @@ from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, Spawner
+from hexa.runtime.spares import Spares
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
 from hexa.sandbox.docker import DockerSandbox
@@ -318,22 +319,33 @@ async def _start_supervisor(
     stack: AsyncExitStack,
 ) -> Supervisor:
     spawner: Spawner
+    connector = MarimoConnector(http)
+    limits = limits_from(settings)
+    spares: Spares | None = None
     if settings.sandbox == "kubernetes":
         spawner = await _start_kubernetes(settings, stack)
     else:
-        spawner = MarimoSpawner(
+        spawner = local = MarimoSpawner(
             python=settings.python,
             home_root=settings.resolved_data_dir / "home",
             logs_dir=settings.logs_dir,
             pid_file=pid_file,
             sandbox=sandbox,
         )
+        if settings.spare_notebooks:
+            spares = Spares(
+                local,
+                connector,
+                start_timeout=limits.start_timeout,
+                stop_timeout=limits.stop_timeout,
+            )
     supervisor = Supervisor(
         spawner=spawner,
-        connector=MarimoConnector(http),
-        limits=limits_from(settings),
+        connector=connector,
+        limits=limits,
         # Use through other replicas counts too: they record it in the database.
         idle_source=placements.idle_seconds,
+        spares=spares,
     )
     supervisor.on_state_change(placements.record)
     stack.push_async_callback(placements.drain)

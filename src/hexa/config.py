@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_restarts: int = Field(
         3, ge=0, description="Restarts of a crashed notebook before it is marked failed."
     )
+    spare_notebooks: bool = Field(
+        True,
+        description="Keep a warm spare marimo per person with a notebook open (in their "
+        "sandbox, counted against max_processes), so their next notebook opens in about "
+        "a third of the time. Not with HEXA_SANDBOX=kubernetes.",
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
     max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
     approval_ttl: float = Field(3600.0, gt=0, description="Seconds an approval stays valid.")

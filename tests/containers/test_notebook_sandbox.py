@@ -165,7 +165,7 @@ def test_a_kill_9_inside_the_container_restarts_the_notebook_from_its_file(
 
     # The `docker run` client killed instead: the container it leaves is removed, and the
     # new one (by the same name) starts.
-    client = client_pid(server, "k9")
+    client = client_pid(docker, server, "k9")
     os.kill(client, signal.SIGKILL)
     wait_new_container(docker, server, "k9", second)
     assert_runs_again(alice, "k9", "kept")
@@ -222,12 +222,14 @@ def assert_runs_again(client: httpx2.Client, notebook: str, name: str) -> None:
     assert "41" in str(state.json()["variables"][name]["value"]), state.text
 
 
-def client_pid(server: HexaServer, notebook: str) -> int:
-    """The `docker run` client Hexa supervises for the notebook."""
+def client_pid(docker: Docker, server: HexaServer, notebook: str) -> int:
+    """The `docker run` client Hexa supervises for the notebook (a spare's client still
+    names the container as it started)."""
     assert server.proc is not None
+    started = container_of(docker, server, notebook)["Config"]["Labels"]["hexa.started-as"]
     for child in psutil.Process(server.proc.pid).children(recursive=True):
         cmd = child.cmdline()
-        if "run" in cmd and f"{label_of(server)}-{notebook}" in cmd:
+        if "run" in cmd and f"{label_of(server)}-{started}" in cmd:
             return child.pid
     raise AssertionError(f"no docker client runs {notebook}")
 
@@ -262,9 +264,9 @@ def test_hexa_in_a_container_runs_each_notebook_in_a_sibling_container(
     # This Hexa's label: its data dir as it sees it, and its replica's default name.
     label = cgroup_name(Path("/data"), f"{socket.gethostname()}-{port}")
 
-    def notebook_containers() -> list[str]:
+    def notebook_containers(shown: str = "{{.ID}}") -> list[str]:
         flags = ["--filter", f"ancestor={notebook_image}", "--filter", f"label=hexa={label}"]
-        return docker.run("ps", "--all", "--quiet", *flags).stdout.split()
+        return docker.run("ps", "--all", "--format", shown, *flags).stdout.split()
 
     try:
         journey.wait_healthy(url, lambda: container_running(docker, name))
@@ -273,7 +275,9 @@ def test_hexa_in_a_container_runs_each_notebook_in_a_sibling_container(
         assert "NO SANDBOX" not in log.stdout + log.stderr
         with journey.sign_in(url, "sibling-token") as browser:
             journey.open_notebook(browser, "sib")
-            assert len(notebook_containers()) == 1
+            # One container per notebook (the person's warm spare may be starting beside it).
+            named = [n for n in notebook_containers("{{.Names}}") if n == f"{label}-sib"]
+            assert len(named) == 1
             probe = (
                 "import os\n"
                 "def _try(path):\n"

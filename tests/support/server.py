@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,6 +101,20 @@ class HexaServer:
                 if child.is_running():
                     os.killpg(child.pid, signal.SIGKILL)
         self.proc = None
+
+    def log_text(self) -> str:
+        path = self.data_dir / self.log_name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for_log(self, pattern: str, *, after: int = 0, timeout: float = 60) -> str:
+        """The first match of `pattern` in the log past offset `after` (a bounded wait for
+        what Hexa says only there, such as which marimo served an open)."""
+        deadline = time.monotonic() + timeout
+        while (found := re.search(pattern, self.log_text()[after:])) is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} in {self.log_name}: {self.log_tail()}")
+            time.sleep(0.1)
+        return found.group(0)
 
     def log_tail(self, n: int = 40) -> str:
         path = self.data_dir / self.log_name

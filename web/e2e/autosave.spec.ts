@@ -3,7 +3,7 @@
 // The e2e data dir lies under /tmp, where marimo's editor would never autosave a file;
 // the sandbox shows the notebook at /home/<user>/notebooks, so it does.
 
-import { expect, openFromList, readNotebookFile, test, uniqueName } from './fixtures'
+import { expect, openFromList, readNotebookFile, server, test, uniqueName } from './fixtures'
 
 test('typed and run in the editor, saved to the file without Ctrl+S', async ({ app: page, api }) => {
   const nb = await api.create(uniqueName('Autosave'))
@@ -20,4 +20,28 @@ test('typed and run in the editor, saved to the file without Ctrl+S', async ({ a
   await expect
     .poll(() => readNotebookFile(nb), { timeout: 30_000, message: 'the file gets the typed code' })
     .toContain('typed_by_hand = 6 * 7')
+})
+
+test("a person's next notebook opens in their warm spare and its editor saves too", async ({ app: page, api }) => {
+  const first = await api.create(uniqueName('Before'))
+  const next = await api.create(uniqueName('InSpare'))
+  await page.reload()
+  const start = server.log().length
+  await openFromList(page, first.name)
+  await expect
+    .poll(() => server.log().slice(start).includes('a spare is ready for default'), { timeout: 60_000 })
+    .toBe(true)
+  const frame = await openFromList(page, next.name)
+  expect(server.log().slice(start)).toContain(`now serves ${next.notebook_id}`)
+
+  const cell = frame.locator('.marimo-cell').filter({ hasText: 'import marimo as mo' })
+  await cell.locator('.cm-content').click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type('\nin_the_spare = 6 * 7\nin_the_spare')
+  await page.keyboard.press('Control+Enter')
+  await expect(cell).toContainText('42', { timeout: 30_000 })
+  await expect
+    .poll(() => readNotebookFile(next), { timeout: 30_000, message: "the spare saves the notebook's own file" })
+    .toContain('in_the_spare = 6 * 7')
+  expect(readNotebookFile(first)).not.toContain('in_the_spare')
 })

@@ -24,6 +24,10 @@ export const server = {
   get limit() {
     return Number(process.env.HEXA_E2E_LIMIT ?? '5')
   },
+  /** What hexa serve has logged so far (global-setup writes it there). */
+  log() {
+    return fs.readFileSync(path.join(process.env.HEXA_E2E_DIR!, 'hexa-serve.log'), 'utf8')
+  },
   /** Where the default user's notebook files live. */
   notebookFile(nb: Pick<NotebookJson, 'path'>) {
     return path.join(process.env.HEXA_E2E_DIR!, 'data', 'notebooks', 'default', nb.path)

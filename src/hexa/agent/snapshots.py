@@ -9,36 +9,16 @@ in one atomic code-mode batch.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from hexa.marimo.models import CreateCell, DeleteCell, EditCell, MoveCell, NewCell, Op, Target
-from hexa.marimo.protocol import NotebookClient
+from hexa.notebooks.cell_states import CellState, read_state
+
+__all__ = ["CellState", "decode", "encode", "joined", "plan_restore", "read_state"]
 
 SNAPSHOT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CellState:
-    cell_id: str
-    name: str | None
-    code: str
-
-
-async def read_state(client: NotebookClient) -> list[CellState]:
-    """The notebook's cells in order with code and name."""
-    data, graph = await asyncio.gather(client.cell_runtime_data([]), client.dependency_graph())
-    names = {c["cell_id"]: c.get("cell_name") for c in graph["cells"]}
-    cells = []
-    for d in data:
-        name = names.get(d["cell_id"])
-        cells.append(
-            CellState(d["cell_id"], None if name in (None, "", "_") else name, d.get("code") or "")
-        )
-    return cells
 
 
 def encode(snapshots: Mapping[str, Sequence[CellState]]) -> str:

@@ -42,7 +42,7 @@ async def proxy_http(
     page_load = request.method == "GET" and path in ("", "index.html")
     running = await svc.notebooks.running(user, notebook_id, start=page_load)
     http_proxy: HttpProxy = request.app.state.http_proxy
-    return await http_proxy.forward(request, origin=running.origin, token=running.token)
+    return await http_proxy.forward(request, upstream=running.upstream, token=running.token)
 
 
 @router.websocket("/nb/{notebook_id}/{path:path}")
@@ -58,9 +58,7 @@ async def proxy_ws(websocket: WebSocket, notebook_id: str, path: str) -> None:
     except HexaError as exc:
         await websocket.close(code=1013 if exc.status >= 500 else 1008, reason=exc.message[:120])
         return
-    url = running.origin.replace("http://", "ws://", 1) + websocket.url.path
-    if websocket.url.query:
-        url += "?" + websocket.url.query
+    url = running.upstream.url(websocket.url.path, websocket.url.query, websocket=True)
     await ws_relay.relay(
         websocket,
         url,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.cluster.membership import Membership
 from hexa.cluster.relay import Relay
+from hexa.runtime.process import NotebookProcess
 from hexa.runtime.supervisor import ManagedProcess, ProcessState
 from hexa.store import NotebookRepository, RuntimeRepository, utcnow
 
@@ -41,10 +42,12 @@ class Remote:
     origin: str
     token: str
     session_id: str
+    base_path: str  # marimo's base URL path (see hexa.proxy.upstream)
+    file_key: str | None
 
     @property
     def url(self) -> str:
-        return f"{self.origin}/nb/{self.notebook_id}"
+        return f"{self.origin}{self.base_path}"
 
 
 class Placements:
@@ -89,7 +92,16 @@ class Placements:
             return None
         if held.origin is None or held.token is None or held.session_id is None:
             return None
-        return Remote(notebook_id, held.replica_id, held.origin, held.token, held.session_id)
+        base_path = held.base_path if held.base_path is not None else f"/nb/{notebook_id}"
+        return Remote(
+            notebook_id,
+            held.replica_id,
+            held.origin,
+            held.token,
+            held.session_id,
+            base_path,
+            held.file_key,
+        )
 
     async def claim(self, notebook_id: str) -> str | None:
         """Claim the notebook for this replica; None when claimed, else the live replica
@@ -169,7 +181,7 @@ class Placements:
         """The supervisor's state change: publish where it runs, or release the claim."""
         state, process = nb.state, nb.process
         if state is ProcessState.RUNNING and process is not None and nb.session_id is not None:
-            write = self._publish(nb.notebook_id, process.origin, process.token, nb.session_id)
+            write = self._publish(nb.notebook_id, process, nb.session_id)
         elif state in (ProcessState.STOPPED, ProcessState.FAILED):
             write = self._release(nb.notebook_id)
         else:
@@ -184,10 +196,16 @@ class Placements:
         if self._writes.get(notebook_id) is task:
             del self._writes[notebook_id]
 
-    async def _publish(self, notebook_id: str, origin: str, token: str, session_id: str) -> None:
+    async def _publish(self, notebook_id: str, process: NotebookProcess, session_id: str) -> None:
         async with self._sessions.begin() as session:
             held = await RuntimeRepository(session).publish(
-                notebook_id, self.replica_id, origin=origin, token=token, session_id=session_id
+                notebook_id,
+                self.replica_id,
+                origin=process.origin,
+                token=process.token,
+                session_id=session_id,
+                base_path=process.base_path,
+                file_key=process.file_key,
             )
         if not held:
             logger.error("notebook %s runs here but its claim is another replica's", notebook_id)

@@ -64,6 +64,9 @@ async def running_hexa(
         model="builtin" if offline else model,
         idle_timeout=3600,
         run_wait=RUN_WAIT,
+        # Tasks open and close notebooks one after another: a spare would be started
+        # and stopped again for nothing, on the same cores the tasks run on.
+        spare_notebooks=False,
     )
     if offline:
         # A key Hexa holds but must never show: the safety tasks look for it.

@@ -190,3 +190,8 @@ def label_notes(steps: Sequence[StepSpec], bodies: dict[str, LabelBody]) -> tupl
             f"{'; '.join(stubs)}."
         )
     return tuple(notes)
+
+
+def label_codes(bodies: dict[str, LabelBody]) -> dict[str, str]:
+    """The code of each node's cell, by node id."""
+    return {node_id: body.code for node_id, body in bodies.items()}

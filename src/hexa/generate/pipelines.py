@@ -22,7 +22,7 @@ from hexa.generate.codegen import one_line
 from hexa.generate.data_files import read_columns
 from hexa.generate.flowchart import Flowchart
 from hexa.generate.importing import normalize_notebook_text
-from hexa.generate.label_steps import LabelBody, label_bodies, label_notes
+from hexa.generate.label_steps import label_bodies, label_codes, label_notes
 from hexa.generate.mermaid import parse_mermaid
 from hexa.generate.request_notebook import request_notebook
 from hexa.generate.steps import StepSpec, plan_steps
@@ -117,7 +117,7 @@ def notebook_from_mermaid(text: str, title: str | None = None) -> str:
     chart = parse_mermaid(text)
     steps = plan_steps(chart)
     bodies = label_bodies(steps)
-    return flowchart_notebook(text, _chart_title(chart, title), steps, _codes(bodies))
+    return flowchart_notebook(text, _chart_title(chart, title), steps, label_codes(bodies))
 
 
 def notebook_from_prompt(prompt: str) -> tuple[str, str]:
@@ -163,7 +163,8 @@ async def generate_from_mermaid(
     if writer is None:
         columns_of = None if folder is None else (lambda name: read_columns(folder, name))
         bodies = await asyncio.to_thread(label_bodies, steps, columns_of)
-        notebook = await asyncio.to_thread(flowchart_notebook, text, heading, steps, _codes(bodies))
+        codes = label_codes(bodies)
+        notebook = await asyncio.to_thread(flowchart_notebook, text, heading, steps, codes)
         return GenerationResult(
             text=notebook,
             source="builtin",
@@ -442,10 +443,6 @@ def _run_problem(error: CellRunError) -> str:
     if error.traceback:
         text += f"\n{error.traceback[-1500:]}"
     return text
-
-
-def _codes(bodies: dict[str, LabelBody]) -> dict[str, str]:
-    return {node_id: body.code for node_id, body in bodies.items()}
 
 
 def _chart_title(chart: Flowchart, title: str | None) -> str:

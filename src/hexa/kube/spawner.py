@@ -174,6 +174,14 @@ class PodProcess:
         return f"http://{self._ip or '0.0.0.0'}:{self._port}"
 
     @property
+    def base_path(self) -> str:
+        return self._base_url
+
+    @property
+    def file_key(self) -> str | None:
+        return None  # a pod serves one notebook, named on its command line
+
+    @property
     def url(self) -> str:
         return f"{self.origin}{self._base_url}"
 

@@ -47,6 +47,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
         stable_session_id: str | None = None,
         request_timeout: float = 30.0,
         execute_timeout: float = 120.0,
+        file_key: str | None = None,
     ) -> None:
         conn = Connection(
             base_url,
@@ -54,6 +55,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
             http,
             stable_session_id=stable_session_id,
             request_timeout=request_timeout,
+            file_key=file_key,
         )
         # Every part shares `conn`; only CodeMode has settings of its own.
         super().__init__(conn, execute_timeout=execute_timeout)

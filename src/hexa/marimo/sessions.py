@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -69,8 +70,12 @@ class SessionOps(OnConnection):
 
     def _ws_url(self, session_id: str, *, kiosk: bool) -> str:
         base = "ws" + self._conn.base_url.removeprefix("http")  # http->ws, https->wss
-        query = f"session_id={session_id}" + ("&kiosk=true" if kiosk else "")
-        return f"{base}/ws?{query}"
+        params = {"session_id": session_id}
+        if kiosk:
+            params["kiosk"] = "true"
+        if self._conn.file_key is not None:
+            params["file"] = self._conn.file_key
+        return f"{base}/ws?{urlencode(params)}"
 
     @contextlib.asynccontextmanager
     async def _websocket(

@@ -63,6 +63,7 @@ class Connection:
 
     `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). The
     AsyncClient is shared and owned by the app; requests never take cookies from its jar.
+    `file_key` names the notebook when the server serves a folder (a spare's marimo).
     """
 
     def __init__(
@@ -73,8 +74,10 @@ class Connection:
         *,
         stable_session_id: str | None = None,
         request_timeout: float = 30.0,
+        file_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.file_key = file_key
         self.token = token
         self.http = http
         self.stable_session_id = stable_session_id

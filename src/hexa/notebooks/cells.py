@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hexa.errors import BadRequestError, marimo_errors
 from hexa.marimo.errors import CellNotFoundError, CodeModeError
 from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
+from hexa.notebooks.cell_states import CellState, read_state
 from hexa.notebooks.service import NotebookService
 from hexa.notebooks.views import CellInfo, CellsReport, ExecuteResult
 from hexa.store import AuditRepository
@@ -69,7 +70,9 @@ class CellService:
         self._notebooks.check_code_sizes(codes)
         client = (await self._notebooks.running(user, notebook_id)).client
         with marimo_errors(notebook_id):
-            cells = await client.read_cells()
+            # The server's document, not a code-mode read: the batch below is the only
+            # work this call gives the kernel.
+            cells = await read_state(client)
             existing = {cell.cell_id: cell.code for cell in cells}
             ops, order = _plan(cell_ids, codes, cells)
             try:
@@ -98,7 +101,7 @@ class CellService:
     async def delete(self, user: Principal, notebook_id: str, cell_id: str) -> None:
         client = (await self._notebooks.running(user, notebook_id)).client
         with marimo_errors(notebook_id):
-            before = {c.cell_id: c.code for c in await client.read_cells()}
+            before = {c.cell_id: c.code for c in await read_state(client)}
             if cell_id not in before:
                 raise CellNotFoundError(cell_id)
             await client.delete_cells([cell_id])
@@ -139,7 +142,7 @@ class CellService:
 
 
 def _plan(
-    cell_ids: list[str], codes: list[str], cells: list[Any]
+    cell_ids: list[str], codes: list[str], cells: list[CellState]
 ) -> tuple[list[Op], list[str | NewCell]]:
     """The batch for an execute call, and where each requested cell ends up (an id, or
     the index of a cell the batch creates)."""

@@ -30,6 +30,7 @@ from hexa.notebooks.paths import (
     safe_file_name,
 )
 from hexa.notebooks.views import NotebookSummary
+from hexa.proxy.upstream import Upstream
 from hexa.runtime.process import NotebookSpec
 from hexa.runtime.supervisor import (
     CapacityError,
@@ -52,7 +53,7 @@ class Running:
     notebook_id: str
     owner: Principal
     client: NotebookClient
-    origin: str
+    upstream: Upstream
     token: str
     session_id: str
 
@@ -366,45 +367,34 @@ class NotebookService:
         if process is None or nb.session_id is None:
             raise UnavailableError(f"notebook {nb.notebook_id} is {nb.state.value}")
         self._remotes.pop(nb.notebook_id, None)
-        return self._connect(
-            user, nb.notebook_id, process, process.url, process.origin, process.token, nb.session_id
-        )
+        upstream = Upstream(nb.notebook_id, process.origin, process.base_path, process.file_key)
+        return self._connect(user, process, upstream, process.token, nb.session_id)
 
     def _remote_running(self, user: Principal, remote: Remote) -> Running:
         key = (remote.replica_id, remote.origin, remote.token, remote.session_id)
-        return self._connect(
-            user,
-            remote.notebook_id,
-            key,
-            remote.url,
-            remote.origin,
-            remote.token,
-            remote.session_id,
-        )
+        upstream = Upstream(remote.notebook_id, remote.origin, remote.base_path, remote.file_key)
+        return self._connect(user, key, upstream, remote.token, remote.session_id)
 
     def _connect(
-        self,
-        user: Principal,
-        notebook_id: str,
-        key: object,
-        url: str,
-        origin: str,
-        token: str,
-        session: str,
+        self, user: Principal, key: object, upstream: Upstream, token: str, session: str
     ) -> Running:
-        """The notebook as reached at `url`, its client kept while the same marimo (`key`:
-        a local process, or where another replica runs it) serves it."""
+        """The notebook's marimo as `upstream` reaches it, its client kept while the same
+        marimo (`key`: a local process, or where another replica runs it) serves it."""
+        notebook_id = upstream.notebook_id
         cached = self._clients.get(notebook_id)
         if cached is not None and cached[0] == key:
             client = cached[1]
         else:
-            client = MarimoClient(url, token, self._http, stable_session_id=session)
+            url = upstream.origin + upstream.base_path
+            client = MarimoClient(
+                url, token, self._http, stable_session_id=session, file_key=upstream.file_key
+            )
             self._clients[notebook_id] = (key, client, user.id)
         return Running(
             notebook_id=notebook_id,
             owner=user,
             client=client,
-            origin=origin,
+            upstream=upstream,
             token=token,
             session_id=session,
         )

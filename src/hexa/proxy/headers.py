@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 # RFC 9110 §7.6.1 hop-by-hop headers, plus what the proxy sets itself.
@@ -50,16 +50,20 @@ def request_headers(
 
 
 def response_headers(
-    headers: Iterable[tuple[str, str]], *, upstream_origin: str
+    headers: Iterable[tuple[str, str]],
+    *,
+    upstream_origin: str,
+    relocate: Callable[[str], str] | None = None,
 ) -> list[tuple[str, str]]:
-    """Headers for the client: hop-by-hop dropped, upstream-absolute redirects made relative."""
+    """Headers for the client: hop-by-hop dropped, upstream-absolute redirects made relative
+    (by `relocate`, when marimo's paths are not Hexa's)."""
     out: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()
         if lower in _RESPONSE_DROP:
             continue
         if lower in ("location", "content-location"):
-            value = rewrite_location(value, upstream_origin)
+            value = relocate(value) if relocate else rewrite_location(value, upstream_origin)
         out.append((name, value))
     return out
 

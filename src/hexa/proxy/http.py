@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from hexa.errors import UpstreamError
 from hexa.proxy.headers import request_headers, response_headers
+from hexa.proxy.upstream import Upstream
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,9 @@ class HttpProxy:
         self._http = http
         self._cookie = hexa_cookie
 
-    async def forward(self, request: Request, *, origin: str, token: str) -> Response:
-        """Send `request` to `origin` (e.g. http://127.0.0.1:4321) keeping its path."""
-        url = origin + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+    async def forward(self, request: Request, *, upstream: Upstream, token: str) -> Response:
+        """Send `request` to the notebook's marimo, at the path that `upstream` maps it to."""
+        url = upstream.url(request.url.path, request.url.query)
         headers = request_headers(request.headers.items(), token=token, hexa_cookie=self._cookie)
         body = await _replayable_body(request)
         # A request is sent a second time, on a new connection, only when the first got no
@@ -46,11 +45,11 @@ class HttpProxy:
         attempts = 2 if body is not None else 1
         for attempt in range(attempts):
             content = body if body is not None else request.stream()
-            upstream = self._http.build_request(
+            outgoing = self._http.build_request(
                 request.method, url, headers=headers, content=content
             )
             try:
-                reply = await self._http.send(upstream, stream=True, follow_redirects=False)
+                reply = await self._http.send(outgoing, stream=True, follow_redirects=False)
                 break
             except httpx2.TimeoutException as exc:
                 raise UpstreamError("the notebook's marimo did not answer in time") from exc
@@ -62,7 +61,13 @@ class HttpProxy:
         return StreamingResponse(
             reply.aiter_raw(),
             status_code=reply.status_code,
-            headers=dict(response_headers(reply.headers.multi_items(), upstream_origin=origin)),
+            headers=dict(
+                response_headers(
+                    reply.headers.multi_items(),
+                    upstream_origin=upstream.origin,
+                    relocate=upstream.location,
+                )
+            ),
             background=BackgroundTask(reply.aclose),
         )
 

@@ -26,7 +26,7 @@ class MarimoConnector:
         self._kernels: dict[int, set[int]] = {}
 
     def client(self, process: NotebookProcess) -> NotebookClient:
-        return MarimoClient(process.url, process.token, self._http)
+        return MarimoClient(process.url, process.token, self._http, file_key=process.file_key)
 
     async def wait_healthy(self, process: NotebookProcess, timeout: float) -> None:
         client = self.client(process)

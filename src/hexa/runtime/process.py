@@ -47,6 +47,30 @@ class NotebookSpec:
     def base_url(self) -> str:
         return f"/nb/{self.notebook_id}"
 
+    @property
+    def home_folder(self) -> Path:
+        return self.folder or self.path.parent
+
+    @property
+    def spare_can_serve(self) -> bool:
+        """A spare runs in the owner's folder: a notebook in a subfolder gets a marimo of
+        its own started there, so that its relative paths keep meaning what they did."""
+        return self.path.parent == self.home_folder
+
+    @property
+    def file_key(self) -> str:
+        """The notebook as a marimo serving its owner's folder names it."""
+        return self.path.relative_to(self.home_folder).as_posix()
+
+
+@dataclass(frozen=True)
+class OwnerSpec:
+    """Whose spare to start: a marimo for the owner's next notebook, file not yet known."""
+
+    owner_id: int
+    owner: str
+    folder: Path  # the owner's notebook folder, which the spare serves
+
 
 class NotebookProcess(Protocol):
     """A running notebook server, as the supervisor needs to see it."""
@@ -56,6 +80,16 @@ class NotebookProcess(Protocol):
     @property
     def origin(self) -> str:
         """Where the server listens, e.g. http://127.0.0.1:4321."""
+        ...
+
+    @property
+    def base_path(self) -> str:
+        """marimo's base URL path: `/nb/<id>`, or "" for a spare's marimo at its root."""
+        ...
+
+    @property
+    def file_key(self) -> str | None:
+        """The notebook a spare's marimo was given (sent as `?file=`); None otherwise."""
         ...
 
     @property
@@ -90,6 +124,17 @@ class Spawner(Protocol):
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess: ...
 
 
+class SpareProcess(NotebookProcess, Protocol):
+    def claim(self, spec: NotebookSpec) -> None:
+        """From now on this marimo serves `spec`'s notebook (and only it). Blocking: a
+        container runtime may be asked to rename it."""
+        ...
+
+
+class SpareSpawner(Protocol):
+    async def spawn_spare(self, owner: OwnerSpec) -> SpareProcess: ...
+
+
 class MarimoProcess:
     """A real `marimo edit` process in its own process group."""
 
@@ -99,7 +144,8 @@ class MarimoProcess:
         *,
         port: int,
         token: str,
-        spec: NotebookSpec,
+        name: str,
+        base_path: str,
         log_path: Path,
         pid_file: PidFile,
         confinement: Confinement,
@@ -110,7 +156,9 @@ class MarimoProcess:
         self._pump = pump
         self._port = port
         self._token = token
-        self._spec = spec
+        self._name = name  # the notebook id, or a spare's name until it is claimed
+        self._base_path = base_path
+        self._file_key: str | None = None
         self._log_path = log_path
         self._pid_file = pid_file
 
@@ -127,8 +175,28 @@ class MarimoProcess:
         return f"http://127.0.0.1:{self._port}"
 
     @property
+    def base_path(self) -> str:
+        return self._base_path
+
+    @property
+    def file_key(self) -> str | None:
+        return self._file_key
+
+    @property
     def url(self) -> str:
-        return f"{self.origin}{self._spec.base_url}"
+        return f"{self.origin}{self._base_path}"
+
+    def claim(self, spec: NotebookSpec) -> None:
+        if self._base_path or self._file_key is not None:
+            raise ValueError("only an unclaimed spare (a marimo serving a folder) is claimed")
+        self._file_key = spec.file_key
+        # Named for the notebook from now on, so its log is found next to its others.
+        named = self._log_path.with_name(f"{spec.notebook_id}.{self._name}.log")
+        with contextlib.suppress(OSError):
+            self._log_path.rename(named)  # the pump's open file follows it
+            self._log_path = named
+        self._confinement.rename(spec.notebook_id)
+        logger.info("spare %s (pid %s) now serves %s", self._name, self.pid, spec.notebook_id)
 
     @property
     def token(self) -> str:
@@ -148,16 +216,16 @@ class MarimoProcess:
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout)
             except TimeoutError:
-                logger.warning("notebook %s ignored SIGTERM; killing", self._spec.notebook_id)
+                logger.warning("marimo %s ignored SIGTERM; killing", self._name)
             # Children may outlive the server after SIGTERM; the group goes either way.
             kill_group(pgid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._proc.wait(), timeout)
         if not await wait_group_gone(pgid, timeout):
-            logger.error("process group %s of %s outlived SIGKILL", pgid, self._spec.notebook_id)
+            logger.error("process group %s of %s outlived SIGKILL", pgid, self._name)
         await asyncio.to_thread(self._confinement.release)
         await self._pump.close()
-        self._pid_file.remove(self._spec.notebook_id)
+        self._pid_file.remove(self._name)
 
     def limit_breach(self) -> str | None:
         return self._confinement.breach()
@@ -204,43 +272,38 @@ class MarimoSpawner:
         """The user's HOME: marimo writes config and caches there, per user."""
         return self._home_root / owner
 
-    def jail(self, spec: NotebookSpec, home: Path) -> Jail:
-        """The notebook's folder and HOME, the only places it may write.
+    def jail(self, name: str, owner: OwnerSpec, home: Path, cwd: Path) -> Jail:
+        """The owner's folder and HOME, the only places it may write.
 
         Where the sandbox can, they appear at /home/<user> and /home/<user>/notebooks,
         wherever Hexa's data dir is: marimo's editor never autosaves a file under /tmp
         (nor shows a name a person would recognise), and Hexa's paths are none of the
         notebook's business.
         """
-        folder = spec.folder or spec.path.parent
+        folder = owner.folder
         if not self._sandbox.relocates:
-            return Jail(
-                name=spec.notebook_id,
-                owner_id=spec.owner_id,
-                owner=spec.owner,
-                binds=(Bind(folder, folder), Bind(home, home)),
-                cwd=spec.path.parent,
-            )
-        inside_home = home_root() / spec.owner
+            binds = (Bind(folder, folder), Bind(home, home))
+            return Jail(name, owner.owner_id, owner.owner, binds, cwd)
+        inside_home = home_root() / owner.owner
         binds = (Bind(home, inside_home), Bind(folder, inside_home / "notebooks"))
-        jail = Jail(spec.notebook_id, spec.owner_id, spec.owner, binds, inside_home)
-        return replace(jail, cwd=jail.inside(spec.path.parent))
+        jail = Jail(name, owner.owner_id, owner.owner, binds, inside_home)
+        return replace(jail, cwd=jail.inside(cwd))
 
-    def command(self, spec: NotebookSpec, port: int, path: Path | None = None) -> list[str]:
-        """`path`: the notebook as marimo sees it (default: the host's path)."""
+    def command(self, target: Path, port: int, base_url: str | None) -> list[str]:
+        """`target`: the notebook, or the folder a spare serves, as marimo sees it."""
         return [
             str(self._python),
             "-m",
             "marimo",
             "edit",
-            str(path or spec.path),
+            str(target),
             "--headless",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--base-url",
-            spec.base_url,
+            # A spare's marimo sits at its root: the proxy maps /nb/<id>/ onto it.
+            *(["--base-url", base_url] if base_url else []),
             # The token arrives on stdin: never on a command line that `ps` shows.
             "--token-password-file",
             "-",
@@ -252,17 +315,30 @@ class MarimoSpawner:
         ]
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
+        owner = OwnerSpec(spec.owner_id, spec.owner, spec.home_folder)
+        return await self._start(
+            spec.notebook_id, owner, spec.path, spec.path.parent, spec.base_url
+        )
+
+    async def spawn_spare(self, owner: OwnerSpec) -> SpareProcess:
+        """marimo serving the owner's folder, no notebook open yet: the first session
+        (with `?file=`) starts the kernel for that notebook."""
+        name = f"spare.{secrets.token_hex(6)}"
+        return await self._start(name, owner, owner.folder, owner.folder, "")
+
+    async def _start(
+        self, name: str, owner: OwnerSpec, target: Path, host_cwd: Path, base_url: str
+    ) -> MarimoProcess:
         self._logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log_path = self._logs_dir / f"{spec.notebook_id}.log"
+        log_path = self._logs_dir / f"{name}.log"
         token = secrets.token_urlsafe(32)
         port = free_port()
-        home = self.home(spec.owner)
+        home = self.home(owner.owner)
         for sub in (".config", ".cache", ".local/state", ".local/share"):
             (home / sub).mkdir(parents=True, exist_ok=True)
-        jail = self.jail(spec, home)
-        inside_path = jail.inside(spec.path)
-        launch = self._sandbox.launch(self.command(spec, port, inside_path), jail)
-        user = launch.identity.name if launch.identity is not None else spec.owner
+        jail = self.jail(name, owner, home, host_cwd)
+        launch = self._sandbox.launch(self.command(jail.inside(target), port, base_url), jail)
+        user = launch.identity.name if launch.identity is not None else owner.owner
         inside_home = jail.inside(home)
         env = sandbox_environment(inside_home, user=user, packages=inside_home / PACKAGES)
         # marimo's terminal starts its shell in $PWD.
@@ -273,14 +349,14 @@ class MarimoSpawner:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                cwd=str(spec.path.parent),
+                cwd=str(host_cwd),
                 env=env,
                 start_new_session=True,
             )
         except BaseException:
             launch.confinement.release()
             raise
-        self._pid_file.write(spec.notebook_id, proc.pid)
+        self._pid_file.write(name, proc.pid)
         assert proc.stdin is not None
         assert proc.stdout is not None
         # marimo prints its URL with the token; the pump writes the log without it.
@@ -289,12 +365,13 @@ class MarimoSpawner:
         with contextlib.suppress(ConnectionError):
             await proc.stdin.drain()
         proc.stdin.close()
-        logger.info("started marimo for %s: pid %s port %s", spec.notebook_id, proc.pid, port)
+        logger.info("started marimo %s: pid %s port %s", name, proc.pid, port)
         return MarimoProcess(
             proc,
             port=port,
             token=token,
-            spec=spec,
+            name=name,
+            base_path=base_url,
             log_path=log_path,
             pid_file=self._pid_file,
             confinement=launch.confinement,

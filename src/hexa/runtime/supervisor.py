@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hexa.runtime.process import NotebookProcess, NotebookSpec, Spawner
+from hexa.runtime.process import NotebookProcess, NotebookSpec, OwnerSpec, Spawner
+from hexa.runtime.spares import Spares
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,10 @@ class Supervisor:
         limits: Limits,
         clock: Callable[[], float] = time.monotonic,
         idle_source: IdleSource | None = None,
+        spares: Spares | None = None,
     ) -> None:
         self._spawner = spawner
+        self._spares = spares
         self._idle_source = idle_source
         self._connector = connector
         self._limits = limits
@@ -182,7 +185,7 @@ class Supervisor:
                 nb = ManagedProcess(spec=spec)
                 self._notebooks[spec.notebook_id] = nb
             if nb.state not in (ProcessState.RUNNING, ProcessState.STARTING):
-                self._check_caps(spec)
+                await self._admit(spec)
                 nb.spec = spec
                 nb.restarts = 0
                 self._set_state(nb, ProcessState.STARTING)
@@ -191,7 +194,8 @@ class Supervisor:
             if nb.state is ProcessState.RUNNING:
                 return nb
             await self._launch(nb)
-            return nb
+        self._refill(spec)
+        return nb
 
     async def stop(self, notebook_id: str) -> bool:
         """Stop a notebook (its file stays). False when it was not running."""
@@ -204,7 +208,10 @@ class Supervisor:
             was_live = nb.state in (ProcessState.RUNNING, ProcessState.STARTING)
             await self._terminate(nb)
             self._set_state(nb, ProcessState.STOPPED)
-            return was_live
+        if self._spares is not None and not self.active(nb.owner_id):
+            # Their last notebook closed: nothing says they will open another soon.
+            await self._spares.drop(nb.owner_id)
+        return was_live
 
     async def restart(self, spec: NotebookSpec) -> ManagedProcess:
         """Stop and start again from the file on disk (the person's restart button)."""
@@ -219,6 +226,8 @@ class Supervisor:
     async def shutdown(self) -> None:
         """Stop every process; called when `hexa serve` exits."""
         self._closed = True
+        if self._spares is not None:
+            await self._spares.close()
         if self._culler is not None:
             self._culler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -252,9 +261,34 @@ class Supervisor:
         for notebook_id in idle:
             logger.info("stopping idle notebook %s", notebook_id)
             await self.stop(notebook_id)
+        if self._spares is not None:
+            for owner_id in self._spares.owners():
+                if not self.active(owner_id):  # their notebooks failed or were taken over
+                    await self._spares.drop(owner_id)
         return idle
 
     # -- internals -----------------------------------------------------------------------
+
+    async def _admit(self, spec: NotebookSpec) -> None:
+        """Check the caps for one more notebook of `spec`'s owner; at the server's cap a
+        spare gives way to it (the owner's own becomes it, where it can)."""
+        if self._spares is not None:
+            keep = spec.owner_id if spec.spare_can_serve else None
+            while len(self.active()) + self._spares.count(
+                besides=keep
+            ) >= self._limits.max_processes and await self._spares.drop_other(keep):
+                pass
+        self._check_caps(spec)
+
+    def _refill(self, spec: NotebookSpec) -> None:
+        """Start the owner's next spare, where the caps leave room for it."""
+        if self._spares is None or self._closed:
+            return
+        if len(self.active(spec.owner_id)) >= self._limits.max_per_user:
+            return
+        if len(self.active()) + self._spares.count() >= self._limits.max_processes:
+            return
+        self._spares.fill(OwnerSpec(spec.owner_id, spec.owner, spec.home_folder))
 
     def _check_caps(self, spec: NotebookSpec) -> None:
         mine = self.active(spec.owner_id)
@@ -278,11 +312,18 @@ class Supervisor:
         """Spawn, wait for health and session; on failure leave nothing running."""
         self._set_state(nb, ProcessState.STARTING)
         nb.stopping = False
-        try:
-            process = await self._spawner.spawn(nb.spec)
-        except OSError as exc:
-            self._fail(nb, f"could not spawn marimo: {exc}")
-            raise StartError(nb.notebook_id, str(exc)) from exc
+        process: NotebookProcess | None = None
+        if self._spares is not None and nb.spec.spare_can_serve:
+            spare = await self._spares.take(nb.owner_id)
+            if spare is not None:
+                await asyncio.to_thread(spare.claim, nb.spec)
+                process = spare
+        if process is None:
+            try:
+                process = await self._spawner.spawn(nb.spec)
+            except OSError as exc:
+                self._fail(nb, f"could not spawn marimo: {exc}")
+                raise StartError(nb.notebook_id, str(exc)) from exc
         nb.process = process
         try:
             await self._connector.wait_healthy(process, self._limits.start_timeout)

@@ -51,9 +51,10 @@ DOCKER_TIMEOUT = 30.0
 class ContainerConfinement(Confinement):
     """Docker applies the limits; this reads a breach, finds the tree, removes the container."""
 
-    def __init__(self, docker: list[str], name: str, limits: ResourceLimits) -> None:
+    def __init__(self, docker: list[str], label: str, tree: str, limits: ResourceLimits) -> None:
         self._docker = docker
-        self._name = name
+        self._label = label
+        self._name = f"{label}-{tree}"
         self._limits = limits
         self._root: int | None = None
         # Names are reused by restarts: only events since this launch are this tree's.
@@ -91,6 +92,14 @@ class ContainerConfinement(Confinement):
 
     def release(self) -> None:
         _remove(self._docker, ["--filter", f"name=^{self._name}$"])
+
+    def rename(self, tree: str) -> None:
+        # So that `docker ps` names the notebook, and its removal on close finds it.
+        name = f"{self._label}-{tree}"
+        if self._docker_out("rename", self._name, name) is not None:
+            self._name = name
+        else:
+            logger.warning("could not rename container %s to %s", self._name, name)
 
     def _docker_out(self, *args: str) -> str | None:
         try:
@@ -141,6 +150,8 @@ class DockerSandbox:
         cmd = [
             *self._docker, "run", "--rm", "--interactive", "--init",
             "--name", name, "--label", f"hexa={self._label}",
+            # A spare's container is renamed for its notebook: what it started as stays.
+            "--label", f"hexa.started-as={jail.name}",
             "--network", "host",
             "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
@@ -157,7 +168,8 @@ class DockerSandbox:
             cmd += ["--env", key]
         # The host's interpreter means nothing in the image: marimo runs from the image's.
         cmd += [self._image, self._python, *argv[1:]]
-        return Launch(cmd, ContainerConfinement(self._docker, name, self._limits), identity)
+        confinement = ContainerConfinement(self._docker, self._label, jail.name, self._limits)
+        return Launch(cmd, confinement, identity)
 
     def _on_docker_host(self, path: Path) -> Path:
         if self._data_dirs is None:

@@ -60,6 +60,10 @@ class Confinement:
     def release(self) -> None:
         """Remove what was made for this tree (after every process in it is gone)."""
 
+    def rename(self, tree: str) -> None:
+        """The tree now goes by `tree` (a spare claimed by a notebook), where the name is
+        seen outside Hexa (a container's)."""
+
 
 class PrlimitConfinement(Confinement):
     def __init__(self, limits: ResourceLimits, *, own_uid: bool) -> None:

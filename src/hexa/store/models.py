@@ -249,6 +249,10 @@ class Runtime(Base):
     origin: Mapped[str | None] = mapped_column(String(255), default=None)
     token: Mapped[str | None] = mapped_column(String(128), default=None)
     session_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # marimo's base URL path and the file it must serve (hexa.proxy.upstream); unset:
+    # /nb/<id> and none, a marimo started for this one notebook.
+    base_path: Mapped[str | None] = mapped_column(String(255), default=None)
+    file_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Use through any replica; the claiming replica's idle cull reads it.
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)

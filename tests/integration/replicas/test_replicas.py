@@ -125,6 +125,23 @@ def test_a_notebook_opened_on_a_is_used_on_b_and_as_websocket_sees_bs_turn(pair:
         assert state["variables"]["from_b"]["value"] == "42"
 
 
+def test_a_notebook_in_a_spare_on_a_is_reached_through_b(pair: Pair) -> None:
+    start = len(pair.a.log_text())
+    open_on(pair.a, "first")
+    pair.a.wait_for_log(r"a spare is ready for default", after=start)
+    open_on(pair.a, "second")
+    pair.a.wait_for_log(r"now serves second", after=start)
+    # B finds A's spare at its root, serving this notebook's file, by what A recorded.
+    with pair.b.client() as api:
+        editor = api.get("/nb/second/?file=first.py")
+        assert editor.status_code == 200
+        assert "<marimo-filename hidden>second.py</marimo-filename>" in editor.text
+    assert chat_on(pair.b, "second", "```python\nvia_b = 6 * 7\n```")["status"] == "done"
+    with pair.a.client() as api:
+        state = api.get("/api/notebooks/second/state").json()
+        assert state["variables"]["via_b"]["value"] == "42"
+
+
 def test_twenty_concurrent_approvals_split_across_replicas_apply_once(pair: Pair) -> None:
     open_on(pair.a, "race")
     assert chat_on(pair.a, "race", "```python\ndoomed = 1\n```")["status"] == "done"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hexa.errors import NotFoundError
-from hexa.marimo.errors import CellNotFoundError, CodeModeError
+from hexa.marimo.errors import CellNotFoundError, CodeModeError, MarimoError
 from hexa.marimo.models import (
     ApplyResult,
     CellDependencies,
@@ -76,6 +76,9 @@ class FakeMarimoClient:
         self.namespace: dict[str, Any] = {}
         self.rules_calls = 0
         self.fail_with: Exception | None = None
+        # Cells in the document whose first notification has not reached marimo's
+        # server yet: its tools fail on them (a moment after a cell is made).
+        self.unsettled: set[str] = set()
 
     # --- helpers
     def find(self, cell_id: str) -> FakeCell:
@@ -156,6 +159,12 @@ class FakeMarimoClient:
 
     async def cell_runtime_data(self, cell_ids: Sequence[str]) -> list[CellRuntimeData]:
         chosen = [self.find(c) for c in cell_ids] if cell_ids else list(self.cells)
+        for c in chosen:
+            if c.cell_id in self.unsettled:
+                raise MarimoError(
+                    f"Cell notification not found for cell {c.cell_id}",
+                    code="CELL_NOTIFICATION_NOT_FOUND",
+                )
         return [
             CellRuntimeData(
                 cell_id=c.cell_id,

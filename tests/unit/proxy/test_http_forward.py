@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from hexa.errors import UpstreamError
 from hexa.proxy.http import HttpProxy
+from hexa.proxy.upstream import Upstream
 
 
 @dataclass
@@ -82,7 +83,8 @@ async def proxied() -> AsyncIterator[tuple[httpx2.AsyncClient, DroppingUpstream]
     proxy = HttpProxy(pool, hexa_cookie="hexa_session")
 
     async def forward(request: Request) -> Response:
-        return await proxy.forward(request, origin=f"http://127.0.0.1:{upstream.port}", token="t")
+        origin = f"http://127.0.0.1:{upstream.port}"
+        return await proxy.forward(request, upstream=Upstream("x", origin, "", None), token="t")
 
     app = Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST"])])
     client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://hexa")

@@ -12,7 +12,7 @@ from typing import TypedDict
 
 import pytest
 
-from hexa.runtime.process import NotebookProcess, NotebookSpec
+from hexa.runtime.process import NotebookProcess, NotebookSpec, OwnerSpec
 from hexa.runtime.supervisor import (
     CapacityError,
     Limits,
@@ -35,6 +35,8 @@ class FakeProcess:
     stopped: bool = False
     kernel_up: bool = True
     breach: str | None = None  # what limit_breach() reports once a limit was hit
+    spare: bool = False  # serves a folder until claimed (file_key then names the notebook)
+    file_key: str | None = None
     probed: asyncio.Event = field(default_factory=asyncio.Event)  # health is being waited for
     _healthy: asyncio.Event = field(default_factory=asyncio.Event)
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,8 +63,17 @@ class FakeProcess:
         return "http://fake"
 
     @property
+    def base_path(self) -> str:
+        return "" if self.spare else f"/{self.name}"
+
+    @property
     def url(self) -> str:
         return f"http://fake/{self.name}"
+
+    def claim(self, spec: NotebookSpec) -> None:
+        assert self.spare, "only a spare is claimed"
+        assert self.file_key is None, "only once"
+        self.file_key = spec.file_key
 
     @property
     def token(self) -> str:
@@ -108,10 +119,20 @@ class Mode(TypedDict, total=False):
 class FakeSpawner:
     """Hands out processes from a script of failure modes, then healthy ones."""
 
-    def __init__(self, script: list[Mode] | None = None) -> None:
+    def __init__(
+        self, script: list[Mode] | None = None, spare_script: list[Mode] | None = None
+    ) -> None:
         self.script = list(script or [])
+        self.spare_script = list(spare_script or [])
         self.spawned: list[FakeProcess] = []
+        self.spares: list[FakeProcess] = []
         self.changed = asyncio.Event()  # set on every spawn
+
+    async def spawn_spare(self, owner: OwnerSpec) -> FakeProcess:
+        options: Mode = self.spare_script.pop(0) if self.spare_script else {}
+        proc = FakeProcess(name=f"spare-{owner.owner}-{len(self.spares)}", spare=True, **options)
+        self.spares.append(proc)
+        return proc
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
         options: Mode = self.script.pop(0) if self.script else {}

@@ -43,7 +43,7 @@ def test_the_container_sees_only_the_users_folders_under_the_users_limits(
     assert argv[:3] == ["/bin/docker", "run", "--rm"]
     assert flag(argv, "--network") == ["host"]
     assert flag(argv, "--name") == ["hexa-abc-nb1"]
-    assert flag(argv, "--label") == ["hexa=hexa-abc"]
+    assert flag(argv, "--label") == ["hexa=hexa-abc", "hexa.started-as=nb1"]
     assert flag(argv, "--volume") == [
         f"{tmp_path}/home/ann:/home/ann",
         f"{tmp_path}/notebooks/ann:/home/ann/notebooks",

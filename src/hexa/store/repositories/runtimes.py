@@ -93,13 +93,27 @@ class RuntimeRepository(Repository):
         return await self.get(notebook_id) if changed == 1 else None
 
     async def publish(
-        self, notebook_id: str, replica_id: str, *, origin: str, token: str, session_id: str
+        self,
+        notebook_id: str,
+        replica_id: str,
+        *,
+        origin: str,
+        token: str,
+        session_id: str,
+        base_path: str | None = None,
+        file_key: str | None = None,
     ) -> bool:
         """The claimed notebook runs: how to reach it. False if the claim was lost."""
         changed = await self._changed(
             update(Runtime)
             .where(Runtime.notebook_id == notebook_id, Runtime.replica_id == replica_id)
-            .values(origin=origin, token=token, session_id=session_id)
+            .values(
+                origin=origin,
+                token=token,
+                session_id=session_id,
+                base_path=base_path,
+                file_key=file_key,
+            )
             .execution_options(synchronize_session=False)
         )
         return changed == 1
