@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.support.server import HexaServer
 
 from hexa.runtime.groups import live_members
-from open_latency import PlainMarimo, plain_round
+from open_latency import PlainMarimo, plain_round, pss
 
 TINY = "bench_x = 1"
 
@@ -97,15 +97,6 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def pss(pids: list[int]) -> int:
-    """Proportional set size of processes: shared pages counted once across them all."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(psutil.Error):
-            total += psutil.Process(pid).memory_full_info().pss
-    return total
 
 
 async def plain_arm(tmp: Path, count: int) -> tuple[list[float], int]:

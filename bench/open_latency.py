@@ -166,13 +166,17 @@ class PlainMarimo:
                 self.proc.wait(5)
 
 
-def group_pss(pgid: int) -> int:
-    """Proportional set size of a process group: pages shared with others count in part."""
+def pss(pids: list[int]) -> int:
+    """Proportional set size of processes: shared pages counted once across them all."""
     total = 0
-    for pid in live_members(pgid):
+    for pid in pids:
         with contextlib.suppress(psutil.Error):
             total += psutil.Process(pid).memory_full_info().pss
     return total
+
+
+def group_pss(pgid: int) -> int:
+    return pss(live_members(pgid))
 
 
 def group_rss(pgid: int) -> int:

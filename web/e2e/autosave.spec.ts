@@ -3,19 +3,25 @@
 // The e2e data dir lies under /tmp, where marimo's editor would never autosave a file;
 // the sandbox shows the notebook at /home/<user>/notebooks, so it does.
 
+import type { Frame, Page } from '@playwright/test'
 import { expect, openFromList, readNotebookFile, server, test, uniqueName } from './fixtures'
+
+/** Type `name = 6 * 7` and `name` at the end of the first cell, run it, and see 42. */
+async function typeAndRun(page: Page, frame: Frame, name: string) {
+  const cell = frame.locator('.marimo-cell').filter({ hasText: 'import marimo as mo' })
+  await cell.locator('.cm-content').click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(`\n${name} = 6 * 7\n${name}`)
+  await page.keyboard.press('Control+Enter')
+  await expect(cell).toContainText('42', { timeout: 30_000 })
+}
 
 test('typed and run in the editor, saved to the file without Ctrl+S', async ({ app: page, api }) => {
   const nb = await api.create(uniqueName('Autosave'))
   await page.reload()
   const frame = await openFromList(page, nb.name)
 
-  const cell = frame.locator('.marimo-cell').filter({ hasText: 'import marimo as mo' })
-  await cell.locator('.cm-content').click()
-  await page.keyboard.press('Control+End')
-  await page.keyboard.type('\ntyped_by_hand = 6 * 7\ntyped_by_hand')
-  await page.keyboard.press('Control+Enter')
-  await expect(cell).toContainText('42', { timeout: 30_000 })
+  await typeAndRun(page, frame, 'typed_by_hand')
 
   await expect
     .poll(() => readNotebookFile(nb), { timeout: 30_000, message: 'the file gets the typed code' })
@@ -34,12 +40,7 @@ test("a person's next notebook opens in their warm spare and its editor saves to
   const frame = await openFromList(page, next.name)
   expect(server.log().slice(start)).toContain(`now serves ${next.notebook_id}`)
 
-  const cell = frame.locator('.marimo-cell').filter({ hasText: 'import marimo as mo' })
-  await cell.locator('.cm-content').click()
-  await page.keyboard.press('Control+End')
-  await page.keyboard.type('\nin_the_spare = 6 * 7\nin_the_spare')
-  await page.keyboard.press('Control+Enter')
-  await expect(cell).toContainText('42', { timeout: 30_000 })
+  await typeAndRun(page, frame, 'in_the_spare')
   await expect
     .poll(() => readNotebookFile(next), { timeout: 30_000, message: "the spare saves the notebook's own file" })
     .toContain('in_the_spare = 6 * 7')

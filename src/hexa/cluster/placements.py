@@ -45,10 +45,6 @@ class Remote:
     base_path: str  # marimo's base URL path (see hexa.proxy.upstream)
     file_key: str | None
 
-    @property
-    def url(self) -> str:
-        return f"{self.origin}{self.base_path}"
-
 
 class Placements:
     def __init__(

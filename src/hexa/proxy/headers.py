@@ -50,20 +50,17 @@ def request_headers(
 
 
 def response_headers(
-    headers: Iterable[tuple[str, str]],
-    *,
-    upstream_origin: str,
-    relocate: Callable[[str], str] | None = None,
+    headers: Iterable[tuple[str, str]], *, relocate: Callable[[str], str]
 ) -> list[tuple[str, str]]:
-    """Headers for the client: hop-by-hop dropped, upstream-absolute redirects made relative
-    (by `relocate`, when marimo's paths are not Hexa's)."""
+    """Headers for the client: hop-by-hop dropped, marimo's redirects made Hexa's paths by
+    `relocate` (e.g. `Upstream.location`)."""
     out: list[tuple[str, str]] = []
     for name, value in headers:
         lower = name.lower()
         if lower in _RESPONSE_DROP:
             continue
         if lower in ("location", "content-location"):
-            value = relocate(value) if relocate else rewrite_location(value, upstream_origin)
+            value = relocate(value)
         out.append((name, value))
     return out
 

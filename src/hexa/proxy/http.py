@@ -61,13 +61,7 @@ class HttpProxy:
         return StreamingResponse(
             reply.aiter_raw(),
             status_code=reply.status_code,
-            headers=dict(
-                response_headers(
-                    reply.headers.multi_items(),
-                    upstream_origin=upstream.origin,
-                    relocate=upstream.location,
-                )
-            ),
+            headers=dict(response_headers(reply.headers.multi_items(), relocate=upstream.location)),
             background=BackgroundTask(reply.aclose),
         )
 

@@ -39,8 +39,6 @@ class Upstream:
     def location(self, value: str) -> str:
         """A redirect from marimo, as a path under Hexa's /nb/<id>."""
         value = rewrite_location(value, self.origin)
-        if self.base_path == self.hexa_base or not value.startswith("/"):
-            return value
-        if self.base_path and not value.startswith(self.base_path):
-            return value
-        return self.hexa_base + value.removeprefix(self.base_path)
+        if self.base_path or not value.startswith("/"):
+            return value  # under /nb/<id> already, or not marimo's
+        return self.hexa_base + value

@@ -52,6 +52,10 @@ class NotebookSpec:
         return self.folder or self.path.parent
 
     @property
+    def owner_spec(self) -> OwnerSpec:
+        return OwnerSpec(self.owner_id, self.owner, self.home_folder)
+
+    @property
     def spare_can_serve(self) -> bool:
         """A spare runs in the owner's folder: a notebook in a subfolder gets a marimo of
         its own started there, so that its relative paths keep meaning what they did."""
@@ -315,9 +319,8 @@ class MarimoSpawner:
         ]
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
-        owner = OwnerSpec(spec.owner_id, spec.owner, spec.home_folder)
         return await self._start(
-            spec.notebook_id, owner, spec.path, spec.path.parent, spec.base_url
+            spec.notebook_id, spec.owner_spec, spec.path, spec.path.parent, spec.base_url
         )
 
     async def spawn_spare(self, owner: OwnerSpec) -> SpareProcess:

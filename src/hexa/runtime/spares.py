@@ -47,8 +47,7 @@ class Spares:
 
     def count(self, *, besides: int | None = None) -> int:
         """Spares ready or starting (those of `besides` not counted)."""
-        owners = self._ready.keys() | self._filling.keys()
-        return len(owners - {besides})
+        return len(self.owners() - {besides})
 
     def owners(self) -> set[int]:
         return set(self._ready.keys() | self._filling.keys())

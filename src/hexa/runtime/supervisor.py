@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hexa.runtime.process import NotebookProcess, NotebookSpec, OwnerSpec, Spawner
+from hexa.runtime.process import NotebookProcess, NotebookSpec, Spawner
 from hexa.runtime.spares import Spares
 
 logger = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class Supervisor:
             return
         if len(self.active()) + self._spares.count() >= self._limits.max_processes:
             return
-        self._spares.fill(OwnerSpec(spec.owner_id, spec.owner, spec.home_folder))
+        self._spares.fill(spec.owner_spec)
 
     def _check_caps(self, spec: NotebookSpec) -> None:
         mine = self.active(spec.owner_id)

@@ -2,7 +2,7 @@
 
 Real `hexa serve` (its default sandbox: bwrap where it works), real marimo, real HTTP and
 WebSocket through Hexa's proxy, on SQLite and on PostgreSQL. Which marimo served an open
-is read from Hexa's log, the only place it is told.
+is read from Hexa's log, the only place it is told. The server is conftest's module one.
 """
 
 from __future__ import annotations
@@ -11,23 +11,14 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
 
 import psutil
 import pytest
 import websockets
 
-from tests.support.server import HexaServer, running_server
+from tests.support.server import HexaServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, module_store_env: dict[str, str]
-) -> Iterator[HexaServer]:
-    with running_server(tmp_path_factory.mktemp("hexa"), **module_store_env) as srv:
-        yield srv
 
 
 def spare_pids(server: HexaServer) -> list[int]:

@@ -6,7 +6,6 @@ each test as a plain process and inside the real bubblewrap sandbox where bwrap 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,17 +13,16 @@ import pytest
 import pytest_asyncio
 
 from hexa.marimo.client import MarimoClient, make_http_client
-from hexa.runtime.connector import MarimoConnector
-from hexa.runtime.pidfile import PidFile
-from hexa.runtime.process import MarimoSpawner, NotebookSpec
+from hexa.runtime.process import NotebookSpec
 from hexa.runtime.spares import Spares
-from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
-from hexa.sandbox import ResourceLimits, build_sandbox
+from hexa.runtime.supervisor import ProcessState, Supervisor
 from tests.integration.runtime.test_supervisor_real import (
+    LIMITS,
     NOTEBOOK,
     SANDBOXES,
     group_members,
     marimo_server,
+    real_parts,
     wait_group_gone,
 )
 from tests.support.states import wait_state
@@ -51,31 +49,13 @@ class Setup:
 async def setup(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     folder = tmp_path / "nb"
     folder.mkdir()
-    sandbox, enforcer = build_sandbox(
-        request.param,
-        data_dir=tmp_path,
-        python=Path(sys.executable),
-        limits=ResourceLimits(),
-        uid_base=200000,
-    )
-    http = make_http_client()
-    spawner = MarimoSpawner(
-        python=Path(sys.executable),
-        home_root=tmp_path / "home",
-        logs_dir=tmp_path / "logs",
-        pid_file=PidFile(tmp_path / "run"),
-        sandbox=sandbox,
-    )
-    connector = MarimoConnector(http)
-    limits = Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2)
-    spares = Spares(spawner, connector, start_timeout=60, stop_timeout=5)
-    supervisor = Supervisor(spawner=spawner, connector=connector, limits=limits, spares=spares)
-    try:
-        yield Setup(supervisor, spares, folder, tmp_path / "run")
-    finally:
-        await supervisor.shutdown()
-        await http.aclose()
-        enforcer.close()
+    async with real_parts(tmp_path, request.param) as (spawner, connector):
+        spares = Spares(spawner, connector, start_timeout=60, stop_timeout=5)
+        supervisor = Supervisor(spawner=spawner, connector=connector, limits=LIMITS, spares=spares)
+        try:
+            yield Setup(supervisor, spares, folder, tmp_path / "run")
+        finally:
+            await supervisor.shutdown()
 
 
 async def value_of(sup: Supervisor, notebook_id: str) -> object:

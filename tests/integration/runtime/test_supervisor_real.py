@@ -8,6 +8,7 @@ when run as root), where bwrap works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,6 +60,37 @@ SANDBOXES = [
 ]
 
 
+LIMITS = Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2)
+
+
+@contextlib.asynccontextmanager
+async def real_parts(
+    tmp_path: Path, kind: str
+) -> AsyncIterator[tuple[MarimoSpawner, MarimoConnector]]:
+    """The real spawner (in sandbox `kind`, data under `tmp_path`) and connector; closed
+    after (the caller shuts its supervisor down first)."""
+    sandbox, enforcer = build_sandbox(
+        kind,
+        data_dir=tmp_path,
+        python=Path(sys.executable),
+        limits=ResourceLimits(),
+        uid_base=200000,
+    )
+    http = make_http_client()
+    spawner = MarimoSpawner(
+        python=Path(sys.executable),
+        home_root=tmp_path / "home",
+        logs_dir=tmp_path / "logs",
+        pid_file=PidFile(tmp_path / "run"),
+        sandbox=sandbox,
+    )
+    try:
+        yield spawner, MarimoConnector(http)
+    finally:
+        await http.aclose()
+        enforcer.close()
+
+
 @pytest_asyncio.fixture(params=SANDBOXES)
 async def setup(
     tmp_path: Path, request: pytest.FixtureRequest
@@ -66,31 +98,12 @@ async def setup(
     path = tmp_path / "nb" / "kept.py"
     path.parent.mkdir()
     path.write_text(NOTEBOOK)
-    sandbox, enforcer = build_sandbox(
-        request.param,
-        data_dir=tmp_path,
-        python=Path(sys.executable),
-        limits=ResourceLimits(),
-        uid_base=200000,
-    )
-    http = make_http_client()
-    supervisor = Supervisor(
-        spawner=MarimoSpawner(
-            python=Path(sys.executable),
-            home_root=tmp_path / "home",
-            logs_dir=tmp_path / "logs",
-            pid_file=PidFile(tmp_path / "run"),
-            sandbox=sandbox,
-        ),
-        connector=MarimoConnector(http),
-        limits=Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interval=0.2),
-    )
-    try:
-        yield supervisor, NotebookSpec("kept", 1, "alice", path, path.parent), tmp_path
-    finally:
-        await supervisor.shutdown()
-        await http.aclose()
-        enforcer.close()
+    async with real_parts(tmp_path, request.param) as (spawner, connector):
+        supervisor = Supervisor(spawner=spawner, connector=connector, limits=LIMITS)
+        try:
+            yield supervisor, NotebookSpec("kept", 1, "alice", path, path.parent), tmp_path
+        finally:
+            await supervisor.shutdown()
 
 
 def group_members(pgid: int) -> list[int]:
