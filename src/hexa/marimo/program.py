@@ -9,6 +9,7 @@ that happens to print something similar cannot forge a result.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -26,10 +27,11 @@ from hexa.marimo.models import (
     Target,
 )
 
-# The interpreter. It runs in marimo's scratchpad, which executes with a copy of the
-# notebook globals, so nothing defined here leaks into the notebook.
+# The interpreter: a module, called from marimo's scratchpad (which executes with a copy of
+# the notebook globals, so nothing the loader defines leaks into the notebook) with the
+# scratchpad's globals, where the charts are looked up.
 _INTERPRETER = r"""
-async def _hexa_main(req):
+async def main(req, space):
     import json
     import marimo._code_mode as cm
 
@@ -40,7 +42,7 @@ async def _hexa_main(req):
         emit({"ok": True, "cells": _hexa_read(cm.get_context().cells, req["limit"])})
         return
     if req["kind"] == "charts":
-        emit({"ok": True, "charts": _hexa_charts(globals(), req["names"])})
+        emit({"ok": True, "charts": _hexa_charts(space, req["names"])})
         return
 
     created = []
@@ -270,9 +272,22 @@ def _hexa_chart(obj):
             "title": "", "xlabel": str(layout.xaxis.title.text or ""),
             "ylabel": str(layout.yaxis.title.text or ""), "series": series, "xticks": []}]}
     return None
+"""
 
+# The module's name in the kernel's `sys.modules`. The notebook's own code runs in that
+# kernel and could replace it, but it could as well patch `marimo._code_mode`: a kernel's
+# results are only ever as trusted as the person's own code there.
+MODULE = "_hexa_code_mode_" + hashlib.sha256(_INTERPRETER.encode()).hexdigest()[:12]
 
-await _hexa_main(json.loads(__HEXA_REQUEST__))
+_LOADER = f"""import json
+import sys
+_hexa = sys.modules.get({MODULE!r})
+if _hexa is None:
+    import types
+    _hexa = types.ModuleType({MODULE!r})
+    exec(compile({_INTERPRETER!r}, {MODULE!r}, "exec"), _hexa.__dict__)
+    sys.modules[{MODULE!r}] = _hexa
+await _hexa.main(json.loads(__HEXA_REQUEST__), globals())
 """
 
 
@@ -341,7 +356,7 @@ def _program(request: dict[str, Any]) -> str:
     # ensure_ascii keeps the literal free of characters Python source could choke on
     # (NUL, lone surrogates, U+2028); repr of a str is always a valid literal.
     literal = repr(json.dumps(request, ensure_ascii=True))
-    return "import json\n" + _INTERPRETER.replace("__HEXA_REQUEST__", literal, 1)
+    return _LOADER.replace("__HEXA_REQUEST__", literal, 1)
 
 
 def edit_program(ops: Sequence[Op], marker: str) -> str:

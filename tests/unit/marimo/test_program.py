@@ -96,7 +96,7 @@ def test_user_strings_travel_only_inside_the_json_literal(text: str) -> None:
 
 def _without_literal(source: str) -> str:
     return "\n".join(
-        line for line in source.splitlines() if not line.startswith("await _hexa_main(")
+        line for line in source.splitlines() if not line.startswith("await _hexa.main(")
     )
 
 
@@ -261,6 +261,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeContext:
     monkeypatch.setattr(package, "_code_mode", cm, raising=False)
     monkeypatch.setitem(sys.modules, "marimo", package)
     monkeypatch.setitem(sys.modules, "marimo._code_mode", cm)
+    # The interpreter a program defines stays in sys.modules (as in a kernel): each test
+    # starts without it.
+    monkeypatch.delitem(sys.modules, program.MODULE, raising=False)
     return ctx
 
 
@@ -384,3 +387,47 @@ async def test_read_program(fake: FakeContext) -> None:
     }
     # HTML tracebacks come back as text, clipped to the limit.
     assert cells["bkHC"]["console"] == [{"channel": "stderr", "data": "Trace", "truncated": True}]
+
+
+async def test_the_interpreter_is_defined_once_then_reused(
+    fake: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, error = await apply([CreateCell("x = 1")])
+    assert error is None
+    assert result == {"ok": True, "created": ["new0"]}
+    loaded = sys.modules[program.MODULE]
+    # A second program calls the module it finds and defines nothing: a stand-in put there
+    # answers for it.
+    calls: list[dict[str, Any]] = []
+
+    async def main(req: dict[str, Any], space: dict[str, Any]) -> None:
+        calls.append(req)
+        print(req["marker"] + json.dumps({"ok": True, "created": ["standin"]}))
+
+    standin = types.ModuleType(program.MODULE)
+    standin.main = main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, program.MODULE, standin)
+    result, error = await apply([CreateCell("y = 2")])
+    assert error is None
+    assert result == {"ok": True, "created": ["standin"]}
+    assert calls[0]["ops"][0]["code"] == "y = 2"
+    assert sys.modules[program.MODULE] is standin
+    assert standin is not loaded
+    # Only the first program reached marimo's context.
+    assert fake.applied == [
+        (
+            "create",
+            "new0",
+            "x = 1",
+            {"after": None, "before": None, "name": None, "hide_code": False},
+        ),
+        ("run", "new0"),
+    ]
+
+
+def test_the_interpreters_name_changes_with_its_source() -> None:
+    # A kernel that outlives an upgrade of Hexa must not run the old interpreter.
+    name = program.MODULE
+    assert name.startswith("_hexa_code_mode_")
+    assert len(name) == len("_hexa_code_mode_") + 12
+    assert name in program.read_program(program.new_marker(), limit=10)
