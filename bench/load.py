@@ -38,8 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tests.support.server import HexaServer
 
-from hexa.runtime.groups import live_members
-from open_latency import PlainMarimo, plain_round, pss
+from open_latency import PlainMarimo, plain_round, pss, tree
 
 TINY = "bench_x = 1"
 
@@ -106,7 +105,7 @@ async def plain_arm(tmp: Path, count: int) -> tuple[list[float], int]:
 
     def measure(marimo: PlainMarimo) -> None:
         assert marimo.proc is not None
-        memory[0] = pss(live_members(marimo.proc.pid))
+        memory[0] = pss(tree(marimo.proc.pid))
 
     bar = Progress("plain", count)
     async with httpx2.AsyncClient() as http:

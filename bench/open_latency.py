@@ -42,7 +42,6 @@ import contextlib
 
 from hexa.marimo.client import make_http_client
 from hexa.runtime.connector import MarimoConnector
-from hexa.runtime.groups import live_members
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
@@ -134,9 +133,13 @@ class PlainMarimo:
                 pass
             await asyncio.sleep(0.05)
 
-    async def kernel_ready(self, *, run: bool = False) -> None:
+    async def kernel_ready(
+        self, *, run: bool = False, then: Callable[[], None] | None = None
+    ) -> None:
         """Until `kernel-ready`; with `run`, also until every cell ran, as a person's
-        click on "run all" (what Hexa does on open), for a like-for-like memory figure."""
+        click on "run all" (what Hexa does on open), for a like-for-like memory figure.
+        `then` runs while the session is still open: once its WebSocket closes, marimo
+        stops the kernel."""
         session = f"bench-{secrets.token_hex(4)}"
         url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id={session}"
         auth = {"Authorization": f"Bearer {self.token}"}
@@ -147,6 +150,8 @@ class PlainMarimo:
                 if frame.get("op") != wanted:
                     continue
                 if wanted == "completed-run" or not run:
+                    if then is not None:
+                        then()
                     return
                 async with httpx2.AsyncClient() as http:
                     await http.post(
@@ -175,15 +180,23 @@ def pss(pids: list[int]) -> int:
     return total
 
 
-def group_pss(pgid: int) -> int:
-    return pss(live_members(pgid))
+def tree(pid: int) -> list[int]:
+    """A process and everything below it. Not its process group: marimo starts each kernel
+    in a group of its own, so a group misses the kernel."""
+    with contextlib.suppress(psutil.Error):
+        return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+    return []
 
 
-def group_rss(pgid: int) -> int:
+def tree_pss(pid: int) -> int:
+    return pss(tree(pid))
+
+
+def tree_rss(pid: int) -> int:
     total = 0
-    for pid in live_members(pgid):
+    for member in tree(pid):
         with contextlib.suppress(psutil.Error):
-            total += psutil.Process(pid).memory_info().rss
+            total += psutil.Process(member).memory_info().rss
     return total
 
 
@@ -205,8 +218,7 @@ async def plain_round(
         await marimo.kernel_ready()
         took = time.perf_counter() - start
         if on_ready is not None:
-            await marimo.kernel_ready(run=True)
-            on_ready(marimo)
+            await marimo.kernel_ready(run=True, then=lambda: on_ready(marimo))
         return took
     finally:
         marimo.stop()
@@ -235,7 +247,7 @@ async def hexa_round(sup: Supervisor, folder: Path, i: int) -> tuple[float, int]
     elapsed = time.perf_counter() - start
     assert nb.process is not None
     assert nb.process.pid is not None
-    rss = group_rss(nb.process.pid)
+    rss = tree_rss(nb.process.pid)
     await sup.stop(f"bench{i}")
     return elapsed, rss
 
@@ -255,7 +267,7 @@ async def next_round(
             await spares.changed.wait()
     waiting = spares.peek(1)
     if memory is not None and waiting is not None and waiting.pid is not None:
-        memory.append(group_pss(waiting.pid))
+        memory.append(tree_pss(waiting.pid))
     path = folder / f"next{i}.py"
     path.write_text(NOTEBOOK)
     start = time.perf_counter()
