@@ -6,6 +6,7 @@ follow in the order they run, each registering how to stop what it started.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -408,6 +409,8 @@ async def _start_services(
         shared_locks=PgAdvisoryLocks(dsn) if dsn is not None else None,
     )
     stack.push_async_callback(agent.close)
+    warming = asyncio.create_task(agent.warm_up())
+    stack.push_async_callback(lambda: warming)  # a stop waits for it (under a second)
     others = await placements.live_others()
     if interrupted := await agent.recover(spare=others):
         logger.warning("%d agent turn(s) were interrupted by a stop of Hexa", interrupted)

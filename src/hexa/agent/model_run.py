@@ -132,13 +132,18 @@ class TurnRunner:
         self._ledger = ledger
         self._redactor = redactor
         self._model_timeout = model_timeout
+        self._toolset = RegistryToolset(registry, ledger)
         self._agent: Agent[TurnState, str | DeferredToolRequests] = Agent(
             None,
             output_type=[str, DeferredToolRequests],
             deps_type=TurnState,
-            toolsets=[RegistryToolset(registry, ledger)],
+            toolsets=[self._toolset],
             retries=3,
         )
+
+    def warm(self) -> None:
+        """Make the tool definitions now (see RegistryToolset.warm)."""
+        self._toolset.warm()
 
     async def run(
         self,

@@ -92,7 +92,13 @@ class RegistryToolset(AbstractToolset[TurnState]):
         return "hexa-tools"
 
     async def get_tools(self, ctx: RunContext[TurnState]) -> dict[str, ToolsetTool[TurnState]]:
+        return dict(self.warm())
+
+    def warm(self) -> dict[str, ToolsetTool[TurnState]]:
+        """The tool definitions, made now if the registry changed since (callable from a
+        thread: at start-up, so the first turn does not pay for the schemas)."""
         if self._version != self._registry.version:
+            version = self._registry.version
             self._tools = {
                 spec.name: ToolsetTool(
                     toolset=self,
@@ -106,8 +112,8 @@ class RegistryToolset(AbstractToolset[TurnState]):
                 )
                 for spec in self._registry
             }
-            self._version = self._registry.version
-        return dict(self._tools)
+            self._version = version
+        return self._tools
 
     async def call_tool(
         self,

@@ -110,6 +110,13 @@ class Turns:
         self._max_code_bytes = max_code_bytes
         self._rules = prompts.RulesCache()
 
+    def warm(self) -> None:
+        """Pay the first turn's one-time costs now (from a thread, at start-up): the tools'
+        JSON schemas, and the model pricing data pydantic-ai loads when a model is made
+        (a large module; the builtin model is made per turn)."""
+        self._runner.warm()
+        self._model.for_turn()
+
     def check_message(
         self, message: str, context: Mapping[str, Any] | None
     ) -> tuple[str, list[str]]:
