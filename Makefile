@@ -132,6 +132,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/open_latency.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) src/hexa/web web/node_modules .mypy_cache .ruff_cache
