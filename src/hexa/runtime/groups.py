@@ -1,11 +1,14 @@
-"""Signals to whole process groups: a marimo server, its kernels and helpers share one."""
+"""Signals to whole process groups (a marimo server and its helpers share one) and to the
+processes below one, which a group misses: marimo makes each kernel a group leader."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import time
 
 import psutil
 
@@ -45,3 +48,33 @@ async def wait_group_gone(pgid: int, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process below `pid` now (blocking: it reads /proc)."""
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def kill_all(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """SIGKILL those still running and wait for them (blocking); the ones that outlived it.
+    psutil checks each process's start time, so a pid reused since is never signalled. A
+    zombie counts as gone: its reaper (not always Hexa) may take its time."""
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [p for p in alive if _running(p)]
+    return alive
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

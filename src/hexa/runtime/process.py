@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from hexa.runtime.groups import kill_group, wait_group_gone
+from hexa.runtime.groups import descendants, kill_all, kill_group, wait_group_gone
 from hexa.runtime.logpump import LogPump
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
@@ -213,9 +213,12 @@ class MarimoProcess:
         return self._proc.returncode
 
     async def stop(self, timeout: float = 5.0) -> None:
-        # The kernel and marimo's resource tracker share the server's process group, so
-        # the group (not just the pid) is what must go.
+        # marimo's resource tracker shares the server's process group, so the group (not
+        # just the pid) is what must go. The kernel does not: marimo makes it a group
+        # leader. Left alone it would exit about a second after its server, so the tree,
+        # taken now, goes too (inside bwrap or Docker the sandbox takes it down anyway).
         pgid = self._proc.pid
+        below = await asyncio.to_thread(descendants, pgid)
         if kill_group(pgid, signal.SIGTERM):
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout)
@@ -227,6 +230,8 @@ class MarimoProcess:
             await asyncio.wait_for(self._proc.wait(), timeout)
         if not await wait_group_gone(pgid, timeout):
             logger.error("process group %s of %s outlived SIGKILL", pgid, self._name)
+        if left := await asyncio.to_thread(kill_all, below, timeout):
+            logger.error("processes %s of %s outlived SIGKILL", [p.pid for p in left], self._name)
         await asyncio.to_thread(self._confinement.release)
         await self._pump.close()
         self._pid_file.remove(self._name)

@@ -27,6 +27,7 @@ from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
 from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
 from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works
+from hexa.sandbox.limits import LimitEnforcer
 from tests.support.states import wait_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -145,10 +146,64 @@ async def test_open_runs_cells_and_stop_leaves_no_process(
     assert nb.process is not None
     pgid = nb.process.pid
     assert pgid is not None
-    assert len(group_members(pgid)) >= 2, "server and kernel run in one group"
+    assert len(group_members(pgid)) >= 2, "the server and its resource tracker"
     assert "42" in str(await value_of(sup, "kept")), "cells ran on open, as in the editor"
+    below = psutil.Process(pgid).children(recursive=True)
+    assert any(kernel_of(p) for p in below), "the kernel runs below the notebook's process"
     await sup.stop("kept")
     assert group_members(pgid) == []
+    assert [p.pid for p in below if running(p)] == []  # the kernel too, at once
+
+
+def kernel_of(proc: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return "multiprocessing.spawn" in " ".join(proc.cmdline())
+    return False
+
+
+def running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@pytest.mark.parametrize("limits_by", ["cgroups", "prlimit"])
+async def test_a_hung_server_goes_with_its_hung_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits_by: str
+) -> None:
+    # marimo makes its kernel a session of its own: killing the server's process group
+    # leaves the kernel, which exits by itself only if it can still notice (a thread that
+    # polls its parent; not in a C call that holds the GIL, nor stopped as here). With
+    # cgroups, emptying the notebook's cgroup takes it; without (prlimit), only the stop.
+    if limits_by == "prlimit":
+        monkeypatch.setattr(
+            LimitEnforcer,
+            "detect",
+            lambda limits, **_: LimitEnforcer(limits, parents=None, v2=False),
+        )
+    path = tmp_path / "nb" / "kept.py"
+    path.parent.mkdir()
+    path.write_text(NOTEBOOK)
+    below: list[psutil.Process] = []
+    async with real_parts(tmp_path, "none") as (spawner, connector):
+        sup = Supervisor(spawner=spawner, connector=connector, limits=LIMITS)
+        try:
+            nb = await sup.ensure_running(NotebookSpec("kept", 1, "alice", path, path.parent))
+            assert nb.process is not None
+            assert nb.process.pid is not None
+            below += psutil.Process(nb.process.pid).children(recursive=True)
+            [kernel] = [p for p in below if kernel_of(p)]
+            assert os.getpgid(kernel.pid) != os.getpgid(nb.process.pid)
+            marimo_server(nb.process.pid).suspend()  # SIGSTOP: SIGTERM goes unanswered
+            kernel.suspend()
+            await sup.stop("kept")
+            assert [p.pid for p in below if running(p)] == []
+        finally:
+            await sup.shutdown()
+            for proc in below:  # whatever a failure left, stopped or not
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
 
 
 @pytest.mark.parametrize("victim", ["server", "kernel"])
