@@ -26,8 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from bench.open_latency import hexa_round, plain_round, supervisor  # noqa: E402
 from tests.containers import images  # noqa: E402
 from tests.containers.daemon import docker_daemon  # noqa: E402
 
@@ -36,6 +36,7 @@ from hexa.runtime.supervisor import Supervisor  # noqa: E402
 from hexa.sandbox import ResourceLimits, build_sandbox, bwrap_works  # noqa: E402
 from hexa.sandbox.docker import DockerSandbox  # noqa: E402
 from hexa.sandbox.jail import UserIds  # noqa: E402
+from open_latency import hexa_round, plain_round, supervisor  # noqa: E402
 
 
 async def measure(rounds: int, docker_host: str, tmp: Path) -> dict[str, list[float]]:

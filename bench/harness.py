@@ -41,7 +41,7 @@ def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:
     from hexa.config import Settings
     from hexa.users import Principal
 
-    settings = Settings(data_dir=data_dir, port=port, token=TOKEN, model="builtin")  # type: ignore[arg-type]
+    settings = Settings(data_dir=data_dir, port=port, token=TOKEN, model="builtin")
     app = create_app(settings)
 
     async def run() -> None:

@@ -370,9 +370,10 @@ async def main(rounds: int) -> None:
                 times["warm"].append(await warm_round(tmp, http, i))
                 nxt = await next_round(warmed, spares, tmp / "next-data" / "nb", i, spare_pss)
                 times["next"].append(nxt)
-                if boxed_warmed is not None and boxed_warmed[1] is not None:
+                if boxed_warmed is not None and (boxed_spares := boxed_warmed[1]) is not None:
+                    folder = tmp / "data" / "notebooks" / "next"
                     times["next, bwrap"].append(
-                        await next_round(*boxed_warmed, tmp / "data" / "notebooks" / "next", i)
+                        await next_round(boxed_warmed[0], boxed_spares, folder, i)
                     )
         finally:
             await sup.shutdown()
@@ -417,8 +418,8 @@ async def main(rounds: int) -> None:
         print(f"PSS of a waiting spare (server only)       {waiting:6.1f} MiB")
     for arm, values in rss.items():
         if values:
-            used = statistics.median(values) / mib
-            print(f"RSS per open notebook, {arm:5} (server+kernel) {used:6.1f} MiB")
+            median = statistics.median(values) / mib
+            print(f"RSS per open notebook, {arm:5} (server+kernel) {median:6.1f} MiB")
     print(f"RSS of idle hexa serve                     {serve_rss / mib:6.1f} MiB")
 
 
