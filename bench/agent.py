@@ -5,8 +5,10 @@ one open notebook. Interleaved, request by request:
   hexa    POST /api/chat {"message": "```python ...```"}: a whole agent turn (turn and chat
           rows, the undo snapshot, the add_cell tool call, its output read back, the audit
           entry, the reply), answered when the cell has run
+  execute POST /api/notebooks/<id>/cells/execute of a new cell: the API's code-mode path
+          (plans from marimo's document, one code-mode batch, the audit entry)
   direct  the same code-mode request (create the cell and run it) sent straight to marimo
-Prints the medians and the ratio hexa/direct.
+Prints the medians and the ratios hexa/direct and execute/direct.
 Usage: python bench/agent.py [--requests N]
 """
 
@@ -34,7 +36,7 @@ NB = "agentbench"
 async def bench(
     hexa_url: str, upstream: str, token: str, session: str, n: int
 ) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"hexa": [], "direct": []}
+    times: dict[str, list[float]] = {"hexa": [], "execute": [], "direct": []}
     auth = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx2.AsyncClient(timeout=60) as hexa, make_http_client(60) as direct:
         marimo = MarimoClient(upstream, token, direct, stable_session_id=session)
@@ -48,16 +50,23 @@ async def bench(
             assert reply.status_code == 200, reply.text
             assert str(i * 2) in reply.json()["message"], reply.json()
 
+        async def via_execute(i: int) -> None:
+            body = {"cell_ids": [f"ex{i}"], "codes": [f"via_execute_{i} = {i} * 2"]}
+            reply = await hexa.post(
+                f"{hexa_url}/api/notebooks/{NB}/cells/execute", json=body, headers=auth
+            )
+            assert reply.status_code == 200, reply.text
+
         async def straight(i: int) -> None:
             await marimo.apply([CreateCell(f"direct_{i} = {i} * 2\ndirect_{i}")])
 
-        arms = {"hexa": via_hexa, "direct": straight}
+        arms = {"hexa": via_hexa, "execute": via_execute, "direct": straight}
         for warm in range(3):  # first calls pay imports and connection set-up
             for arm in arms.values():
                 await arm(1000 + warm)
         for i in range(n):
-            order = ("hexa", "direct") if i % 2 == 0 else ("direct", "hexa")
-            for name in order:
+            names = list(arms)
+            for name in names[i % 3 :] + names[: i % 3]:  # each arm first in turn
                 start = time.perf_counter()
                 await arms[name](i)
                 times[name].append(time.perf_counter() - start)
@@ -81,8 +90,11 @@ def main() -> None:
     for arm, values in times.items():
         p50, low = statistics.median(values) * 1000, min(values) * 1000
         print(f"{arm:7} {len(values):4d} {p50:8.1f} {low:8.1f}")
-    ratio = statistics.median(times["hexa"]) / statistics.median(times["direct"])
+    direct = statistics.median(times["direct"])
+    ratio = statistics.median(times["hexa"]) / direct
     print(f"add-and-run cell, p50 ratio hexa/direct: {ratio:.2f}")
+    ratio = statistics.median(times["execute"]) / direct
+    print(f"cells/execute of a new cell, p50 ratio execute/direct: {ratio:.2f}")
 
 
 if __name__ == "__main__":
