@@ -7,7 +7,8 @@ editor's WebSocket) kept open, the PSS of every process is summed after each ope
   shared  one `marimo edit <folder>` (directory mode) and N sessions in it: a kernel each
   hexa    a real `hexa serve` (its default sandbox) where one person opens N notebooks;
           their warm spare is counted, and each step waits until it is ready again
-PSS, not RSS: a page shared by several processes counts once across them all.
+PSS, not RSS: a page shared by several processes is split among them, so it counts once in
+all (the hexa row leaves out `hexa serve`, whose share of marimo's pages is reported apart).
 Reported: the total after N, per notebook (total / N), and the cost of the second and later
 notebooks ((total after N - total after 1) / (N - 1)), with the ratios against plain.
 Only loopback traffic; every process is stopped at the end.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tests.support.server import HexaServer
 
+from hexa.runtime.groups import descendants, kill_all
 from hexa.runtime.ports import free_port
 from open_latency import NOTEBOOK, env_for, pss, tree
 
@@ -118,6 +120,9 @@ class Marimo:
                 wanted = "completed-run"
 
     def stop(self) -> None:
+        """The server's group, then whatever of its tree is left (a kernel is a session of
+        its own), so no kernel outlives this arm into the next."""
+        below = descendants(self.proc.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:
@@ -125,6 +130,7 @@ class Marimo:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+        kill_all(below, 5)
 
 
 async def plain_arm(root: Path, n: int) -> list[int]:

@@ -12,7 +12,7 @@ Arms, interleaved round by round so machine noise hits them alike:
           (hexa.runtime.spares, refilled after each open) is claimed; `next, bwrap` the
           same inside the sandbox
 
-Prints medians, ratios against plain, RSS per open notebook (server + kernel group) and
+Prints medians, ratios against plain, RSS per open notebook (server + kernel, the process tree) and
 the RSS of an idle `hexa serve`. Usage: python bench/open_latency.py [--rounds N]
 """
 
@@ -138,8 +138,7 @@ class PlainMarimo:
     ) -> None:
         """Until `kernel-ready`; with `run`, also until every cell ran, as a person's
         click on "run all" (what Hexa does on open), for a like-for-like memory figure.
-        `then` runs while the session is still open: once its WebSocket closes, marimo
-        stops the kernel."""
+        `then` runs while this session is still open and its kernel surely alive."""
         session = f"bench-{secrets.token_hex(4)}"
         url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id={session}"
         auth = {"Authorization": f"Bearer {self.token}"}

@@ -5,6 +5,13 @@ request (cell code, names, targets) reaches it as one JSON document embedded as 
 string literal (`repr` of ASCII-only JSON, which is always a valid literal). The
 interpreter prints one result line that starts with a per-call random marker, so a cell
 that happens to print something similar cannot forge a result.
+
+The interpreter is compiled once per kernel. Each call sends a loader that holds it as one
+string literal and finds it in `sys.modules` (under a name that carries a hash of its
+source, so a kernel that outlives an upgrade of Hexa loads the new one), compiling it only
+when it is not there yet. marimo compiles and walks every scratchpad program; with the
+interpreter as code in each one, that was half of the kernel's work for a one-line edit,
+where a literal is a single constant to it.
 """
 
 from __future__ import annotations
@@ -279,16 +286,23 @@ def _hexa_chart(obj):
 # results are only ever as trusted as the person's own code there.
 MODULE = "_hexa_code_mode_" + hashlib.sha256(_INTERPRETER.encode()).hexdigest()[:12]
 
-_LOADER = f"""import json
-import sys
-_hexa = sys.modules.get({MODULE!r})
+_PLACEHOLDER = "__HEXA_REQUEST__"
+# Only `_`-names are bound, which marimo keeps private to a cell: the chart lookup in
+# `globals()` sees the notebook's names as they are.
+_LOADER = f"""import json as _hexa_json
+import sys as _hexa_sys
+_hexa = _hexa_sys.modules.get({MODULE!r})
 if _hexa is None:
-    import types
-    _hexa = types.ModuleType({MODULE!r})
+    import types as _hexa_types
+    _hexa = _hexa_types.ModuleType({MODULE!r})
     exec(compile({_INTERPRETER!r}, {MODULE!r}, "exec"), _hexa.__dict__)
-    sys.modules[{MODULE!r}] = _hexa
-await _hexa.main(json.loads(__HEXA_REQUEST__), globals())
+    _hexa_sys.modules[{MODULE!r}] = _hexa
+await _hexa.main(_hexa_json.loads({_PLACEHOLDER}), globals())
 """
+# The request goes in place of the one placeholder, on the last line: were it also in the
+# interpreter's literal, a request would land inside that string.
+if _LOADER.count(_PLACEHOLDER) != 1 or _PLACEHOLDER in _INTERPRETER:
+    raise RuntimeError("the request placeholder must appear once, outside the interpreter")
 
 
 def new_marker() -> str:
@@ -356,7 +370,7 @@ def _program(request: dict[str, Any]) -> str:
     # ensure_ascii keeps the literal free of characters Python source could choke on
     # (NUL, lone surrogates, U+2028); repr of a str is always a valid literal.
     literal = repr(json.dumps(request, ensure_ascii=True))
-    return _LOADER.replace("__HEXA_REQUEST__", literal, 1)
+    return _LOADER.replace(_PLACEHOLDER, literal, 1)
 
 
 def edit_program(ops: Sequence[Op], marker: str) -> str:

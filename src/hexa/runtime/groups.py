@@ -59,9 +59,15 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def kill_all(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """SIGKILL those still running and wait for them (blocking); the ones that outlived it.
+    """SIGKILL those still running, and what they started since, and wait for them
+    (blocking); the ones that outlived it.
     psutil checks each process's start time, so a pid reused since is never signalled. A
     zombie counts as gone: its reaper (not always Hexa) may take its time."""
+    procs = list(procs)
+    for proc in list(procs):
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running():  # not a pid reused since: its children are not ours
+                procs += proc.children(recursive=True)  # started since (a cell's subprocess)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.kill()

@@ -218,7 +218,8 @@ class MarimoProcess:
         # leader. Left alone it would exit about a second after its server, so the tree,
         # taken now, goes too (inside bwrap or Docker the sandbox takes it down anyway).
         pgid = self._proc.pid
-        below = await asyncio.to_thread(descendants, pgid)
+        # Only while the server is ours to reap: once reaped, its pid may be another's.
+        below = await asyncio.to_thread(descendants, pgid) if self._proc.returncode is None else []
         if kill_group(pgid, signal.SIGTERM):
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout)

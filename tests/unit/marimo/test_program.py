@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import io
 import json
 import sys
@@ -425,9 +426,33 @@ async def test_the_interpreter_is_defined_once_then_reused(
     ]
 
 
-def test_the_interpreters_name_changes_with_its_source() -> None:
+def test_the_interpreters_name_carries_a_hash_of_its_source() -> None:
     # A kernel that outlives an upgrade of Hexa must not run the old interpreter.
-    name = program.MODULE
-    assert name.startswith("_hexa_code_mode_")
-    assert len(name) == len("_hexa_code_mode_") + 12
-    assert name in program.read_program(program.new_marker(), limit=10)
+    digest = hashlib.sha256(program._INTERPRETER.encode()).hexdigest()[:12]
+    assert "_hexa_code_mode_" + digest == program.MODULE
+    assert program.MODULE in program.read_program(program.new_marker(), limit=10)
+
+
+async def test_charts_see_the_notebooks_names_not_the_loaders(fake: FakeContext) -> None:
+    # Notebook variables named like the modules the loader imports are still found.
+    class Chart:
+        __module__ = "plotly.graph_objs"
+        data: list[Any] = []
+        layout = types.SimpleNamespace(
+            title=types.SimpleNamespace(text="t"),
+            xaxis=types.SimpleNamespace(title=types.SimpleNamespace(text="x")),
+            yaxis=types.SimpleNamespace(title=types.SimpleNamespace(text="y")),
+        )
+
+    marker = program.new_marker()
+    source = program.charts_program(["json", "sys", "types"], marker)
+    code = compile(source, "<hexa>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    space: dict[str, Any] = {"__name__": "__hexa__", "json": Chart(), "sys": Chart()}
+    space["types"] = Chart()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await eval(code, space)
+    result = program.find_result(out.getvalue(), marker)
+    assert result is not None
+    assert sorted(result["charts"]) == ["json", "sys", "types"]
+    assert result["charts"]["json"]["library"] == "plotly"
