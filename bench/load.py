@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -268,6 +269,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         figures["hexa_serve_pss_after_mib"] = pss([server.proc.pid]) / 2**20 if server.proc else 0.0
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)  # data dirs, homes, plain notebooks
     opens = run.of("open")
     plain_p50 = statistics.median(plain_times)
     figures |= {
