@@ -22,10 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,119 +29,36 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tests.support.server import HexaServer
 
-from hexa.runtime.groups import descendants, kill_all
-from hexa.runtime.ports import free_port
-from open_latency import NOTEBOOK, env_for, pss, tree
+from open_latency import NOTEBOOK, PlainMarimo, pss, tree
 
 MIB = 2**20
 
 
-class Marimo:
-    """A plain `marimo edit` of a file or a folder; sessions opened as the editor does."""
-
-    def __init__(self, target: Path, home: Path) -> None:
-        self.port = free_port()
-        self.token = secrets.token_urlsafe(12)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "marimo",
-                "edit",
-                str(target),
-                "--headless",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--token-password-file",
-                "-",
-                "--skip-update-check",
-                "--no-skew-protection",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env_for(home),
-            start_new_session=True,
-        )
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(self.token.encode() + b"\n")
-        self.proc.stdin.close()
-
-    @property
-    def base(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def healthy(self, http: httpx2.AsyncClient) -> None:
-        for _ in range(1200):  # at most 60 s
-            with contextlib.suppress(httpx2.TransportError):
-                if (await http.get(f"http://{self.base}/health")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-        raise RuntimeError("marimo did not start")
-
-    async def session(
-        self, http: httpx2.AsyncClient, stack: contextlib.AsyncExitStack, file: str | None
-    ) -> None:
-        """Open a session (kept open on `stack`) and run its cells, as "run all" does."""
-        sid = f"bench-{secrets.token_hex(4)}"
-        query = f"session_id={sid}" + (f"&file={file}" if file else "")
-        auth = {"Authorization": f"Bearer {self.token}"}
-        ws = await stack.enter_async_context(
-            websockets.connect(
-                f"ws://{self.base}/ws?{query}", additional_headers=auth, max_size=None
-            )
-        )
-        wanted = "kernel-ready"
-        async with asyncio.timeout(60):
-            while True:
-                frame = json.loads(await ws.recv())
-                if frame.get("op") != wanted:
-                    continue
-                if wanted == "completed-run":
-                    return
-                await http.post(
-                    f"http://{self.base}/api/kernel/instantiate",
-                    json={"objectIds": [], "values": [], "autoRun": True},
-                    headers={**auth, "Marimo-Session-Id": sid},
-                )
-                wanted = "completed-run"
-
-    def stop(self) -> None:
-        """The server's group, then whatever of its tree is left (a kernel is a session of
-        its own), so no kernel outlives this arm into the next."""
-        below = descendants(self.proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        kill_all(below, 5)
+def pid_of(marimo: PlainMarimo) -> int:
+    assert marimo.proc is not None
+    return marimo.proc.pid
 
 
 async def plain_arm(root: Path, n: int) -> list[int]:
     folder = root / "plain"
     folder.mkdir()
     totals: list[int] = []
-    servers: list[Marimo] = []
+    servers: list[PlainMarimo] = []
     async with httpx2.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
         try:
             for i in range(n):
                 (folder / f"nb{i}.py").write_text(NOTEBOOK)
-                servers.append(Marimo(folder / f"nb{i}.py", root / "home"))
+                servers.append(PlainMarimo(folder / f"nb{i}.py", root / "home"))
+                servers[-1].spawn()
                 await servers[-1].healthy(http)
-                await servers[-1].session(http, stack, None)
-                totals.append(pss([pid for s in servers for pid in tree(s.proc.pid)]))
+                await servers[-1].session(stack, http=http)
+                totals.append(pss([pid for s in servers for pid in tree(pid_of(s))]))
         finally:
             await stack.aclose()
             for server in servers:
@@ -159,13 +72,14 @@ async def shared_arm(root: Path, n: int) -> list[int]:
     for i in range(n):
         (folder / f"nb{i}.py").write_text(NOTEBOOK)
     totals: list[int] = []
-    server = Marimo(folder, root / "home")
+    server = PlainMarimo(folder, root / "home")
+    server.spawn()
     async with httpx2.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
         try:
             await server.healthy(http)
             for i in range(n):
-                await server.session(http, stack, f"nb{i}.py")
-                totals.append(pss(tree(server.proc.pid)))
+                await server.session(stack, file=f"nb{i}.py", http=http)
+                totals.append(pss(tree(pid_of(server))))
         finally:
             await stack.aclose()
             server.stop()

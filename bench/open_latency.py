@@ -42,6 +42,7 @@ import contextlib
 
 from hexa.marimo.client import make_http_client
 from hexa.runtime.connector import MarimoConnector
+from hexa.runtime.groups import descendants, kill_all
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
 from hexa.runtime.process import MarimoSpawner, NotebookSpec
@@ -85,13 +86,18 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 class PlainMarimo:
-    """marimo exactly as a person would start it by hand (same flags as Hexa's)."""
+    """marimo exactly as a person would start it by hand (same flags as Hexa's), of one
+    notebook or (directory mode) of a folder."""
 
     def __init__(self, path: Path, home: Path) -> None:
         self.path, self.home = path, home
         self.port = free_port()
         self.token = secrets.token_urlsafe(16)
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"127.0.0.1:{self.port}/nb/plain"
 
     def spawn(self) -> None:
         self.proc = subprocess.Popen(
@@ -124,50 +130,72 @@ class PlainMarimo:
         self.proc.stdin.close()
 
     async def healthy(self, http: httpx2.AsyncClient) -> None:
-        url = f"http://127.0.0.1:{self.port}/nb/plain/health"
-        while True:
-            try:
-                if (await http.get(url, timeout=2)).status_code == 200:
+        for _ in range(1200):  # at most 60 s
+            with contextlib.suppress(httpx2.TransportError):
+                if (await http.get(f"http://{self.base}/health", timeout=2)).status_code == 200:
                     return
-            except httpx2.TransportError:
-                pass
             await asyncio.sleep(0.05)
+        raise RuntimeError("marimo did not start")
+
+    async def session(
+        self,
+        stack: contextlib.AsyncExitStack,
+        *,
+        file: str | None = None,
+        http: httpx2.AsyncClient | None = None,
+    ) -> None:
+        """Open a session (its WebSocket kept open on `stack`) until `kernel-ready`; given
+        `http`, also until every cell ran, as a person's click on "run all" (what Hexa does
+        on open). `file` picks the notebook of a folder."""
+        sid = f"bench-{secrets.token_hex(4)}"
+        query = f"session_id={sid}" + (f"&file={file}" if file else "")
+        auth = {"Authorization": f"Bearer {self.token}"}
+        ws = await stack.enter_async_context(
+            websockets.connect(
+                f"ws://{self.base}/ws?{query}", additional_headers=auth, max_size=None
+            )
+        )
+        wanted = "kernel-ready"
+        async with asyncio.timeout(60):
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame.get("op") != wanted:
+                    continue
+                if wanted == "completed-run" or http is None:
+                    return
+                await http.post(
+                    f"http://{self.base}/api/kernel/instantiate",
+                    json={"objectIds": [], "values": [], "autoRun": True},
+                    headers={**auth, "Marimo-Session-Id": sid},
+                )
+                wanted = "completed-run"
 
     async def kernel_ready(
         self, *, run: bool = False, then: Callable[[], None] | None = None
     ) -> None:
-        """Until `kernel-ready`; with `run`, also until every cell ran, as a person's
-        click on "run all" (what Hexa does on open), for a like-for-like memory figure.
-        `then` runs while this session is still open and its kernel surely alive."""
-        session = f"bench-{secrets.token_hex(4)}"
-        url = f"ws://127.0.0.1:{self.port}/nb/plain/ws?session_id={session}"
-        auth = {"Authorization": f"Bearer {self.token}"}
-        async with websockets.connect(url, additional_headers=auth, max_size=None) as ws:
-            wanted = "kernel-ready"
-            while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if frame.get("op") != wanted:
-                    continue
-                if wanted == "completed-run" or not run:
-                    if then is not None:
-                        then()
-                    return
-                async with httpx2.AsyncClient() as http:
-                    await http.post(
-                        f"http://127.0.0.1:{self.port}/nb/plain/api/kernel/instantiate",
-                        json={"objectIds": [], "values": [], "autoRun": True},
-                        headers={**auth, "Marimo-Session-Id": session},
-                    )
-                wanted = "completed-run"
+        """A session until `kernel-ready` (with `run`, until its cells ran, for a
+        like-for-like memory figure); `then` runs while it is still open."""
+        async with contextlib.AsyncExitStack() as stack:
+            # A client costs tens of milliseconds to make: only when the cells are run.
+            http = await stack.enter_async_context(httpx2.AsyncClient()) if run else None
+            await self.session(stack, http=http)
+            if then is not None:
+                then()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        """The server's group, then whatever of its tree is left (a kernel is a session of
+        its own), so no kernel outlives this run into the next."""
+        if self.proc is None:
+            return
+        below = descendants(self.proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        kill_all(below, 5)
 
 
 def pss(pids: list[int]) -> int:
@@ -182,9 +210,7 @@ def pss(pids: list[int]) -> int:
 def tree(pid: int) -> list[int]:
     """A process and everything below it. Not its process group: marimo starts each kernel
     in a group of its own, so a group misses the kernel."""
-    with contextlib.suppress(psutil.Error):
-        return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-    return []
+    return [pid, *(p.pid for p in descendants(pid))] if psutil.pid_exists(pid) else []
 
 
 def tree_pss(pid: int) -> int:
@@ -213,7 +239,7 @@ async def plain_round(
     start = time.perf_counter()
     marimo.spawn()
     try:
-        await asyncio.wait_for(marimo.healthy(http), 60)
+        await marimo.healthy(http)
         await marimo.kernel_ready()
         took = time.perf_counter() - start
         if on_ready is not None:
@@ -229,7 +255,7 @@ async def warm_round(tmp: Path, http: httpx2.AsyncClient, i: int) -> float:
     marimo = PlainMarimo(path, tmp / "home-warm")
     marimo.spawn()
     try:
-        await asyncio.wait_for(marimo.healthy(http), 60)
+        await marimo.healthy(http)
         start = time.perf_counter()  # a pool would have done everything before this
         await marimo.kernel_ready()
         return time.perf_counter() - start
