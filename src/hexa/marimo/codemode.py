@@ -39,6 +39,7 @@ from hexa.marimo.models import (
     MoveCell,
     Op,
     Output,
+    PutOutcome,
     RunCell,
     RunStale,
     Target,
@@ -126,6 +127,7 @@ class CodeMode(OnConnection):
                 error_type=payload.get("type"),
             )
         created = tuple(str(c) for c in payload.get("created") or ())
+        put = _put_outcomes(payload.get("put"))
         if not result.success:
             # The batch was applied and saved; a cell it ran raised.
             raise CodeModeError(
@@ -134,9 +136,12 @@ class CodeMode(OnConnection):
                 stdout=stdout,
                 stderr=result.stderr,
                 cell_ids=created,
+                put=put,
             )
         summary = tuple(line for line in stdout.splitlines() if _SUMMARY_LINE.match(line))
-        return ApplyResult(created=created, summary=summary, stdout=stdout, stderr=result.stderr)
+        return ApplyResult(
+            created=created, summary=summary, stdout=stdout, stderr=result.stderr, put=put
+        )
 
     async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
         """Apply several operations atomically (one code-mode batch): either all are
@@ -320,3 +325,17 @@ def _snapshot(cell: Mapping[str, Any]) -> CellSnapshot:
         hide_code=bool(cell.get("hide_code")),
         disabled=bool(cell.get("disabled")),
     )
+
+
+def _put_outcomes(raw: Any) -> tuple[PutOutcome, ...]:
+    """The interpreter's `put` list, checked: what each key of a `PutCells` became."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(
+        isinstance(p, dict)
+        and isinstance(p.get("id"), str)
+        and (p.get("before") is None or isinstance(p.get("before"), str))
+        for p in raw
+    ):
+        raise MarimoError(f"code mode returned a malformed put list: {raw!r}")
+    return tuple(PutOutcome(p["id"], p.get("before")) for p in raw)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hexa.marimo.models import PutOutcome
 
 __all__ = [
     "CellConflictError",
@@ -82,7 +85,8 @@ class CodeModeError(MarimoError):
     `applied` tells the two kinds apart (research §4D): validation failures (syntax
     error, multiply-defined name, unknown target) apply nothing, while an exception in a
     cell that was run leaves the batch applied and saved, with that cell showing its
-    error. `cell_ids` are the cells created by an applied batch.
+    error. `cell_ids` are the cells created by an applied batch, `put` what its
+    `PutCells` did.
     """
 
     def __init__(
@@ -94,6 +98,7 @@ class CodeModeError(MarimoError):
         stderr: str = "",
         error_type: str | None = None,
         cell_ids: tuple[str, ...] = (),
+        put: tuple[PutOutcome, ...] = (),
     ) -> None:
         super().__init__(message)
         self.applied = applied
@@ -101,6 +106,7 @@ class CodeModeError(MarimoError):
         self.stderr = stderr
         self.error_type = error_type
         self.cell_ids = cell_ids
+        self.put = put
 
     @property
     def traceback(self) -> str:

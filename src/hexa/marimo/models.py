@@ -109,13 +109,24 @@ class CellSnapshot:
 
 
 @dataclass(frozen=True)
+class PutOutcome:
+    """Where one cell of a `PutCells` landed: its id, and its code before the batch (None
+    when the batch created it)."""
+
+    cell_id: str
+    before: str | None
+
+
+@dataclass(frozen=True)
 class ApplyResult:
-    """An applied batch: ids of the cells it created, in op order, and marimo's summary."""
+    """An applied batch: ids of the cells it created, in op order, and marimo's summary;
+    `put` holds what a `PutCells` op did, cell by cell."""
 
     created: tuple[str, ...]
     summary: tuple[str, ...]
     stdout: str
     stderr: str
+    put: tuple[PutOutcome, ...] = ()
 
 
 # Batch operations for `MarimoClient.apply`. A target is a cell id or name, or `NewCell(i)`
@@ -139,10 +150,6 @@ class CreateCell:
     name: str | None = None
     run: bool = True
     hide_code: bool = False
-    # When a cell with `name` exists by the time the batch runs (another request made it
-    # meanwhile), update that cell instead: decided in the kernel, so concurrent batches
-    # cannot both create it.
-    reuse_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,18 @@ class RunStale:
     """Run every cell whose status is `stale` (edited or never run)."""
 
 
-Op: TypeAlias = "CreateCell | EditCell | MoveCell | DeleteCell | RunCell | RunStale"
+@dataclass(frozen=True)
+class PutCells:
+    """Create or update cells by key, and run them: each key names a cell by id, else by
+    name; a cell no key names is created (named after its key when that is a usable
+    name), after the one before it in `cells`, or at the end for the first. Unchanged
+    code is only run. Decided in the kernel, against the document as the batch runs: no
+    read beforehand, and concurrent batches with one new key make the cell once."""
+
+    cells: tuple[tuple[str, str], ...]  # (key, code)
+
+
+Op: TypeAlias = "CreateCell | EditCell | MoveCell | DeleteCell | RunCell | RunStale | PutCells"
 
 
 # ---------------------------------------------------------------------------

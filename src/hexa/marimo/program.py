@@ -29,6 +29,7 @@ from hexa.marimo.models import (
     MoveCell,
     NewCell,
     Op,
+    PutCells,
     RunCell,
     RunStale,
     Target,
@@ -40,6 +41,7 @@ from hexa.marimo.models import (
 _INTERPRETER = r"""
 async def main(req, space):
     import json
+    import keyword
     import marimo._code_mode as cm
 
     def emit(payload):
@@ -53,6 +55,7 @@ async def main(req, space):
         return
 
     created = []
+    put = []
     failed = []
 
     def fail(payload):
@@ -77,19 +80,13 @@ async def main(req, space):
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
-                    cid = None
-                    if op.get("reuse_name") and op.get("name"):
-                        cid = next((c.id for c in ctx.cells if c.name == op["name"]), None)
-                    if cid is not None:
-                        ctx.edit_cell(cid, code=op["code"])
-                    else:
-                        cid = ctx.create_cell(
-                            op["code"],
-                            after=resolve(ctx, op.get("after")),
-                            before=resolve(ctx, op.get("before")),
-                            name=op.get("name"),
-                            hide_code=op.get("hide_code", False),
-                        )
+                    cid = ctx.create_cell(
+                        op["code"],
+                        after=resolve(ctx, op.get("after")),
+                        before=resolve(ctx, op.get("before")),
+                        name=op.get("name"),
+                        hide_code=op.get("hide_code", False),
+                    )
                     created.append(cid)
                     if op.get("run"):
                         ctx.run_cell(cid)
@@ -117,6 +114,26 @@ async def main(req, space):
                     for cell in ctx.cells:
                         if cell.status == "stale":
                             ctx.run_cell(cell.id)
+                elif kind == "put":
+                    previous = None
+                    for key, code in op["cells"]:
+                        cell = next((c for c in ctx.cells if str(c.id) == key), None)
+                        if cell is None:
+                            cell = next((c for c in ctx.cells if c.name == key
+                                         and key not in ("", "_")), None)
+                        if cell is not None:
+                            cid, before = cell.id, cell.code
+                            if before != code:
+                                ctx.edit_cell(cid, code=code)
+                        else:
+                            usable = (key.isidentifier() and not keyword.iskeyword(key)
+                                      and not key.startswith("_"))
+                            cid, before = ctx.create_cell(
+                                code, after=previous, name=key if usable else None,
+                                hide_code=False), None
+                        ctx.run_cell(cid)
+                        put.append({"id": str(cid), "before": before})
+                        previous = cid
                 elif kind == "replace":
                     for cell in list(ctx.cells):
                         ctx.delete_cell(cell.id)
@@ -135,7 +152,10 @@ async def main(req, space):
             emit({"ok": False, "error": "invalid", "type": type(exc).__name__,
                   "message": str(exc)})
         raise
-    emit({"ok": True, "created": [str(c) for c in created]})
+    done = {"ok": True, "created": [str(c) for c in created]}
+    if put:
+        done["put"] = put
+    emit(done)
 
 
 def _hexa_read(cells, limit):
@@ -334,7 +354,6 @@ def encode_op(op: Op) -> dict[str, Any]:
             "name": op.name,
             "run": op.run,
             "hide_code": op.hide_code,
-            "reuse_name": op.reuse_name,
         }
     if isinstance(op, EditCell):
         if op.code is None and op.name is None:
@@ -363,6 +382,8 @@ def encode_op(op: Op) -> dict[str, Any]:
         return {"op": "run", "target": _target(op.target)}
     if isinstance(op, RunStale):
         return {"op": "run_stale"}
+    if isinstance(op, PutCells):
+        return {"op": "put", "cells": [[key, code] for key, code in op.cells]}
     raise TypeError(f"not an operation: {op!r}")
 
 

@@ -4,16 +4,15 @@ each audited like the agent's changes."""
 from __future__ import annotations
 
 import asyncio
-import keyword
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.errors import BadRequestError, marimo_errors
-from hexa.marimo.errors import CellNotFoundError, CodeModeError
-from hexa.marimo.models import CreateCell, EditCell, NewCell, Op, RunCell
-from hexa.notebooks.cell_states import CellState, read_state
+from hexa.marimo.errors import CellNotFoundError, CodeModeError, MarimoError
+from hexa.marimo.models import PutCells
+from hexa.notebooks.cell_states import read_state
 from hexa.notebooks.service import NotebookService
 from hexa.notebooks.views import CellInfo, CellsReport, ExecuteResult
 from hexa.store import AuditRepository
@@ -70,19 +69,20 @@ class CellService:
         self._notebooks.check_code_sizes(codes)
         client = (await self._notebooks.running(user, notebook_id)).client
         with marimo_errors(notebook_id):
-            # The server's document, not a code-mode read: the batch below is the only
-            # work this call gives the kernel.
-            cells = await read_state(client)
-            existing = {cell.cell_id: cell.code for cell in cells}
-            ops, order = _plan(cell_ids, codes, cells)
+            # One batch decides in the kernel, against the document as it runs, which
+            # cells exist: no read beforehand, and it is the only work this call gives
+            # marimo besides reading errors when a cell raised.
+            batch = PutCells(tuple(zip(cell_ids, codes, strict=True)))
             try:
-                created = (await client.apply(ops)).created
+                put = (await client.apply([batch])).put
                 success = True
             except CodeModeError as exc:
                 if not exc.applied:
                     raise BadRequestError(f"marimo refused the cells: {exc}") from exc
-                created, success = exc.cell_ids, False
-            ids = [created[t.index] if isinstance(t, NewCell) else t for t in order]
+                put, success = exc.put, False
+            if len(put) != len(cell_ids):
+                raise MarimoError(f"code mode put {len(put)} of {len(cell_ids)} cells")
+            ids = [p.cell_id for p in put]
             errors: list[dict[str, Any]] = []
             if not success:
                 report = await client.notebook_errors()
@@ -92,7 +92,7 @@ class CellService:
             notebook_id,
             "api_execute_cells",
             {"cell_ids": cell_ids},
-            before=_joined({i: existing[i] for i in cell_ids if i in existing}),
+            before=_joined({p.cell_id: p.before for p in put if p.before is not None}),
             after=_joined(dict(zip(ids, codes, strict=True))),
             outcome=("ok" if success else "failed") + f": ran {', '.join(ids)}",
         )
@@ -139,51 +139,6 @@ class CellService:
                 decision=None,
                 outcome=self._redact(outcome),
             )
-
-
-def _plan(
-    cell_ids: list[str], codes: list[str], cells: list[CellState]
-) -> tuple[list[Op], list[str | NewCell]]:
-    """The batch for an execute call, and where each requested cell ends up (an id, or
-    the index of a cell the batch creates)."""
-    existing = {cell.cell_id: cell for cell in cells}
-    # A caller's id names its cell: the first call creates it under that name (ids marimo
-    # hands out change with position on a reload; names are saved).
-    named = {cell.name: cell for cell in cells if cell.name}
-    ops: list[Op] = []
-    order: list[str | NewCell] = []
-    previous: str | NewCell | None = None
-    for cell_id, code in zip(cell_ids, codes, strict=True):
-        known = existing.get(cell_id) or named.get(cell_id)
-        target: str | NewCell
-        if known is not None:
-            ops.append(
-                EditCell(known.cell_id, code=code, run=True)
-                if known.code != code
-                else RunCell(known.cell_id)
-            )
-            target = known.cell_id
-        else:
-            # New cells keep the request's order: each follows the one before it.
-            name = cell_id if _usable_name(cell_id, named) else None
-            # Two calls with the same new id at once: the kernel makes the cell once.
-            ops.append(
-                CreateCell(code, after=previous, name=name, run=True, reuse_name=name is not None)
-            )
-            target = NewCell(sum(isinstance(t, NewCell) for t in order))
-        order.append(target)
-        previous = target
-    return ops, order
-
-
-def _usable_name(cell_id: str, taken: Mapping[str, object]) -> bool:
-    """A caller's id that can be a marimo cell name (a Python identifier, not `_`)."""
-    return (
-        cell_id.isidentifier()
-        and not keyword.iskeyword(cell_id)
-        and not cell_id.startswith("_")
-        and cell_id not in taken
-    )
 
 
 def _joined(codes: Mapping[str, str]) -> str:

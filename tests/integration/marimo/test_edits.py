@@ -17,7 +17,16 @@ import pytest_asyncio
 
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import CellConflictError, CellNotFoundError, CodeModeError
-from hexa.marimo.models import CreateCell, DeleteCell, EditCell, MoveCell, NewCell, RunCell
+from hexa.marimo.models import (
+    CreateCell,
+    DeleteCell,
+    EditCell,
+    MoveCell,
+    NewCell,
+    PutCells,
+    PutOutcome,
+    RunCell,
+)
 from tests.integration.marimo.conftest import CELL_IDS, Marimo, Starter, Viewer, wait_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -210,6 +219,34 @@ async def test_batch_with_references_to_new_cells(nb: Editing) -> None:
     assert output is not None
     assert "2" in output.data
     await nb.client.delete_cells([b, a])
+
+
+async def test_put_updates_by_id_or_name_and_creates_the_rest(nb: Editing) -> None:
+    first = await nb.client.apply([PutCells((("agent_p", "agent_p = 1"), ("9z", "agent_q = 2")))])
+    p, q = (o.cell_id for o in first.put)
+    assert first.put == (PutOutcome(p, None), PutOutcome(q, None))
+    await wait_file(nb.marimo.path, lambda t: "def agent_p(" in t and "agent_q = 2" in t)
+    order = await cell_ids(nb.client)
+    assert order.index(q) == order.index(p) + 1, "a new cell follows the one before it"
+    # By name, by id; an unchanged cell is run again, a raising one applies the batch.
+    mark = len(nb.viewer.frames)
+    with pytest.raises(CodeModeError) as err:
+        await nb.client.apply(
+            [PutCells((("agent_p", "agent_p = 1 / 0"), (q, "agent_q = 2"), ("agent_r", "3")))]
+        )
+    assert err.value.applied
+    r = err.value.put[2].cell_id
+    assert err.value.put == (
+        PutOutcome(p, "agent_p = 1"),
+        PutOutcome(q, "agent_q = 2"),
+        PutOutcome(r, None),
+    )
+    await next_tx(nb, mark, "set-code")
+    await wait_file(nb.marimo.path, lambda t: "agent_p = 1 / 0" in t and "def agent_r(" in t)
+    cells = {c.cell_id: c for c in await nb.client.read_cells()}
+    assert cells[p].status == "exception"
+    assert [cells[q].status, cells[r].status] == ["idle", "idle"]
+    await nb.client.delete_cells([p, q, r])
 
 
 async def test_hostile_strings_round_trip(nb: Editing) -> None:

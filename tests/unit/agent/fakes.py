@@ -41,6 +41,8 @@ from hexa.marimo.models import (
     NotebookErrors,
     Notification,
     Op,
+    PutCells,
+    PutOutcome,
     RunCell,
     RunStale,
     SessionInfo,
@@ -304,6 +306,7 @@ class FakeMarimoClient:
             await self.gate.wait()
         snapshot = [FakeCell(**c.__dict__) for c in self.cells]
         created: list[str] = []
+        put: list[PutOutcome] = []
         to_run: list[FakeCell] = []
         try:
             for op in ops:
@@ -339,6 +342,8 @@ class FakeMarimoClient:
                     to_run.append(self.find(self._target(op.target, created)))
                 elif isinstance(op, RunStale):
                     to_run.extend(c for c in self.cells if c.state is None)
+                elif isinstance(op, PutCells):
+                    put.extend(self._put(op, to_run))
                 for cell in self.cells:
                     compile(cell.code, "<cell>", "exec")  # a syntax error applies nothing
         except CellNotFoundError:
@@ -357,8 +362,29 @@ class FakeMarimoClient:
                 applied=True,
                 stderr=f"Traceback (most recent call last):\n  ...\n{failed[0].error}",
                 cell_ids=tuple(created),
+                put=tuple(put),
             )
-        return ApplyResult(created=tuple(created), summary=(), stdout="", stderr="")
+        return ApplyResult(created=tuple(created), summary=(), stdout="", stderr="", put=tuple(put))
+
+    def _put(self, op: PutCells, to_run: list[FakeCell]) -> list[PutOutcome]:
+        """`PutCells` as the interpreter does it: by id, else by name, else created."""
+        done: list[PutOutcome] = []
+        previous: FakeCell | None = None
+        for key, code in op.cells:
+            cell = next((c for c in self.cells if c.cell_id == key), None) or next(
+                (c for c in self.cells if c.name == key), None
+            )
+            before = None if cell is None else cell.code
+            if cell is None:
+                name = key if key.isidentifier() and not key.startswith("_") else None
+                cell = FakeCell(next(self.ids), code, name)
+                at = len(self.cells) if previous is None else self.cells.index(previous) + 1
+                self.cells.insert(at, cell)
+            cell.code = code
+            to_run.append(cell)
+            done.append(PutOutcome(cell.cell_id, before))
+            previous = cell
+        return done
 
     async def delete_cells(self, cell_ids: Sequence[str], *, timeout: float | None = None) -> None:
         await self.apply([DeleteCell(c) for c in cell_ids], timeout=timeout)

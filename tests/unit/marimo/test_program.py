@@ -25,6 +25,7 @@ from hexa.marimo.models import (
     MoveCell,
     NewCell,
     Op,
+    PutCells,
     RunCell,
     RunStale,
 )
@@ -76,6 +77,7 @@ def test_user_strings_travel_only_inside_the_json_literal(text: str) -> None:
         CreateCell(text, after="Hbol", name="agent"),
         EditCell("MJUe", code=text, expected_code=text),
         MoveCell(NewCell(0), before="MJUe"),
+        PutCells(((text, text),)),
     ]
     source = program.edit_program(ops, marker)
     compile(source, "<hexa>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -83,10 +85,17 @@ def test_user_strings_travel_only_inside_the_json_literal(text: str) -> None:
     request = request_of(source)
     assert request["ops"][0]["code"] == text
     assert request["ops"][1]["expected_code"] == text
+    assert request["ops"][3]["cells"] == [[text, text]]
     assert request["marker"] == marker
     # The same program text for any user input, apart from the literal.
     baseline = program.edit_program(
-        [CreateCell("x"), EditCell("a", code="y"), MoveCell(NewCell(0), before="a")], marker
+        [
+            CreateCell("x"),
+            EditCell("a", code="y"),
+            MoveCell(NewCell(0), before="a"),
+            PutCells((("k", "z"),)),
+        ],
+        marker,
     )
     assert _without_literal(source) == _without_literal(baseline)
 
@@ -369,6 +378,53 @@ async def test_run_stale_and_replace(fake: FakeContext) -> None:
     assert program.find_result(stdout, marker) == {"ok": True, "created": ["new0", "new1"]}
     assert [op[0] for op in fake.applied] == ["delete", "delete", "delete", "create", "create"]
     assert fake.applied[4][3]["name"] == "bee"
+
+
+async def test_put_finds_cells_by_id_then_name_and_creates_the_rest(fake: FakeContext) -> None:
+    keys = [
+        ("Hbol", "import marimo as mo"),  # by id, code unchanged: only run
+        ("data", "df = 2"),  # by name: edited and run
+        ("fresh", "z = 1"),  # unseen: created under its name, after the one before
+        ("for", "w = 2"),  # a keyword is no name
+        ("_", "q = 3"),  # nor is `_`, which unnamed cells carry
+    ]
+    result, error = await apply([PutCells(tuple(keys))])
+    assert error is None
+    assert result == {
+        "ok": True,
+        "created": [],
+        "put": [
+            {"id": "Hbol", "before": "import marimo as mo"},
+            {"id": "MJUe", "before": "df = 1"},
+            {"id": "new0", "before": None},
+            {"id": "new1", "before": None},
+            {"id": "new2", "before": None},
+        ],
+    }
+    made = {"hide_code": False}
+    assert fake.applied == [
+        ("run", "Hbol"),
+        ("edit", "MJUe", "df = 2", {}),
+        ("run", "MJUe"),
+        ("create", "new0", "z = 1", {"after": "MJUe", "name": "fresh", **made}),
+        ("run", "new0"),
+        ("create", "new1", "w = 2", {"after": "new0", "name": None, **made}),
+        ("run", "new1"),
+        ("create", "new2", "q = 3", {"after": "new1", "name": None, **made}),
+        ("run", "new2"),
+    ]
+
+
+async def test_a_first_new_put_goes_to_the_end(fake: FakeContext) -> None:
+    result, _ = await apply([PutCells((("late", "y = 1"),))])
+    assert result is not None
+    assert result["put"] == [{"id": "new0", "before": None}]
+    assert fake.applied[0] == (
+        "create",
+        "new0",
+        "y = 1",
+        {"after": None, "name": "late", "hide_code": False},
+    )
 
 
 async def test_read_program(fake: FakeContext) -> None:
