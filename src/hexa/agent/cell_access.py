@@ -58,11 +58,15 @@ async def apply_ops(
     ctx: ToolContext, notebook_id: str, ops: Sequence[Op], label: str
 ) -> Finished[ApplyResult] | StillRunning:
     client = await ctx.client(notebook_id)
-    return await bounded(
-        client.apply(ops, timeout=LONG_RUN_LIMIT),
+    ctx.left.pop(notebook_id, None)
+    result = await bounded(
+        client.apply(ops, timeout=LONG_RUN_LIMIT, with_cells=True),
         wait=ctx.run_wait,
         keep=lambda task: ctx.background.keep(notebook_id, label, task),
     )
+    if isinstance(result, Finished) and result.value.cells is not None:
+        ctx.left[notebook_id] = list(result.value.cells)
+    return result
 
 
 def still_running(waited: float, what: str) -> ToolOutcome:

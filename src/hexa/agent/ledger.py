@@ -49,9 +49,10 @@ class DbLedger:
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
         self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
         self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
-        # (turn id, notebook id) -> the cells read right after the turn's last change
-        # there, while the model takes its next step (`after_json` uses it).
-        self._after: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
+        # (turn id, notebook id) -> the cells right after the turn's last change there:
+        # as its batch reported them, or read while the model takes its next step
+        # (`after_json` uses it).
+        self._after: dict[tuple[str, str], asyncio.Future[list[snapshots.CellState]]] = {}
 
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
@@ -108,12 +109,19 @@ class DbLedger:
         return await snapshots.read_state(await state.tools.client(notebook_id))
 
     def _read_after(self, state: TurnState, notebook_id: str) -> None:
-        """Read the cells as this call left them, now: if no later call changes them, it
-        is the turn's end state, read while the model writes its reply."""
+        """The cells as this call left them: if no later call changes them, it is the
+        turn's end state. Taken from the call's batch, which reports them; else read now,
+        while the model writes its reply."""
         key = (state.turn_id, notebook_id)
         stale = self._after.pop(key, None)
         if stale is not None:
             stale.cancel()
+        left = state.tools.left.pop(notebook_id, None)
+        if left is not None:
+            reported = asyncio.get_running_loop().create_future()
+            reported.set_result(left)
+            self._after[key] = reported
+            return
         task = asyncio.create_task(self._read(state, notebook_id))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._after[key] = task

@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hexa.agent.views import CellChange
+from hexa.marimo.models import CellState
 from hexa.marimo.protocol import NotebookClient
 from hexa.users import Principal
 
@@ -94,6 +95,9 @@ class ToolContext:
     # notebook id -> cell id -> the code the agent last read or wrote there (kept across
     # turns by the service): an edit of a cell that changed since is a conflict.
     seen: dict[str, dict[str, str]] = field(default_factory=dict)
+    # notebook id -> its cells as the current call's last batch left them (the batch
+    # reports them): the turn's end state without reading it again.
+    left: dict[str, list[CellState]] = field(default_factory=dict)
     _clients: dict[str, asyncio.Future[NotebookClient]] = field(default_factory=dict)
 
     def saw(self, notebook_id: str, cell_id: str, code: str) -> None:

@@ -146,6 +146,7 @@ class RegistryToolset(AbstractToolset[TurnState]):
         decision = admitted
         if spec.changes_cells:  # the ledger takes one snapshot per notebook and turn
             await self._ledger.snapshot(state, notebook_id)
+        state.tools.left.pop(notebook_id, None)  # only this call's batches count
         started = time.perf_counter()
         outcome = await self._run(spec, state.tools, args)
         elapsed = (time.perf_counter() - started) * 1000

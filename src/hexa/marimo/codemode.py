@@ -30,6 +30,7 @@ from hexa.marimo.models import (
     ApplyResult,
     CellOutput,
     CellSnapshot,
+    CellState,
     Chart,
     ConsoleOutput,
     CreateCell,
@@ -140,16 +141,25 @@ class CodeMode(OnConnection):
             )
         summary = tuple(line for line in stdout.splitlines() if _SUMMARY_LINE.match(line))
         return ApplyResult(
-            created=created, summary=summary, stdout=stdout, stderr=result.stderr, put=put
+            created=created,
+            summary=summary,
+            stdout=stdout,
+            stderr=result.stderr,
+            put=put,
+            cells=_cells_left(payload.get("cells")),
         )
 
-    async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
+    async def apply(
+        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+    ) -> ApplyResult:
         """Apply several operations atomically (one code-mode batch): either all are
-        applied (and saved to the file) or, on a validation error, none."""
+        applied (and saved to the file) or, on a validation error, none. `with_cells`:
+        the result also holds the cells as the batch left them (no read afterwards)."""
         if not ops:
             return ApplyResult(created=(), summary=(), stdout="", stderr="")
         marker = program.new_marker()
-        return await self._run_edit(program.edit_program(ops, marker), marker, timeout)
+        code = program.edit_program(ops, marker, cells=with_cells)
+        return await self._run_edit(code, marker, timeout)
 
     async def create_cell(
         self,
@@ -339,3 +349,19 @@ def _put_outcomes(raw: Any) -> tuple[PutOutcome, ...]:
     ):
         raise MarimoError(f"code mode returned a malformed put list: {raw!r}")
     return tuple(PutOutcome(p["id"], p.get("before")) for p in raw)
+
+
+def _cells_left(raw: Any) -> tuple[CellState, ...] | None:
+    """The interpreter's `cells` ([id, name, code] each), checked; None when not asked."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(
+        isinstance(c, list)
+        and len(c) == 3
+        and isinstance(c[0], str)
+        and (c[1] is None or isinstance(c[1], str))
+        and isinstance(c[2], str)
+        for c in raw
+    ):
+        raise MarimoError(f"code mode returned malformed cells: {raw!r}")
+    return tuple(CellState(c[0], c[1], c[2]) for c in raw)

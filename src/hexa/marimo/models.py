@@ -109,6 +109,15 @@ class CellSnapshot:
 
 
 @dataclass(frozen=True)
+class CellState:
+    """A cell as the notebook's document holds it: id, name (None when unnamed) and code."""
+
+    cell_id: str
+    name: str | None
+    code: str
+
+
+@dataclass(frozen=True)
 class PutOutcome:
     """Where one cell of a `PutCells` landed: its id, and its code before the batch (None
     when the batch created it)."""
@@ -120,13 +129,15 @@ class PutOutcome:
 @dataclass(frozen=True)
 class ApplyResult:
     """An applied batch: ids of the cells it created, in op order, and marimo's summary;
-    `put` holds what a `PutCells` op did, cell by cell."""
+    `put` holds what a `PutCells` op did, cell by cell, and `cells` the document as the
+    batch left it (when asked for)."""
 
     created: tuple[str, ...]
     summary: tuple[str, ...]
     stdout: str
     stderr: str
     put: tuple[PutOutcome, ...] = ()
+    cells: tuple[CellState, ...] | None = None
 
 
 # Batch operations for `MarimoClient.apply`. A target is a cell id or name, or `NewCell(i)`

@@ -155,6 +155,10 @@ async def main(req, space):
     done = {"ok": True, "created": [str(c) for c in created]}
     if put:
         done["put"] = put
+    if req.get("cells"):
+        # The document as this batch left it (marimo applied it to the context's copy).
+        done["cells"] = [[str(c.id), None if c.name in (None, "", "_") else c.name, c.code]
+                         for c in ctx.cells]
     emit(done)
 
 
@@ -394,9 +398,11 @@ def _program(request: dict[str, Any]) -> str:
     return _LOADER.replace(_PLACEHOLDER, literal, 1)
 
 
-def edit_program(ops: Sequence[Op], marker: str) -> str:
-    """A program that applies `ops` in one atomic code-mode batch."""
-    return _program({"kind": "edit", "marker": marker, "ops": [encode_op(op) for op in ops]})
+def edit_program(ops: Sequence[Op], marker: str, *, cells: bool = False) -> str:
+    """A program that applies `ops` in one atomic code-mode batch; with `cells`, its result
+    also holds every cell (id, name, code) as the batch left them."""
+    ops_json = [encode_op(op) for op in ops]
+    return _program({"kind": "edit", "marker": marker, "ops": ops_json, "cells": cells})
 
 
 def replace_program(cells: Sequence[tuple[str, str | None]], *, run: bool, marker: str) -> str:

@@ -92,9 +92,11 @@ class NotebookClient(Protocol):
 
     # -- edits
 
-    async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
+    async def apply(
+        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+    ) -> ApplyResult:
         """Apply a batch of operations atomically: all of them, or on a validation error
-        none."""
+        none; `with_cells` also returns the cells as the batch left them."""
         ...
 
     async def delete_cells(

@@ -6,17 +6,12 @@ Only in the moment after another request made a cell is the kernel asked instead
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from hexa.marimo.errors import MarimoError
+from hexa.marimo.models import CellState
 from hexa.marimo.protocol import NotebookClient
 
-
-@dataclass(frozen=True)
-class CellState:
-    cell_id: str
-    name: str | None
-    code: str
+__all__ = ["CellState", "read_state"]
 
 
 async def read_state(client: NotebookClient) -> list[CellState]:

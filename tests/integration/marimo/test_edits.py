@@ -208,6 +208,7 @@ async def test_batch_with_references_to_new_cells(nb: Editing) -> None:
         ]
     )
     a, b = result.created
+    assert result.cells is None, "not asked for"
     assert any("created and ran cell" in line for line in result.summary)
     await next_tx(nb, mark, "create-cell")
     txs = nb.viewer.transactions(mark)
@@ -218,6 +219,14 @@ async def test_batch_with_references_to_new_cells(nb: Editing) -> None:
     output = cells[b].output
     assert output is not None
     assert "2" in output.data
+    left = await nb.client.apply([EditCell(b, code="agent_b = agent_a + 2")], with_cells=True)
+    assert left.cells is not None
+    # What the batch reports is what the document holds after it, order and names included.
+    assert [(c.cell_id, c.code) for c in left.cells] == [
+        (c.cell_id, c.code) for c in await nb.client.read_cells()
+    ]
+    assert (a, "agent_a", "agent_a = 1") in {(c.cell_id, c.name, c.code) for c in left.cells}
+    assert left.cells[[c.cell_id for c in left.cells].index(b)].code == "agent_b = agent_a + 2"
     await nb.client.delete_cells([b, a])
 
 

@@ -28,6 +28,7 @@ from hexa.marimo.models import (
     CellOutputs,
     CellRuntimeData,
     CellSnapshot,
+    CellState,
     Chart,
     CreateCell,
     DeleteCell,
@@ -298,7 +299,9 @@ class FakeMarimoClient:
     def _target(self, ref: Any, created: list[str]) -> str:
         return created[ref.index] if isinstance(ref, NewCell) else ref
 
-    async def apply(self, ops: Sequence[Op], *, timeout: float | None = None) -> ApplyResult:
+    async def apply(
+        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+    ) -> ApplyResult:
         if self.fail_with is not None:
             raise self.fail_with
         self.applying.set()
@@ -364,7 +367,15 @@ class FakeMarimoClient:
                 cell_ids=tuple(created),
                 put=tuple(put),
             )
-        return ApplyResult(created=tuple(created), summary=(), stdout="", stderr="", put=tuple(put))
+        left = tuple(CellState(c.cell_id, c.name, c.code) for c in self.cells)
+        return ApplyResult(
+            created=tuple(created),
+            summary=(),
+            stdout="",
+            stderr="",
+            put=tuple(put),
+            cells=left if with_cells else None,
+        )
 
     def _put(self, op: PutCells, to_run: list[FakeCell]) -> list[PutOutcome]:
         """`PutCells` as the interpreter does it: by id, else by name, else created."""

@@ -427,6 +427,23 @@ async def test_a_first_new_put_goes_to_the_end(fake: FakeContext) -> None:
     )
 
 
+async def test_a_batch_reports_the_cells_it_left_when_asked(fake: FakeContext) -> None:
+    marker = program.new_marker()
+    stdout, error = await run(program.edit_program([RunCell("Hbol")], marker, cells=True))
+    assert error is None
+    assert program.find_result(stdout, marker) == {
+        "ok": True,
+        "created": [],
+        "cells": [
+            ["Hbol", None, "import marimo as mo"],
+            ["MJUe", "data", "df = 1"],
+            ["bkHC", None, "1 / 0"],
+        ],
+    }
+    result, _ = await apply([RunCell("Hbol")])
+    assert result == {"ok": True, "created": []}, "not asked: not sent"
+
+
 async def test_read_program(fake: FakeContext) -> None:
     marker = program.new_marker()
     stdout, error = await run(program.read_program(marker, limit=5))
