@@ -228,16 +228,16 @@ class Turns:
         snapshot = self._ledger.snapshot_json(turn_id)  # taken before the first change
         pending: list[PendingApproval] = []
         data: dict[str, Any] | None
+        # The tool lines, then the reply: written together, in one round trip.
+        lines: list[tuple[ChatRole, str, str | None]] = [
+            (
+                ChatRole.TOOL,
+                self._redactor.text(call.summary or call.tool_name),
+                json.dumps(self._redactor.json(call.view().model_dump(mode="json"))),
+            )
+            for call in outcome.calls
+        ]
         async with self._sessions.begin() as session:
-            chat = ChatRepository(session)
-            for call in outcome.calls:
-                await chat.add(
-                    notebook_id,
-                    ChatRole.TOOL,
-                    self._redactor.text(call.summary or call.tool_name),
-                    turn_id=turn_id,
-                    data_json=json.dumps(self._redactor.json(call.view().model_dump(mode="json"))),
-                )
             if outcome.error is not None:
                 status, message, data = TurnStatus.FAILED, outcome.error, {"error": True}
             elif outcome.deferred is not None:
@@ -257,13 +257,10 @@ class Turns:
                 cells_after_json=after,
                 messages_json=None if outcome.error else _dumped(outcome),
             )
-            await chat.add(
-                notebook_id,
-                ChatRole.ASSISTANT,
-                message,
-                turn_id=turn_id,
-                data_json=json.dumps(data) if data is not None else None,
+            lines.append(
+                (ChatRole.ASSISTANT, message, json.dumps(data) if data is not None else None)
             )
+            await ChatRepository(session).add_many(notebook_id, lines, turn_id=turn_id)
         self._conversations.settle(notebook_id, status is not TurnStatus.WAITING_APPROVAL)
         for approval in pending:
             self._bus.publish(notebook_id, ApprovalRequested(turn_id=turn_id, approval=approval))

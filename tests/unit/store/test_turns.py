@@ -107,3 +107,21 @@ async def test_chat_is_kept_per_notebook_in_order(
         after = await chat.list_for_notebook(seed.notebook_id, after_id=messages[0].id)
         assert [m.id for m in after] == [m.id for m in messages[1:]]
         assert [m.content for m in await chat.list_for_notebook("nb-2")] == ["other notebook"]
+
+
+async def test_messages_added_together_keep_their_order(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed
+) -> None:
+    lines = [(ChatRole.TOOL, f"call {i}", f'{{"i": {i}}}') for i in range(5)]
+    lines.append((ChatRole.ASSISTANT, "done", None))
+    async with sessions.begin() as session:
+        await ChatRepository(session).add(seed.notebook_id, ChatRole.USER, "go")
+        added = await ChatRepository(session).add_many(
+            seed.notebook_id, lines, turn_id=seed.turn_id
+        )
+        assert all(m.id is not None for m in added)
+    async with sessions() as session:
+        messages = await ChatRepository(session).list_for_notebook(seed.notebook_id)
+    assert [(m.role, m.content, m.data_json) for m in messages[1:]] == lines
+    assert [m.id for m in messages[1:]] == [m.id for m in added]
+    assert {m.turn_id for m in messages[1:]} == {seed.turn_id}

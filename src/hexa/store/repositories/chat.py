@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,6 +32,31 @@ class ChatRepository(Repository):
                 created_at=now or utcnow(),
             )
         )
+
+    async def add_many(
+        self,
+        notebook_id: str,
+        messages: Sequence[tuple[ChatRole, str, str | None]],
+        *,
+        turn_id: str | None = None,
+        now: datetime | None = None,
+    ) -> list[ChatMessage]:
+        """Several messages (role, content, data_json) in order, written in one round trip."""
+        at = now or utcnow()
+        rows = [
+            ChatMessage(
+                notebook_id=notebook_id,
+                turn_id=turn_id,
+                role=role,
+                content=content,
+                data_json=data_json,
+                created_at=at,
+            )
+            for role, content, data_json in messages
+        ]
+        self._session.add_all(rows)
+        await self._session.flush()
+        return rows
 
     async def list_for_notebook(
         self, notebook_id: str, *, limit: int | None = None, after_id: int | None = None
