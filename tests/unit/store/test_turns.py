@@ -112,7 +112,9 @@ async def test_chat_is_kept_per_notebook_in_order(
 async def test_messages_added_together_keep_their_order(
     sessions: async_sessionmaker[AsyncSession], seed: Seed
 ) -> None:
-    lines = [(ChatRole.TOOL, f"call {i}", f'{{"i": {i}}}') for i in range(5)]
+    lines: list[tuple[ChatRole, str, str | None]] = [
+        (ChatRole.TOOL, f"call {i}", f'{{"i": {i}}}') for i in range(5)
+    ]
     lines.append((ChatRole.ASSISTANT, "done", None))
     async with sessions.begin() as session:
         await ChatRepository(session).add(seed.notebook_id, ChatRole.USER, "go")
