@@ -52,6 +52,7 @@ from hexa.proxy.http import HttpProxy
 from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, Spawner
+from hexa.runtime.shared import SharedServers
 from hexa.runtime.spares import Spares
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox
@@ -333,7 +334,11 @@ async def _start_supervisor(
             pid_file=pid_file,
             sandbox=sandbox,
         )
-        if settings.spare_notebooks:
+        if settings.server_per_person:
+            spawner = SharedServers(
+                local, connector.close_session, stop_timeout=limits.stop_timeout
+            )
+        elif settings.spare_notebooks:
             spares = Spares(
                 local,
                 connector,

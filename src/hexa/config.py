@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         description="Keep a warm spare marimo per person with a notebook open (in their "
         "sandbox, counted against max_processes), so their next notebook opens in about "
         "a third of the time. Not with HEXA_SANDBOX=kubernetes.",
+    )
+    server_per_person: bool = Field(
+        False,
+        description="Run one marimo per person, serving their folder, with each of their "
+        "notebooks there a session in it (a kernel each): a second notebook then costs "
+        "its kernel, not a second server. The sandbox's limits then hold for all of a "
+        "person's notebooks together, and a crash of the server restarts them all. "
+        "Replaces spare_notebooks. Not with HEXA_SANDBOX=kubernetes.",
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
     max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
@@ -142,6 +150,12 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat after which a replica counts as gone and "
         "its notebooks may be started by another.",
     )
+
+    @model_validator(mode="after")
+    def _one_server_per_person_needs_local_sandboxes(self) -> Settings:
+        if self.server_per_person and self.sandbox == "kubernetes":
+            raise ValueError("server_per_person is not available with sandbox=kubernetes")
+        return self
 
     @property
     def resolved_data_dir(self) -> Path:

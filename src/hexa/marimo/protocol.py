@@ -45,6 +45,11 @@ class NotebookClient(Protocol):
         """Create (or join) the notebook's session, run its cells, and let go of it."""
         ...
 
+    async def close_session(self) -> bool:
+        """Close the session (its kernel stops; the server stays up); False when marimo
+        no longer had it."""
+        ...
+
     def events(
         self, *, kiosk: bool = True, open_timeout: float = 10.0
     ) -> AsyncGenerator[Notification, None]:

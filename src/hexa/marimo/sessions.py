@@ -169,6 +169,18 @@ class SessionOps(OnConnection):
         self._conn.ws_id = None
         return await self.open_session(timeout)
 
+    async def close_session(self) -> bool:
+        """Close the session and stop its kernel; the server, and any other session it
+        serves, stay up. False when marimo no longer had the session."""
+        try:
+            ws_id = await self._conn.ws_session_id()
+        except MarimoSessionError:
+            return False
+        await self._conn.call("POST", "/api/home/shutdown_session", body={"sessionId": ws_id})
+        self._conn.stable_session_id = None
+        self._conn.ws_id = None
+        return True
+
     async def events(
         self, *, kiosk: bool = True, open_timeout: float = 10.0
     ) -> AsyncGenerator[Notification, None]:

@@ -5,25 +5,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 
 import httpx2
 import psutil
 
 from hexa.marimo.client import MarimoClient
+from hexa.marimo.errors import MarimoError
 from hexa.marimo.protocol import NotebookClient
+from hexa.runtime.groups import kill_all
 from hexa.runtime.process import NotebookProcess
 
 logger = logging.getLogger(__name__)
 
 
 class MarimoConnector:
-    """Waits for `/health`, opens Hexa's session, and watches the session's kernel."""
+    """Waits for `/health`, opens Hexa's session, watches the session's kernel, and closes
+    the session of a notebook that shares its server with others."""
 
     def __init__(self, http: httpx2.AsyncClient, *, poll_interval: float = 0.05) -> None:
         self._http = http
         self._poll = poll_interval
-        # server pid -> pids of its kernel processes, learnt once the session is open.
-        self._kernels: dict[int, set[int]] = {}
+        # process -> its session's kernel, learnt once the session is open. Keyed by the
+        # process object, not the server's pid: notebooks that share a server are
+        # different processes to the supervisor, each with a kernel of its own.
+        self._kernels: weakref.WeakKeyDictionary[NotebookProcess, list[psutil.Process]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._stable: weakref.WeakKeyDictionary[NotebookProcess, str] = weakref.WeakKeyDictionary()
+        # Opens in one server one at a time: a session's kernel is the child that its
+        # open added to the server.
+        self._opening: dict[int, tuple[asyncio.Lock, int]] = {}  # server pid -> lock, users
 
     def client(self, process: NotebookProcess) -> NotebookClient:
         return MarimoClient(process.url, process.token, self._http, file_key=process.file_key)
@@ -37,30 +49,65 @@ class MarimoConnector:
                 await asyncio.sleep(self._poll)
 
     async def open_session(self, process: NotebookProcess, timeout: float) -> str:
-        info = await self.client(process).open_session(timeout)
-        if process.pid is not None:
-            root = await asyncio.to_thread(process.tree_root)
-            if root is not None:
-                self._kernels[process.pid] = self._kernel_pids(root)
+        if process.pid is None:
+            return (await self.client(process).open_session(timeout)).stable_session_id
+        pid = process.pid
+        lock, users = self._opening.get(pid, (asyncio.Lock(), 0))
+        self._opening[pid] = (lock, users + 1)
+        try:
+            async with lock:
+                root = await asyncio.to_thread(process.tree_root)
+                before = await asyncio.to_thread(self._kernel_procs, root) if root else []
+                info = await self.client(process).open_session(timeout)
+                if root is not None:
+                    after = await asyncio.to_thread(self._kernel_procs, root)
+                    known = {p.pid for p in before}
+                    self._kernels[process] = [p for p in after if p.pid not in known]
+        finally:
+            lock, users = self._opening[pid]
+            if users > 1:
+                self._opening[pid] = (lock, users - 1)
+            else:
+                del self._opening[pid]
+        self._stable[process] = info.stable_session_id
         return info.stable_session_id
 
     def kernel_alive(self, process: NotebookProcess) -> bool:
         if process.pid is None:
             return True
-        kernels = self._kernels.get(process.pid)
+        kernels = self._kernels.get(process)
         if not kernels:
             return True
-        for pid in kernels:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    return True
-            except psutil.Error:
-                continue
-        self._kernels.pop(process.pid, None)
+        if any(_running(kernel) for kernel in kernels):
+            return True
+        self._kernels.pop(process, None)
         return False
 
+    async def close_session(self, process: NotebookProcess, timeout: float) -> None:
+        """Close the session Hexa opened in `process`'s server and see its kernel gone
+        (killed after `timeout`); the server and its other sessions stay up."""
+        stable = self._stable.pop(process, None)
+        kernels = self._kernels.pop(process, [])
+        if stable is not None and process.returncode() is None:
+            client = MarimoClient(
+                process.url,
+                process.token,
+                self._http,
+                stable_session_id=stable,
+                file_key=process.file_key,
+            )
+            try:
+                await client.close_session()
+            except MarimoError as exc:
+                logger.warning("could not close session %s: %s", stable, exc)
+        if kernels:
+            # marimo stops the kernel itself; one that does not within `timeout` is killed.
+            _, alive = await asyncio.to_thread(psutil.wait_procs, kernels, timeout)
+            if left := await asyncio.to_thread(kill_all, alive, timeout):
+                logger.error("kernels %s outlived SIGKILL", [p.pid for p in left])
+
     @staticmethod
-    def _kernel_pids(root_pid: int) -> set[int]:
+    def _kernel_procs(root_pid: int) -> list[psutil.Process]:
         """The session's kernel: a spawned multiprocessing child of the marimo server.
 
         The server is the spawned process itself, or (in a sandbox) a descendant of the
@@ -71,11 +118,11 @@ class MarimoConnector:
             root = psutil.Process(root_pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return set()
+            return []
         server = next((p for p in tree if _is_marimo_server(p)), None)
         if server is None:
-            return set()
-        kernels: set[int] = set()
+            return []
+        kernels: list[psutil.Process] = []
         with contextlib.suppress(psutil.Error):
             for child in server.children(recursive=False):
                 try:
@@ -83,7 +130,7 @@ class MarimoConnector:
                 except psutil.Error:
                     continue
                 if "resource_tracker" not in cmd:
-                    kernels.add(child.pid)
+                    kernels.append(child)
         return kernels
 
 
@@ -102,3 +149,10 @@ def _is_marimo_server(proc: psutil.Process) -> bool:
             "edit",
         ]
     )
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -335,6 +335,12 @@ class MarimoSpawner:
         name = f"spare.{secrets.token_hex(6)}"
         return await self._start(name, owner, owner.folder, owner.folder, "")
 
+    async def spawn_folder(self, owner: OwnerSpec) -> NotebookProcess:
+        """marimo serving the owner's folder, shared by their notebooks there (one session
+        and kernel each: `hexa.runtime.shared`)."""
+        name = f"person{owner.owner_id}.{secrets.token_hex(6)}"
+        return await self._start(name, owner, owner.folder, owner.folder, "")
+
     async def _start(
         self, name: str, owner: OwnerSpec, target: Path, host_cwd: Path, base_url: str
     ) -> MarimoProcess:

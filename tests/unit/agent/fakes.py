@@ -292,6 +292,9 @@ class FakeMarimoClient:
     async def interrupt(self) -> None:
         return None
 
+    async def close_session(self) -> bool:
+        return True
+
     async def format(self, codes: Mapping[str, str], line_length: int = 79) -> dict[str, str]:
         return {k: v.replace("x=1", "x = 1") for k, v in codes.items()}
 

@@ -134,6 +134,10 @@ class FakeSpawner:
         self.spares.append(proc)
         return proc
 
+    async def spawn_folder(self, owner: OwnerSpec) -> FakeProcess:
+        """A server of the owner's folder (a spare's kind, never claimed)."""
+        return await self.spawn_spare(owner)
+
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
         options: Mode = self.script.pop(0) if self.script else {}
         proc = FakeProcess(name=f"{spec.notebook_id}-{len(self.spawned)}", **options)

@@ -1,0 +1,156 @@
+"""One marimo server per person (an option): each of their notebooks is a session in it.
+
+The server serves the person's folder, in their sandbox, like a spare; a notebook there
+opens as a session (`?file=`), with a kernel of its own. What a person's second notebook
+costs is then its kernel, not a second server (bench/memory.py measured 0.41x plain
+marimo's memory against 1.00x, and about half the CPU of an open).
+
+To the supervisor each notebook is still a `NotebookProcess` of its own (`SessionProcess`):
+it is started, watched, restarted and stopped alone. Stopping one closes its session and
+sees its kernel gone; the server stops with the person's last session. A server that dies
+takes every session in it down: each is restarted in a new server, as a crashed notebook
+is. The server's limits (memory, processes, CPU) hold for all of the person's notebooks
+in it together. A notebook in a subfolder gets a server of its own, as with spares, so
+that its relative paths keep meaning what they did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hexa.runtime.process import NotebookProcess, NotebookSpec, OwnerSpec, Spawner
+
+logger = logging.getLogger(__name__)
+
+# Closes a notebook's session in its server and sees its kernel gone (the connector's).
+SessionCloser = Callable[[NotebookProcess, float], Awaitable[None]]
+
+
+class FolderSpawner(Spawner, Protocol):
+    async def spawn_folder(self, owner: OwnerSpec) -> NotebookProcess:
+        """A marimo serving the owner's folder, no notebook open yet."""
+        ...
+
+
+@dataclass(eq=False)
+class _Server:
+    owner_id: int
+    process: NotebookProcess
+    sessions: int = 0
+
+
+@dataclass(eq=False)
+class _Owner:
+    """A person's server, and the lock its starts and stops take (kept for good: small)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    server: _Server | None = None  # the one new sessions go to
+
+
+class SharedServers:
+    """A `Spawner`: a session in the owner's server for notebooks in their folder, a
+    server of their own for the others."""
+
+    def __init__(
+        self, spawner: FolderSpawner, close_session: SessionCloser, *, stop_timeout: float
+    ) -> None:
+        self._spawner = spawner
+        self._close_session = close_session
+        self._stop_timeout = stop_timeout
+        self._owners: dict[int, _Owner] = {}
+
+    async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
+        if not spec.spare_can_serve:
+            return await self._spawner.spawn(spec)
+        owner = self._owners.setdefault(spec.owner_id, _Owner())
+        async with owner.lock:
+            server = owner.server
+            if server is None or server.process.returncode() is not None:
+                # None yet, or it died: its sessions let go of it as they are restarted.
+                process = await self._spawner.spawn_folder(spec.owner_spec)
+                server = owner.server = _Server(spec.owner_id, process)
+                logger.info("started the shared marimo of %s (pid %s)", spec.owner, process.pid)
+            server.sessions += 1
+        return SessionProcess(self, server, spec.file_key)
+
+    async def _release(self, server: _Server) -> None:
+        """One session fewer; the server stops with its last (outside the lock: a new
+        open of theirs meanwhile starts a new server instead of waiting)."""
+        owner = self._owners[server.owner_id]
+        async with owner.lock:
+            server.sessions -= 1
+            last = server.sessions == 0
+            if last and owner.server is server:
+                owner.server = None
+        if last:
+            await server.process.stop(self._stop_timeout)
+
+
+class SessionProcess:
+    """One notebook in a shared server: the server, seen through its session."""
+
+    def __init__(self, servers: SharedServers, server: _Server, file_key: str) -> None:
+        self._servers = servers
+        self._server = server
+        self._file_key = file_key
+        self._stopped = False
+
+    @property
+    def server(self) -> NotebookProcess:
+        return self._server.process
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    @property
+    def origin(self) -> str:
+        return self.server.origin
+
+    @property
+    def base_path(self) -> str:
+        return ""  # the server sits at its root; the proxy maps /nb/<id>/ onto it
+
+    @property
+    def file_key(self) -> str:
+        return self._file_key
+
+    @property
+    def url(self) -> str:
+        return self.server.origin
+
+    @property
+    def token(self) -> str:
+        return self.server.token
+
+    async def wait(self) -> int:
+        return await self.server.wait()
+
+    def returncode(self) -> int | None:
+        return self.server.returncode()
+
+    async def stop(self, timeout: float) -> None:
+        """Close this notebook's session (its kernel goes); the server stops with the
+        person's last."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            await self._servers._close_session(self, timeout)
+        except Exception:
+            logger.exception("could not close the session of %s", self._file_key)
+        finally:
+            await self._servers._release(self._server)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return self.server.log_tail(lines)
+
+    def limit_breach(self) -> str | None:
+        return self.server.limit_breach()
+
+    def tree_root(self) -> int | None:
+        return self.server.tree_root()

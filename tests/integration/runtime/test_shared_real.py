@@ -1,0 +1,158 @@
+"""One marimo per person with real marimo: their notebooks are sessions in it, a kernel
+each; closing one leaves the others, a dead kernel or server is recovered.
+
+Real parts only: MarimoSpawner, MarimoConnector, SharedServers, the supervisor and marimo
+0.25.2, each test as a plain process and inside the real bubblewrap sandbox where bwrap
+works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.runtime.process import NotebookSpec
+from hexa.runtime.shared import SharedServers
+from hexa.runtime.supervisor import ProcessState, Supervisor
+from tests.integration.runtime.test_supervisor_real import (
+    LIMITS,
+    NOTEBOOK,
+    SANDBOXES,
+    group_members,
+    kernel_of,
+    marimo_server,
+    real_parts,
+    running,
+    wait_group_gone,
+)
+from tests.support.states import wait_state
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+class Setup:
+    def __init__(self, supervisor: Supervisor, folder: Path, run: Path) -> None:
+        self.sup, self.folder, self.run = supervisor, folder, run
+
+    def spec(self, notebook_id: str) -> NotebookSpec:
+        path = self.folder / f"{notebook_id}.py"
+        if not path.exists():
+            path.write_text(NOTEBOOK.replace("6 * 7", f"6 * 7 + {len(notebook_id)}"))
+        return NotebookSpec(notebook_id, 1, "alice", path, self.folder)
+
+    def server_pid(self, notebook_id: str) -> int:
+        nb = self.sup.get(notebook_id)
+        assert nb is not None
+        assert nb.process is not None
+        assert nb.process.pid is not None
+        return nb.process.pid
+
+    def kernels(self, notebook_id: str) -> set[int]:
+        """The kernels below the notebook's server (every session's, not only its own)."""
+        server = marimo_server(self.server_pid(notebook_id))
+        return {p.pid for p in server.children() if kernel_of(p)}
+
+
+@pytest_asyncio.fixture(params=SANDBOXES)
+async def setup(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    async with real_parts(tmp_path, request.param) as (spawner, connector):
+        shared = SharedServers(spawner, connector.close_session, stop_timeout=5)
+        supervisor = Supervisor(spawner=shared, connector=connector, limits=LIMITS)
+        try:
+            yield Setup(supervisor, folder, tmp_path / "run")
+        finally:
+            await supervisor.shutdown()
+
+
+async def value_of(sup: Supervisor, notebook_id: str) -> object:
+    nb = sup.get(notebook_id)
+    assert nb is not None
+    assert nb.process is not None
+    async with make_http_client() as http:
+        client = MarimoClient(
+            nb.process.url,
+            nb.process.token,
+            http,
+            stable_session_id=nb.session_id,
+            file_key=nb.process.file_key,
+        )
+        values = await client.tables_and_variables(["value"])
+    return values["variables"]["value"]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return not running(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def two_open(setup: Setup) -> tuple[int, int]:
+    """`one` and `two` open; the kernel of each."""
+    await setup.sup.ensure_running(setup.spec("one"))
+    (first,) = setup.kernels("one")
+    await setup.sup.ensure_running(setup.spec("two"))
+    (second,) = setup.kernels("two") - {first}
+    return first, second
+
+
+async def test_notebooks_share_a_server_and_close_alone(setup: Setup) -> None:
+    first, second = await two_open(setup)
+    server = setup.server_pid("one")
+    assert setup.server_pid("two") == server, "one server for both"
+    served = marimo_server(server).cmdline()[4]
+    assert served in (str(setup.folder), "/home/alice/notebooks"), served
+    assert "45" in str(await value_of(setup.sup, "one")), "each ran its own cells"
+    assert "45" in str(await value_of(setup.sup, "two"))
+    two = setup.sup.get("two")
+    assert two is not None
+    assert two.process is not None
+    assert two.process.file_key == "two.py"
+    # Closing one notebook ends its session and kernel only.
+    assert await setup.sup.stop("one")
+    assert gone(first), "its kernel is gone at once"
+    assert setup.kernels("two") == {second}
+    assert "45" in str(await value_of(setup.sup, "two")), "the other notebook goes on"
+    # The last one takes the server with it.
+    assert await setup.sup.stop("two")
+    await wait_group_gone(server, 10)
+    assert group_members(server) == []
+    assert gone(second)
+    assert not list(setup.run.glob("*.pid")), "no marimo is left"
+
+
+async def test_a_killed_kernel_restarts_only_its_notebook(setup: Setup) -> None:
+    first, second = await two_open(setup)
+    server = setup.server_pid("one")
+    psutil.Process(second).kill()
+    await wait_state(setup.sup, "two", ProcessState.STARTING, 10)
+    await wait_state(setup.sup, "two", ProcessState.RUNNING, 60)
+    assert setup.server_pid("two") == server, "in the same server"
+    assert "45" in str(await value_of(setup.sup, "two"))
+    one = setup.sup.get("one")
+    assert one is not None
+    assert one.state is ProcessState.RUNNING
+    assert first in setup.kernels("one"), "the other kernel was left alone"
+    assert len(setup.kernels("one")) == 2
+
+
+async def test_a_killed_server_brings_both_back_in_one_new_server(setup: Setup) -> None:
+    await two_open(setup)
+    old = setup.server_pid("one")
+    marimo_server(old).kill()
+    for notebook_id in ("one", "two"):
+        await wait_state(setup.sup, notebook_id, ProcessState.STARTING, 10)
+    for notebook_id in ("one", "two"):
+        await wait_state(setup.sup, notebook_id, ProcessState.RUNNING, 60)
+    new = setup.server_pid("one")
+    assert setup.server_pid("two") == new != old
+    assert "45" in str(await value_of(setup.sup, "one"))
+    assert "45" in str(await value_of(setup.sup, "two"))
+    await wait_group_gone(old, 10)

@@ -1,0 +1,167 @@
+"""One marimo per person, each notebook a session in it, against fake processes (no
+subprocess here; real marimo in tests/integration/runtime/test_shared_real.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from hexa.runtime.process import NotebookProcess, NotebookSpec
+from hexa.runtime.shared import SessionProcess, SharedServers
+from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
+from tests.unit.runtime.test_supervisor import (
+    FAST,
+    Clock,
+    FakeConnector,
+    FakeProcess,
+    FakeSpawner,
+    Mode,
+    spec,
+    wait_for_state,
+)
+
+
+class SessionConnector(FakeConnector):
+    """The fake connector, seeing sessions through their server; kernels by notebook."""
+
+    def __init__(self) -> None:
+        self.dead_kernels: set[str] = set()  # file keys whose kernel died
+        self.closed: list[str] = []  # file keys whose session was closed, in order
+        self.changed = asyncio.Event()
+
+    async def wait_healthy(self, process: NotebookProcess, timeout: float) -> None:
+        own = process.server if isinstance(process, SessionProcess) else process
+        await super().wait_healthy(own, timeout)
+
+    async def open_session(self, process: NotebookProcess, timeout: float) -> str:
+        return f"sess-{process.file_key or process.url}"
+
+    def kernel_alive(self, process: NotebookProcess) -> bool:
+        return process.file_key not in self.dead_kernels
+
+    async def close_session(self, process: NotebookProcess, timeout: float) -> None:
+        assert process.file_key is not None
+        self.closed.append(process.file_key)
+        self.dead_kernels.discard(process.file_key)
+        self.changed.set()
+
+
+def make(
+    spare_script: list[Mode] | None = None, limits: Limits = FAST
+) -> tuple[Supervisor, FakeSpawner, SessionConnector]:
+    spawner = FakeSpawner(spare_script=spare_script)
+    connector = SessionConnector()
+    shared = SharedServers(spawner, connector.close_session, stop_timeout=1)
+    sup = Supervisor(spawner=shared, connector=connector, limits=limits, clock=Clock())
+    return sup, spawner, connector
+
+
+def in_folder(notebook_id: str, owner: str = "alice") -> NotebookSpec:
+    """A notebook in its owner's folder (`spec` puts each in a folder of its own)."""
+    base = spec(notebook_id, owner)
+    return NotebookSpec(notebook_id, base.owner_id, owner, Path(f"/home/{owner}/{notebook_id}.py"))
+
+
+def server_of(sup: Supervisor, notebook_id: str) -> FakeProcess:
+    nb = sup.get(notebook_id)
+    assert nb is not None
+    assert isinstance(nb.process, SessionProcess)
+    assert isinstance(nb.process.server, FakeProcess)
+    return nb.process.server
+
+
+async def test_a_persons_notebooks_share_one_server_each_with_its_session() -> None:
+    sup, spawner, _ = make()
+    a = await sup.ensure_running(in_folder("a"))
+    b = await sup.ensure_running(in_folder("b"))
+    assert (a.session_id, b.session_id) == ("sess-a.py", "sess-b.py")
+    assert len(spawner.spares) == 1, "one server for both"
+    assert spawner.spawned == []
+    assert server_of(sup, "a") is server_of(sup, "b")
+    assert a.process is not None
+    assert (a.process.base_path, a.process.file_key) == ("", "a.py")
+    # Another person's notebooks never share it.
+    await sup.ensure_running(in_folder("c", "bob"))
+    assert server_of(sup, "c") is not server_of(sup, "a")
+    await sup.shutdown()
+    assert all(server.stopped for server in spawner.spares)
+
+
+async def test_a_notebook_in_a_subfolder_gets_a_server_of_its_own() -> None:
+    sup, spawner, _ = make()
+    nested = NotebookSpec("n", 1, "alice", Path("/home/alice/sub/n.py"), Path("/home/alice"))
+    await sup.ensure_running(nested)
+    assert len(spawner.spawned) == 1
+    assert spawner.spares == []
+    await sup.shutdown()
+
+
+async def test_closing_a_notebook_closes_its_session_and_the_last_the_server() -> None:
+    sup, spawner, connector = make()
+    await sup.ensure_running(in_folder("a"))
+    await sup.ensure_running(in_folder("b"))
+    (server,) = spawner.spares
+    assert await sup.stop("a")
+    assert connector.closed == ["a.py"]
+    assert not server.stopped, "b still runs in it"
+    b = sup.get("b")
+    assert b is not None
+    assert b.state is ProcessState.RUNNING
+    assert await sup.stop("b")
+    assert connector.closed == ["a.py", "b.py"]
+    assert server.stopped
+    # The next open starts a new server.
+    await sup.ensure_running(in_folder("a"))
+    assert len(spawner.spares) == 2
+    await sup.shutdown()
+
+
+async def test_a_dead_kernel_restarts_only_its_notebook() -> None:
+    sup, spawner, connector = make()
+    await sup.ensure_running(in_folder("a"))
+    b = await sup.ensure_running(in_folder("b"))
+    watcher = b.watcher
+    connector.dead_kernels.add("b.py")
+    assert watcher is not None
+    async with asyncio.timeout(3):
+        await watcher  # it noticed, closed the dead session and opened a new one
+    await wait_for_state(sup, "b", ProcessState.RUNNING)
+    assert connector.closed == ["b.py"]
+    assert len(spawner.spares) == 1, "the server stayed up"
+    assert server_of(sup, "b") is server_of(sup, "a")
+    await sup.shutdown()
+
+
+async def test_a_dead_server_restarts_all_its_notebooks_in_one_new_server() -> None:
+    sup, spawner, _ = make()
+    a = await sup.ensure_running(in_folder("a"))
+    b = await sup.ensure_running(in_folder("b"))
+    watchers = [a.watcher, b.watcher]
+    (first,) = spawner.spares
+    first.die(-9)
+    async with asyncio.timeout(3):
+        await asyncio.gather(*(w for w in watchers if w is not None))
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
+    await wait_for_state(sup, "b", ProcessState.RUNNING)
+    assert len(spawner.spares) == 2, "one new server, for both"
+    assert server_of(sup, "a") is server_of(sup, "b") is spawner.spares[1]
+    assert first.stopped
+    await sup.shutdown()
+    assert spawner.spares[1].stopped
+
+
+async def test_a_server_that_never_starts_fails_its_opens_and_is_stopped() -> None:
+    sup, spawner, _ = make(spare_script=[{"never_ready": True}])
+    results = await asyncio.gather(
+        sup.ensure_running(in_folder("a")),
+        sup.ensure_running(in_folder("b")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, Exception) for r in results), results
+    assert len(spawner.spares) == 1
+    assert spawner.spares[0].stopped, "nothing left running"
+    a, b = sup.get("a"), sup.get("b")
+    assert a is not None
+    assert b is not None
+    assert (a.state, b.state) == (ProcessState.FAILED, ProcessState.FAILED)
+    await sup.shutdown()
