@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _settings() -> Settings:
+    """The settings from the environment; a bad one is a one-line error, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HEXA_{'_'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}"
+            if e["loc"]
+            else str(e["msg"])
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"bad configuration: {problems}") from None
+
+
 @click.group()
 def main() -> None:
     """Hexa: marimo notebooks with an AI agent beside them."""
@@ -31,7 +47,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from hexa.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     if host is not None:
         settings.host = host
     if port is not None:
@@ -107,7 +123,7 @@ def _with_users(work: Callable[[UserService], Awaitable[T]]) -> T:
     from hexa.store import create_engine, create_sessionmaker, upgrade_database
     from hexa.users import UserService
 
-    settings = Settings()
+    settings = _settings()
 
     async def run() -> T:
         await upgrade_database(settings.db_url)

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         "notebooks there a session in it (a kernel each): a second notebook then costs "
         "its kernel, not a second server. The sandbox's limits then hold for all of a "
         "person's notebooks together, and a crash of the server restarts them all. "
-        "Replaces spare_notebooks. Not with HEXA_SANDBOX=kubernetes.",
+        "Replaces spare_notebooks. Only with HEXA_SANDBOX=bwrap or none (or auto).",
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
     max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
@@ -153,8 +153,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_server_per_person_needs_local_sandboxes(self) -> Settings:
-        if self.server_per_person and self.sandbox == "kubernetes":
-            raise ValueError("server_per_person is not available with sandbox=kubernetes")
+        # A person's server runs their notebooks' kernels as its children: bwrap or none.
+        # In a container or pod per notebook it would need one per person instead.
+        if self.server_per_person and self.sandbox in ("docker", "kubernetes"):
+            raise ValueError(
+                f"server_per_person is not available with sandbox={self.sandbox} "
+                "(only with bwrap or none)"
+            )
         return self
 
     @property

@@ -45,3 +45,24 @@ def test_user_add_prints_the_token_last(tmp_path: Path) -> None:
     assert "already exists" in again.output
     bad = CliRunner().invoke(main, ["user", "add", "../x"], env=env)
     assert bad.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"HEXA_PORT": "abc"}, "HEXA_PORT: Input should be a valid integer"),
+        (
+            {"HEXA_SERVER_PER_PERSON": "true", "HEXA_SANDBOX": "docker"},
+            "server_per_person is not available with sandbox=docker",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_not_a_traceback(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    for command in (["serve"], ["user", "list"]):
+        result = CliRunner().invoke(main, command, env={"HEXA_DATA_DIR": str(tmp_path), **env})
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: bad configuration: "), result.output
+        assert said in result.output
+        assert "Traceback" not in result.output

@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from hexa.config import Settings
 from hexa.runtime.process import NotebookProcess, NotebookSpec
 from hexa.runtime.shared import SessionProcess, SharedServers
 from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
@@ -165,3 +169,10 @@ async def test_a_server_that_never_starts_fails_its_opens_and_is_stopped() -> No
     assert b is not None
     assert (a.state, b.state) == (ProcessState.FAILED, ProcessState.FAILED)
     await sup.shutdown()
+
+
+@pytest.mark.parametrize("sandbox", ["docker", "kubernetes"])
+def test_the_option_is_refused_where_a_notebook_has_its_own_container(sandbox: str) -> None:
+    with pytest.raises(ValidationError, match="only with bwrap or none"):
+        Settings(server_per_person=True, sandbox=sandbox)
+    assert Settings(server_per_person=True, sandbox="bwrap").server_per_person
