@@ -12,7 +12,7 @@ and writes the numbers (JSON) and a plot of latency over time per route next to 
 Loops are bounded in count; only loopback traffic.
 
 Usage: python bench/load.py [--users 5 --per-user 5 --parallel 3 --clients 10
-       --requests 20 --cycles 2 --plain 3 --out bench/out]
+       --requests 20 --cycles 2 --plain 3 --out bench/out] [--server-per-person]
 """
 
 from __future__ import annotations
@@ -230,15 +230,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="hexa-load-"))
     plain_times, plain_pss = await plain_arm(root, args.plain)
     total = args.users * args.per_user
-    server = HexaServer(
-        data_dir=root / "data",
-        env={
-            "HEXA_MAX_NOTEBOOKS_PER_USER": str(args.per_user),
-            # Room for each person's warm spare besides their notebooks.
-            "HEXA_MAX_PROCESSES": str(total + args.users),
-            "HEXA_IDLE_TIMEOUT": "3600",
-        },
-    )
+    env = {
+        "HEXA_MAX_NOTEBOOKS_PER_USER": str(args.per_user),
+        # Room for each person's warm spare besides their notebooks.
+        "HEXA_MAX_PROCESSES": str(total + args.users),
+        "HEXA_IDLE_TIMEOUT": "3600",
+    }
+    if args.server_per_person:
+        env["HEXA_SERVER_PER_PERSON"] = "true"
+    server = HexaServer(data_dir=root / "data", env=env)
     (root / "data").mkdir()
     run = Run()
     figures: dict[str, Any] = {}
@@ -278,6 +278,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "per_user": args.per_user,
         "parallel": args.parallel,
         "clients": args.clients,
+        "server_per_person": args.server_per_person,
         "plain_open_p50_s": plain_p50,
         "plain_pss_mib": plain_pss / 2**20,
         "open_p50_s": statistics.median(opens),
@@ -320,6 +321,11 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=2)
     parser.add_argument("--plain", type=int, default=3)
+    parser.add_argument(
+        "--server-per-person",
+        action="store_true",
+        help="run Hexa with HEXA_SERVER_PER_PERSON (each person's notebooks share a marimo)",
+    )
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     result = asyncio.run(main(parser.parse_args()))
     print(json.dumps(result, indent=1))

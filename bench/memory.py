@@ -7,6 +7,8 @@ editor's WebSocket) kept open, the PSS of every process is summed after each ope
   shared  one `marimo edit <folder>` (directory mode) and N sessions in it: a kernel each
   hexa    a real `hexa serve` (its default sandbox) where one person opens N notebooks;
           their warm spare is counted, and each step waits until it is ready again
+  hexa-shared  the same with HEXA_SERVER_PER_PERSON: the notebooks are sessions in one
+          marimo of the person's (no spare)
 PSS, not RSS: a page shared by several processes is split among them, so it counts once in
 all (the hexa row leaves out `hexa serve`, whose share of marimo's pages is reported apart).
 Reported: the total after N, per notebook (total / N), and the cost of the second and later
@@ -86,13 +88,16 @@ async def shared_arm(root: Path, n: int) -> list[int]:
     return totals
 
 
-async def hexa_arm(root: Path, n: int) -> tuple[list[int], int]:
-    """Totals below `hexa serve` after each open (notebooks + the waiting spare), and the
-    PSS of `hexa serve` itself."""
+async def hexa_arm(root: Path, n: int, *, shared: bool = False) -> tuple[list[int], int]:
+    """Totals below `hexa serve` after each open (notebooks, and the waiting spare unless
+    `shared`), and the PSS of `hexa serve` itself."""
     # Room for one more: no spare is made for a person at their own cap.
     env = {"HEXA_IDLE_TIMEOUT": "3600", "HEXA_MAX_NOTEBOOKS_PER_USER": str(n + 1)}
-    server = HexaServer(data_dir=root / "hexa", env=env)
-    (root / "hexa").mkdir()
+    if shared:
+        env["HEXA_SERVER_PER_PERSON"] = "true"
+    data = root / ("hexa-shared" if shared else "hexa")
+    server = HexaServer(data_dir=data, env=env)
+    data.mkdir()
     totals: list[int] = []
     server.start()
     try:
@@ -104,10 +109,11 @@ async def hexa_arm(root: Path, n: int) -> tuple[list[int], int]:
                 body = {"notebook_id": f"mem{i}", "notebook_path": f"mem{i}.py"}
                 reply = await http.post("/api/notebooks/open", json=body)
                 reply.raise_for_status()
-                # Steady state: the spare used (or never made) is back, waiting.
-                await asyncio.to_thread(
-                    server.wait_for_log, r"a spare is ready for default", after=mark
-                )
+                if not shared:
+                    # Steady state: the spare used (or never made) is back, waiting.
+                    await asyncio.to_thread(
+                        server.wait_for_log, r"a spare is ready for default", after=mark
+                    )
                 totals.append(pss(tree(server.proc.pid)[1:]))
         serve = pss([server.proc.pid])
     finally:
@@ -134,15 +140,19 @@ async def main(n: int) -> dict[str, Any]:
         shared = summary(await shared_arm(root, n))
         totals, serve = await hexa_arm(root, n)
         hexa = summary(totals)
+        totals, serve_shared = await hexa_arm(root, n, shared=True)
+        hexa_shared = summary(totals)
     figures: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "notebooks": n,
         "plain": plain,
         "shared": shared,
         "hexa": hexa,
+        "hexa-shared": hexa_shared,
         "hexa_serve_mib": serve / MIB,
+        "hexa_serve_shared_mib": serve_shared / MIB,
     }
-    for arm in ("shared", "hexa"):
+    for arm in ("shared", "hexa", "hexa-shared"):
         figures[f"{arm}_later_vs_plain"] = (
             figures[arm]["later_notebook_mib"] / plain["per_notebook_mib"]
         )
@@ -150,15 +160,18 @@ async def main(n: int) -> dict[str, Any]:
             figures[arm]["per_notebook_mib"] / plain["per_notebook_mib"]
         )
     print(f"{n} notebooks, one person; PSS in MiB (ratios against plain's per notebook)")
-    print(f"{'':8} {'total':>8} {'per nb':>8} {'2nd+ nb':>8} {'2nd+/plain':>11}")
-    for arm in ("plain", "shared", "hexa"):
+    print(f"{'':12} {'total':>8} {'per nb':>8} {'2nd+ nb':>8} {'2nd+/plain':>11}")
+    for arm in ("plain", "shared", "hexa", "hexa-shared"):
         f = figures[arm]
         ratio = f["later_notebook_mib"] / plain["per_notebook_mib"]
         print(
-            f"{arm:8} {f['total_mib']:8.1f} {f['per_notebook_mib']:8.1f}"
+            f"{arm:12} {f['total_mib']:8.1f} {f['per_notebook_mib']:8.1f}"
             f" {f['later_notebook_mib']:8.1f} {ratio:11.2f}"
         )
-    print(f"hexa serve itself: {serve / MIB:.1f} MiB (not in the hexa row)")
+    print(
+        f"hexa serve itself: {serve / MIB:.1f} / {serve_shared / MIB:.1f} MiB"
+        " (not in the hexa rows)"
+    )
     print(json.dumps(figures, indent=1))
     return figures
 

@@ -11,6 +11,9 @@ Arms, interleaved round by round so machine noise hits them alike:
   next    Hexa opening a person's next notebook: the same as hexa, but their warm spare
           (hexa.runtime.spares, refilled after each open) is claimed; `next, bwrap` the
           same inside the sandbox
+  shared  Hexa opening a person's next notebook with HEXA_SERVER_PER_PERSON: a session in
+          the marimo their first notebook runs in (hexa.runtime.shared); `shared, bwrap`
+          the same inside the sandbox
 
 Prints medians, ratios against plain, RSS per open notebook (server + kernel, the process tree) and
 the RSS of an idle `hexa serve`. Usage: python bench/open_latency.py [--rounds N]
@@ -45,7 +48,8 @@ from hexa.runtime.connector import MarimoConnector
 from hexa.runtime.groups import descendants, kill_all
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.ports import free_port
-from hexa.runtime.process import MarimoSpawner, NotebookSpec
+from hexa.runtime.process import MarimoSpawner, NotebookSpec, Spawner
+from hexa.runtime.shared import SharedServers
 from hexa.runtime.spares import Spares
 from hexa.runtime.supervisor import Limits, Supervisor
 from hexa.sandbox import ResourceLimits, Sandbox, build_sandbox, bwrap_works
@@ -304,8 +308,34 @@ async def next_round(
     return elapsed
 
 
+async def shared_round(sup: Supervisor, folder: Path, i: int) -> float:
+    """Seconds to open a person's next notebook as a session in their marimo (their first
+    notebook, `first`, keeps it running across rounds)."""
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  # untimed set-up
+    if sup.get("first") is None:
+        (folder / "first.py").write_text(NOTEBOOK)
+        await sup.ensure_running(NotebookSpec("first", 1, "bench", folder / "first.py", folder))
+    path = folder / f"shared{i}.py"
+    path.write_text(NOTEBOOK)
+    start = time.perf_counter()
+    nb = await sup.ensure_running(NotebookSpec(f"shared{i}", 1, "bench", path, folder))
+    elapsed = time.perf_counter() - start
+    first = sup.get("first")
+    assert first is not None
+    assert first.process is not None
+    assert nb.process is not None
+    assert nb.process.pid == first.process.pid, "a session in the person's marimo"
+    await sup.stop(f"shared{i}")
+    return elapsed
+
+
 def supervisor(
-    http: httpx2.AsyncClient, data: Path, sandbox: Sandbox | None, *, spares: bool = False
+    http: httpx2.AsyncClient,
+    data: Path,
+    sandbox: Sandbox | None,
+    *,
+    spares: bool = False,
+    shared: bool = False,
 ) -> tuple[Supervisor, Spares | None]:
     spawner = MarimoSpawner(
         python=Path(sys.executable),
@@ -317,7 +347,11 @@ def supervisor(
     connector = MarimoConnector(http)
     pool = Spares(spawner, connector, start_timeout=60, stop_timeout=5) if spares else None
     limits = Limits(max_processes=50, max_per_user=50)
-    return Supervisor(spawner=spawner, connector=connector, limits=limits, spares=pool), pool
+    serving: Spawner = (
+        SharedServers(spawner, connector.close_session, stop_timeout=5) if shared else spawner
+    )
+    sup = Supervisor(spawner=serving, connector=connector, limits=limits, spares=pool)
+    return sup, pool
 
 
 def hexa_serve_rss(tmp: Path) -> int:
@@ -353,6 +387,8 @@ async def main(rounds: int) -> None:
         sup, _ = supervisor(http, tmp / "plain-data", None)
         warmed, spares = supervisor(http, tmp / "next-data", None, spares=True)
         assert spares is not None
+        sharing, _ = supervisor(http, tmp / "shared-data", None, shared=True)
+        boxed_sharing: Supervisor | None = None
         boxed: Supervisor | None = None
         boxed_warmed: tuple[Supervisor, Spares | None] | None = None
         enforcer = None
@@ -366,6 +402,7 @@ async def main(rounds: int) -> None:
             )
             boxed, _ = supervisor(http, tmp / "data", sandbox)
             boxed_warmed = supervisor(http, tmp / "data", sandbox, spares=True)
+            boxed_sharing, _ = supervisor(http, tmp / "data", sandbox, shared=True)
         boxed_folder = tmp / "data" / "notebooks" / "bench"
         times: dict[str, list[float]] = {
             "plain": [],
@@ -374,6 +411,8 @@ async def main(rounds: int) -> None:
             "warm": [],
             "next": [],
             "next, bwrap": [],
+            "shared": [],
+            "shared, bwrap": [],
         }
         rss: dict[str, list[int]] = {"hexa": [], "bwrap": []}
         spare_pss: list[int] = []
@@ -400,9 +439,16 @@ async def main(rounds: int) -> None:
                     times["next, bwrap"].append(
                         await next_round(boxed_warmed[0], boxed_spares, folder, i)
                     )
+                times["shared"].append(await shared_round(sharing, tmp / "shared-data" / "nb", i))
+                if boxed_sharing is not None:
+                    folder = tmp / "data" / "notebooks" / "shared"
+                    times["shared, bwrap"].append(await shared_round(boxed_sharing, folder, i))
         finally:
             await sup.shutdown()
             await warmed.shutdown()
+            await sharing.shutdown()
+            if boxed_sharing is not None:
+                await boxed_sharing.shutdown()
             if boxed_warmed is not None:
                 await boxed_warmed[0].shutdown()
             if boxed is not None:
@@ -431,13 +477,15 @@ async def main(rounds: int) -> None:
         f"warm (upper bound of a server pool)        {w:6.3f} s   ratio {w / p:.2f}x plain"
         f"   speed-up {p / w:.2f}x"
     )
-    for arm in ("next", "next, bwrap"):
+    for arm, how in (
+        ("next", "a spare is claimed"),
+        ("next, bwrap", "a spare is claimed"),
+        ("shared", "a session in their marimo"),
+        ("shared, bwrap", "a session in their marimo"),
+    ):
         if arm in med:
             n = med[arm]
-            print(
-                f"{arm + ' (a spare is claimed)':<42} {n:6.3f} s   ratio {n / p:.2f}x plain"
-                f"   goal 0.5x"
-            )
+            print(f"{arm + f' ({how})':<42} {n:6.3f} s   ratio {n / p:.2f}x plain   goal 0.5x")
     if spare_pss:
         waiting = statistics.median(spare_pss) / mib
         print(f"PSS of a waiting spare (server only)       {waiting:6.1f} MiB")
