@@ -75,7 +75,8 @@ class SharedServers:
                 server = owner.server = _Server(spec.owner_id, process)
                 logger.info("started the shared marimo of %s (pid %s)", spec.owner, process.pid)
             server.sessions += 1
-        return SessionProcess(self, server, spec.file_key)
+            breached = await asyncio.to_thread(server.process.limit_breach)
+        return SessionProcess(self, server, spec.file_key, breached)
 
     async def _release(self, server: _Server) -> None:
         """One session fewer; the server stops with its last (outside the lock: a new
@@ -93,10 +94,13 @@ class SharedServers:
 class SessionProcess:
     """One notebook in a shared server: the server, seen through its session."""
 
-    def __init__(self, servers: SharedServers, server: _Server, file_key: str) -> None:
+    def __init__(
+        self, servers: SharedServers, server: _Server, file_key: str, breached: str | None
+    ) -> None:
         self._servers = servers
         self._server = server
         self._file_key = file_key
+        self._breached = breached  # the server's limit breach when this session began
         self._stopped = False
 
     @property
@@ -150,7 +154,10 @@ class SessionProcess:
         return self.server.log_tail(lines)
 
     def limit_breach(self) -> str | None:
-        return self.server.limit_breach()
+        # The limits are the server's, and what marks them hit stays: only a breach new
+        # since this session began may be why it died (an older one was another's).
+        breach = self.server.limit_breach()
+        return breach if breach != self._breached else None
 
     def tree_root(self) -> int | None:
         return self.server.tree_root()

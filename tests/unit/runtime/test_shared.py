@@ -176,3 +176,28 @@ def test_the_option_is_refused_where_a_notebook_has_its_own_container(sandbox: s
     with pytest.raises(ValidationError, match="only with bwrap or none"):
         Settings(server_per_person=True, sandbox=sandbox)
     assert Settings(server_per_person=True, sandbox="bwrap").server_per_person
+
+
+async def test_only_a_limit_breach_new_since_a_session_began_fails_it() -> None:
+    sup, spawner, connector = make()
+    await sup.ensure_running(in_folder("a"))
+    b = await sup.ensure_running(in_folder("b"))
+    (server,) = spawner.spares
+    server.breach = "out of memory"  # b ran the person's server into its limit
+    watcher = b.watcher
+    connector.dead_kernels.add("b.py")
+    assert watcher is not None
+    async with asyncio.timeout(3):
+        await watcher
+    assert b.state is ProcessState.FAILED
+    assert b.reason == "out of memory", "not restarted into the same wall"
+    # The server's breach stays marked; a notebook opened since, whose kernel dies, is
+    # restarted: the breach was not its own.
+    c = await sup.ensure_running(in_folder("c"))
+    watcher = c.watcher
+    connector.dead_kernels.add("c.py")
+    assert watcher is not None
+    async with asyncio.timeout(3):
+        await watcher
+    await wait_for_state(sup, "c", ProcessState.RUNNING)
+    await sup.shutdown()
