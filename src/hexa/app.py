@@ -335,9 +335,12 @@ async def _start_supervisor(
             sandbox=sandbox,
         )
         if settings.server_per_person:
-            spawner = SharedServers(
+            spawner = shared = SharedServers(
                 local, connector.close_session, stop_timeout=limits.stop_timeout
             )
+            # Runs after the supervisor's shutdown (pushed before it): a server left up by
+            # an open cancelled half-way goes too.
+            stack.push_async_callback(shared.close)
         elif settings.spare_notebooks:
             spares = Spares(
                 local,

@@ -20,17 +20,18 @@ T = TypeVar("T")
 def _settings() -> Settings:
     """The settings from the environment; a bad one is a one-line error, not a traceback."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"HEXA_{'_'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}"
-            if e["loc"]
-            else str(e["msg"])
+            f"HEXA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" if e["loc"] else e["msg"]
             for e in exc.errors()
         )
         raise click.ClickException(f"bad configuration: {problems}") from None
+    except SettingsError as exc:  # a value the environment source cannot parse at all
+        raise click.ClickException(f"bad configuration: {exc}") from None
 
 
 @click.group()

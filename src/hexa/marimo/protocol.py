@@ -8,7 +8,7 @@ runtime's readiness check), with the real client's signatures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from hexa.marimo.models import (
@@ -40,14 +40,19 @@ class NotebookClient(Protocol):
         ...
 
     async def open_session(
-        self, timeout: float = 30.0, *, run_timeout: float | None = None
+        self,
+        timeout: float = 30.0,
+        *,
+        run_timeout: float | None = None,
+        on_ready: Callable[[], Awaitable[None]] | None = None,
     ) -> SessionInfo:
-        """Create (or join) the notebook's session, run its cells, and let go of it."""
+        """Create (or join) the notebook's session, run its cells, and let go of it;
+        `on_ready` is awaited once its kernel is ready, before the run."""
         ...
 
     async def close_session(self) -> bool:
-        """Close the session (its kernel stops; the server stays up); False when marimo
-        no longer had it."""
+        """Close the session (its kernel stops; the server stays up), or without one every
+        session of the notebook's file; False when there was none."""
         ...
 
     def events(

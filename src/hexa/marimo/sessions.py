@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
 
@@ -107,7 +108,11 @@ class SessionOps(OnConnection):
             await ws.close()
 
     async def open_session(
-        self, timeout: float = 30.0, *, run_timeout: float | None = None
+        self,
+        timeout: float = 30.0,
+        *,
+        run_timeout: float | None = None,
+        on_ready: Callable[[], Awaitable[None]] | None = None,
     ) -> SessionInfo:
         """Create (or join) the notebook's session, run it, and let go of it.
 
@@ -118,7 +123,7 @@ class SessionOps(OnConnection):
         connection a viewer (`kiosk`) and nothing is run. `timeout` bounds reaching
         `kernel-ready`; `run_timeout` (default: `timeout`) bounds the wait for the first
         run, which may outlive it, in which case `run_completed` is False and the run
-        goes on.
+        goes on. `on_ready` is awaited once `kernel-ready` has come, before the run.
         """
         ws_id = f"hexa-{secrets.token_urlsafe(9)}"
         run_wait = timeout if run_timeout is None else run_timeout
@@ -128,6 +133,8 @@ class SessionOps(OnConnection):
                     ready = (await _wait_op(ws, "kernel-ready"))["data"]
             except TimeoutError as exc:
                 raise MarimoTimeoutError("no kernel-ready from marimo in time") from exc
+            if on_ready is not None:
+                await on_ready()
             kiosk = bool(ready.get("kiosk"))
             resumed = bool(ready.get("resumed"))
             completed = True
@@ -171,15 +178,23 @@ class SessionOps(OnConnection):
 
     async def close_session(self) -> bool:
         """Close the session and stop its kernel; the server, and any other session it
-        serves, stay up. False when marimo no longer had the session."""
-        try:
-            ws_id = await self._conn.ws_session_id()
-        except MarimoSessionError:
-            return False
-        await self._conn.call("POST", "/api/home/shutdown_session", body={"sessionId": ws_id})
+        serves, stay up. Without a known session (an open that failed half-way), every
+        session of the client's file is closed. False when there was none."""
+        stable = self._conn.stable_session_id
+        refs = await self._conn.sessions()
+        if stable is not None:
+            mine = [r for r in refs if r.stable_session_id == stable]
+        elif self._conn.file_key is not None:
+            mine = [r for r in refs if _same_file(r.path, self._conn.file_key)]
+        else:
+            mine = []
+        for ref in mine:
+            await self._conn.call(
+                "POST", "/api/home/shutdown_session", body={"sessionId": ref.ws_session_id}
+            )
         self._conn.stable_session_id = None
         self._conn.ws_id = None
-        return True
+        return bool(mine)
 
     async def events(
         self, *, kiosk: bool = True, open_timeout: float = 10.0
@@ -221,3 +236,12 @@ def _session_info(
         kiosk=bool(ready.get("kiosk")),
         run_completed=completed,
     )
+
+
+def _same_file(path: str | None, file_key: str) -> bool:
+    """Whether marimo's path of a session (absolute, as the server sees it) is the file
+    `file_key` (relative to the folder the server serves)."""
+    if not path:
+        return False
+    parts = PurePosixPath(file_key).parts
+    return PurePosixPath(path).parts[-len(parts) :] == parts

@@ -81,7 +81,18 @@ class CellService:
                     raise BadRequestError(f"marimo refused the cells: {exc}") from exc
                 put, success = exc.put, False
             if len(put) != len(cell_ids):
-                raise MarimoError(f"code mode put {len(put)} of {len(cell_ids)} cells")
+                # The batch may have been applied: audited as what was asked for.
+                problem = f"code mode reported {len(put)} of {len(cell_ids)} cells"
+                await self._audit(
+                    user,
+                    notebook_id,
+                    "api_execute_cells",
+                    {"cell_ids": cell_ids},
+                    before=None,
+                    after=_joined(dict(zip(cell_ids, codes, strict=True))),
+                    outcome=f"failed: {problem}",
+                )
+                raise MarimoError(problem)
             ids = [p.cell_id for p in put]
             errors: list[dict[str, Any]] = []
             if not success:

@@ -51,26 +51,61 @@ class MarimoConnector:
     async def open_session(self, process: NotebookProcess, timeout: float) -> str:
         if process.pid is None:
             return (await self.client(process).open_session(timeout)).stable_session_id
-        pid = process.pid
-        lock, users = self._opening.get(pid, (asyncio.Lock(), 0))
-        self._opening[pid] = (lock, users + 1)
+        # Opens in one server take turns up to their kernel-ready (not through their run):
+        # a session's kernel is then the one child its open added to the server.
+        gate = self._enter(process.pid)
+        await gate.acquire()
+        held = True
+        root: int | None = None
+        before: list[psutil.Process] = []
+
+        async def ready() -> None:
+            nonlocal held
+            if held:
+                self._kernels[process] = await self._new_kernels(root, before)
+                held = False
+                gate.release()
+
         try:
-            async with lock:
-                root = await asyncio.to_thread(process.tree_root)
-                before = await asyncio.to_thread(self._kernel_procs, root) if root else []
-                info = await self.client(process).open_session(timeout)
-                if root is not None:
-                    after = await asyncio.to_thread(self._kernel_procs, root)
-                    known = {p.pid for p in before}
-                    self._kernels[process] = [p for p in after if p.pid not in known]
+            root = await asyncio.to_thread(process.tree_root)
+            before = await asyncio.to_thread(self._kernel_procs, root) if root else []
+            info = await self.client(process).open_session(timeout, on_ready=ready)
         finally:
-            lock, users = self._opening[pid]
-            if users > 1:
-                self._opening[pid] = (lock, users - 1)
-            else:
-                del self._opening[pid]
+            if held:  # failed before its kernel was ready: one may have been made
+                try:
+                    self._kernels[process] = await self._new_kernels(root, before)
+                finally:
+                    gate.release()
+            self._leave(process.pid)
         self._stable[process] = info.stable_session_id
         return info.stable_session_id
+
+    def _enter(self, pid: int) -> asyncio.Lock:
+        lock, users = self._opening.get(pid) or (asyncio.Lock(), 0)
+        self._opening[pid] = (lock, users + 1)
+        return lock
+
+    def _leave(self, pid: int) -> None:
+        lock, users = self._opening[pid]
+        if users > 1:
+            self._opening[pid] = (lock, users - 1)
+        else:
+            del self._opening[pid]
+
+    async def _new_kernels(
+        self, root: int | None, before: list[psutil.Process]
+    ) -> list[psutil.Process]:
+        """The kernel an open added below the server: exactly one new child, or none
+        known (with more, which is whose cannot be told; psutil's equality includes the
+        start time, so a reused pid is new)."""
+        if root is None:
+            return []
+        after = await asyncio.to_thread(self._kernel_procs, root)
+        new = [p for p in after if p not in before]
+        if len(new) > 1:
+            logger.warning("an open added %d kernels; none is taken as its own", len(new))
+            return []
+        return new
 
     def kernel_alive(self, process: NotebookProcess) -> bool:
         if process.pid is None:
@@ -84,11 +119,14 @@ class MarimoConnector:
         return False
 
     async def close_session(self, process: NotebookProcess, timeout: float) -> None:
-        """Close the session Hexa opened in `process`'s server and see its kernel gone
-        (killed after `timeout`); the server and its other sessions stay up."""
+        """Close the notebook's session in `process`'s server (the one Hexa opened, or any
+        of its file when the open failed half-way) and see its kernel, and what its cells
+        started, gone (killed after `timeout`); the server and its other sessions stay."""
         stable = self._stable.pop(process, None)
         kernels = self._kernels.pop(process, [])
-        if stable is not None and process.returncode() is None:
+        # Taken now: a cell's subprocess outlives its kernel, reparented out of reach.
+        below = await asyncio.to_thread(_below, kernels)
+        if process.returncode() is None:
             client = MarimoClient(
                 process.url,
                 process.token,
@@ -97,14 +135,15 @@ class MarimoConnector:
                 file_key=process.file_key,
             )
             try:
-                await client.close_session()
-            except MarimoError as exc:
-                logger.warning("could not close session %s: %s", stable, exc)
-        if kernels:
-            # marimo stops the kernel itself; one that does not within `timeout` is killed.
+                async with asyncio.timeout(timeout):
+                    await client.close_session()
+            except (MarimoError, TimeoutError) as exc:
+                logger.warning("could not close the session of %s: %r", process.file_key, exc)
+        if kernels or below:
+            # marimo stops the kernel itself; what does not go within `timeout` is killed.
             _, alive = await asyncio.to_thread(psutil.wait_procs, kernels, timeout)
-            if left := await asyncio.to_thread(kill_all, alive, timeout):
-                logger.error("kernels %s outlived SIGKILL", [p.pid for p in left])
+            if left := await asyncio.to_thread(kill_all, [*alive, *below], timeout):
+                logger.error("processes %s outlived SIGKILL", [p.pid for p in left])
 
     @staticmethod
     def _kernel_procs(root_pid: int) -> list[psutil.Process]:
@@ -156,3 +195,12 @@ def _running(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _below(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Every process below `procs` now (blocking: it reads /proc)."""
+    found: list[psutil.Process] = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            found += proc.children(recursive=True)
+    return found

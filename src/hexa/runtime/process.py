@@ -240,6 +240,10 @@ class MarimoProcess:
     def limit_breach(self) -> str | None:
         return self._confinement.breach()
 
+    def limit_events(self) -> int:
+        """Times a limit stopped something in its tree so far (see Confinement)."""
+        return self._confinement.limit_events()
+
     def tree_root(self) -> int | None:
         return self._confinement.tree_root(self._proc.pid)
 
@@ -335,7 +339,7 @@ class MarimoSpawner:
         name = f"spare.{secrets.token_hex(6)}"
         return await self._start(name, owner, owner.folder, owner.folder, "")
 
-    async def spawn_folder(self, owner: OwnerSpec) -> NotebookProcess:
+    async def spawn_folder(self, owner: OwnerSpec) -> MarimoProcess:
         """marimo serving the owner's folder, shared by their notebooks there (one session
         and kernel each: `hexa.runtime.shared`)."""
         name = f"person{owner.owner_id}.{secrets.token_hex(6)}"

@@ -30,8 +30,14 @@ logger = logging.getLogger(__name__)
 SessionCloser = Callable[[NotebookProcess, float], Awaitable[None]]
 
 
+class FolderServer(NotebookProcess, Protocol):
+    def limit_events(self) -> int:
+        """Times a limit stopped something in the server's tree so far."""
+        ...
+
+
 class FolderSpawner(Spawner, Protocol):
-    async def spawn_folder(self, owner: OwnerSpec) -> NotebookProcess:
+    async def spawn_folder(self, owner: OwnerSpec) -> FolderServer:
         """A marimo serving the owner's folder, no notebook open yet."""
         ...
 
@@ -39,8 +45,19 @@ class FolderSpawner(Spawner, Protocol):
 @dataclass(eq=False)
 class _Server:
     owner_id: int
-    process: NotebookProcess
+    process: FolderServer
     sessions: int = 0
+    # Limit events already blamed on a notebook: the limits are the server's, and what
+    # marks them hit stays, so each event is one notebook's reason to fail, once.
+    blamed: int = 0
+
+    def new_breach(self) -> str | None:
+        """The breach behind the latest limit event not blamed yet (None if none)."""
+        events = self.process.limit_events()
+        if events <= self.blamed:
+            return None
+        self.blamed = events
+        return self.process.limit_breach()
 
 
 @dataclass(eq=False)
@@ -59,7 +76,7 @@ class SharedServers:
         self, spawner: FolderSpawner, close_session: SessionCloser, *, stop_timeout: float
     ) -> None:
         self._spawner = spawner
-        self._close_session = close_session
+        self.close_session = close_session
         self._stop_timeout = stop_timeout
         self._owners: dict[int, _Owner] = {}
 
@@ -74,11 +91,21 @@ class SharedServers:
                 process = await self._spawner.spawn_folder(spec.owner_spec)
                 server = owner.server = _Server(spec.owner_id, process)
                 logger.info("started the shared marimo of %s (pid %s)", spec.owner, process.pid)
+            # Counted and handed out with no await between: a cancelled open either has
+            # its session to stop or was never counted.
             server.sessions += 1
-            breached = await asyncio.to_thread(server.process.limit_breach)
-        return SessionProcess(self, server, spec.file_key, breached)
+            return SessionProcess(self, server, spec.file_key)
 
-    async def _release(self, server: _Server) -> None:
+    async def close(self) -> None:
+        """Stop every server still up (at shutdown, after the supervisor stopped its
+        notebooks, which normally stopped them already)."""
+        for owner in list(self._owners.values()):
+            async with owner.lock:
+                server, owner.server = owner.server, None
+            if server is not None:
+                await server.process.stop(self._stop_timeout)
+
+    async def release(self, server: _Server) -> None:
         """One session fewer; the server stops with its last (outside the lock: a new
         open of theirs meanwhile starts a new server instead of waiting)."""
         owner = self._owners[server.owner_id]
@@ -94,17 +121,14 @@ class SharedServers:
 class SessionProcess:
     """One notebook in a shared server: the server, seen through its session."""
 
-    def __init__(
-        self, servers: SharedServers, server: _Server, file_key: str, breached: str | None
-    ) -> None:
+    def __init__(self, servers: SharedServers, server: _Server, file_key: str) -> None:
         self._servers = servers
         self._server = server
         self._file_key = file_key
-        self._breached = breached  # the server's limit breach when this session began
         self._stopped = False
 
     @property
-    def server(self) -> NotebookProcess:
+    def server(self) -> FolderServer:
         return self._server.process
 
     @property
@@ -144,20 +168,19 @@ class SessionProcess:
             return
         self._stopped = True
         try:
-            await self._servers._close_session(self, timeout)
+            await self._servers.close_session(self, timeout)
         except Exception:
             logger.exception("could not close the session of %s", self._file_key)
         finally:
-            await self._servers._release(self._server)
+            await self._servers.release(self._server)
 
     def log_tail(self, lines: int = 20) -> str:
         return self.server.log_tail(lines)
 
     def limit_breach(self) -> str | None:
-        # The limits are the server's, and what marks them hit stays: only a breach new
-        # since this session began may be why it died (an older one was another's).
-        breach = self.server.limit_breach()
-        return breach if breach != self._breached else None
+        # Asked when its kernel died: a limit event since the last one blamed is taken as
+        # its doing (a kernel killed for memory is noticed within a watch interval).
+        return self._server.new_breach()
 
     def tree_root(self) -> int | None:
         return self.server.tree_root()

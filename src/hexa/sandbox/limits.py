@@ -52,6 +52,11 @@ class Confinement:
         """Why the tree was stopped by a limit (out of memory, too many processes)."""
         return None
 
+    def limit_events(self) -> int:
+        """How many times a limit stopped something in the tree so far (kills for memory,
+        refused forks), where it is counted; `breach` says which."""
+        return 0
+
     def tree_root(self, launcher_pid: int) -> int:
         """The pid whose descendants are the tree (the launcher itself, unless the tree
         runs elsewhere, e.g. in a container)."""
@@ -110,6 +115,18 @@ class CgroupConfinement(Confinement):
                 "(HEXA_NOTEBOOK_MAX_PROCESSES)"
             )
         return None
+
+    def limit_events(self) -> int:
+        count = 0
+        memory = self._leaves.get("memory")
+        if memory is not None:
+            count += _counter(
+                memory / ("memory.events" if self._v2 else "memory.oom_control"), "oom_kill"
+            )
+        pids = self._leaves.get("pids")
+        if pids is not None:
+            count += _counter(pids / "pids.events", "max")
+        return count
 
     def release(self) -> None:
         for leaf in dict.fromkeys(self._leaves.values()):

@@ -8,6 +8,7 @@ works.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -156,3 +157,52 @@ async def test_a_killed_server_brings_both_back_in_one_new_server(setup: Setup) 
     assert "45" in str(await value_of(setup.sup, "one"))
     assert "45" in str(await value_of(setup.sup, "two"))
     await wait_group_gone(old, 10)
+
+
+async def kernel_pid(sup: Supervisor, notebook_id: str) -> int:
+    """The notebook's kernel, as the kernel itself says (code mode runs in it), as a pid
+    of this host's (in bwrap's PID namespace the kernel sees another number)."""
+    nb = sup.get(notebook_id)
+    assert nb is not None
+    assert nb.process is not None
+    async with make_http_client() as http:
+        client = MarimoClient(
+            nb.process.url,
+            nb.process.token,
+            http,
+            stable_session_id=nb.session_id,
+            file_key=nb.process.file_key,
+        )
+        result = await client.execute("import os\nprint(os.getpid())")
+    assert nb.process.pid is not None
+    return host_pid(nb.process.pid, int(result.stdout.strip()))
+
+
+def host_pid(server_pid: int, inside: int) -> int:
+    """The server's child that is `inside` in its own PID namespace."""
+    for kernel in marimo_server(server_pid).children():
+        # NSpid lists the pid in each namespace it is in, this host's first, its own last.
+        status = Path(f"/proc/{kernel.pid}/status").read_text()
+        numbers = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+        if int(numbers.split()[-1]) == inside:
+            return kernel.pid
+    raise AssertionError(f"no child of {server_pid} is {inside} in its namespace")
+
+
+async def test_concurrent_opens_each_know_their_own_kernel(setup: Setup) -> None:
+    names = ("one", "two", "three")
+    await asyncio.gather(*(setup.sup.ensure_running(setup.spec(n)) for n in names))
+    assert len({setup.server_pid(n) for n in names}) == 1
+    kernels = {n: await kernel_pid(setup.sup, n) for n in names}
+    assert len(set(kernels.values())) == 3, kernels
+    # Killing one kernel restarts that notebook only: each open took the right kernel.
+    psutil.Process(kernels["two"]).kill()
+    await wait_state(setup.sup, "two", ProcessState.STARTING, 10)
+    await wait_state(setup.sup, "two", ProcessState.RUNNING, 60)
+    assert await kernel_pid(setup.sup, "one") == kernels["one"]
+    assert await kernel_pid(setup.sup, "three") == kernels["three"]
+    assert await kernel_pid(setup.sup, "two") not in kernels.values()
+    # Closing one kills its kernel, not another's.
+    assert await setup.sup.stop("three")
+    assert gone(kernels["three"])
+    assert await kernel_pid(setup.sup, "one") == kernels["one"]

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import itertools
 import json
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +120,14 @@ class FakeMarimoClient:
         return True
 
     async def open_session(
-        self, timeout: float = 30.0, *, run_timeout: float | None = None
+        self,
+        timeout: float = 30.0,
+        *,
+        run_timeout: float | None = None,
+        on_ready: Callable[[], Awaitable[None]] | None = None,
     ) -> SessionInfo:
+        if on_ready is not None:
+            await on_ready()
         return SessionInfo(
             ws_session_id="fake-ws",
             stable_session_id="fake-session",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from hexa.config import Settings
 from hexa.runtime.process import NotebookProcess, NotebookSpec
 from hexa.runtime.shared import SessionProcess, SharedServers
-from hexa.runtime.supervisor import Limits, ProcessState, Supervisor
+from hexa.runtime.supervisor import Limits, ManagedProcess, ProcessState, Supervisor
 from tests.unit.runtime.test_supervisor import (
     FAST,
     Clock,
@@ -178,26 +178,46 @@ def test_the_option_is_refused_where_a_notebook_has_its_own_container(sandbox: s
     assert Settings(server_per_person=True, sandbox="bwrap").server_per_person
 
 
-async def test_only_a_limit_breach_new_since_a_session_began_fails_it() -> None:
+async def test_each_limit_event_fails_one_notebook_once() -> None:
     sup, spawner, connector = make()
-    await sup.ensure_running(in_folder("a"))
+    a = await sup.ensure_running(in_folder("a"))
     b = await sup.ensure_running(in_folder("b"))
     (server,) = spawner.spares
-    server.breach = "out of memory"  # b ran the person's server into its limit
-    watcher = b.watcher
-    connector.dead_kernels.add("b.py")
-    assert watcher is not None
-    async with asyncio.timeout(3):
-        await watcher
+    # b ran the person's server into its memory limit: its kernel was killed for it.
+    server.breach, server.events = "out of memory", 1
+    await kernel_dies(connector, b, "b.py")
     assert b.state is ProcessState.FAILED
     assert b.reason == "out of memory", "not restarted into the same wall"
-    # The server's breach stays marked; a notebook opened since, whose kernel dies, is
-    # restarted: the breach was not its own.
-    c = await sup.ensure_running(in_folder("c"))
-    watcher = c.watcher
-    connector.dead_kernels.add("c.py")
+    # What marks the limit hit stays; a later death of another kernel is not blamed on
+    # it: that notebook is restarted.
+    await kernel_dies(connector, a, "a.py")
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
+    # A new event is blamed again, on whoever died with it. (a was the last session of
+    # that server when its kernel died: it restarted in a new one.)
+    current = server_of(sup, "a")
+    assert current is not server
+    current.breach, current.events = "too many processes", 1
+    await kernel_dies(connector, a, "a.py")
+    assert a.reason == "too many processes"
+    assert a.state is ProcessState.FAILED
+    await sup.shutdown()
+
+
+async def kernel_dies(connector: SessionConnector, nb: ManagedProcess, key: str) -> None:
+    """Kill the notebook's kernel and wait until its watcher has handled it."""
+    watcher = nb.watcher
     assert watcher is not None
+    connector.dead_kernels.add(key)
     async with asyncio.timeout(3):
         await watcher
-    await wait_for_state(sup, "c", ProcessState.RUNNING)
-    await sup.shutdown()
+
+
+async def test_close_stops_a_server_no_session_let_go_of() -> None:
+    spawner = FakeSpawner()
+    connector = SessionConnector()
+    shared = SharedServers(spawner, connector.close_session, stop_timeout=1)
+    await shared.spawn(in_folder("a"))  # an open cancelled after: never stopped
+    (server,) = spawner.spares
+    assert not server.stopped
+    await shared.close()
+    assert server.stopped

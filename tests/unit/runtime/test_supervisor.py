@@ -35,6 +35,7 @@ class FakeProcess:
     stopped: bool = False
     kernel_up: bool = True
     breach: str | None = None  # what limit_breach() reports once a limit was hit
+    events: int = 0  # times a limit was hit (limit_events)
     spare: bool = False  # serves a folder until claimed (file_key then names the notebook)
     file_key: str | None = None
     probed: asyncio.Event = field(default_factory=asyncio.Event)  # health is being waited for
@@ -101,6 +102,9 @@ class FakeProcess:
 
     def limit_breach(self) -> str | None:
         return self.breach
+
+    def limit_events(self) -> int:
+        return self.events
 
     def tree_root(self) -> int | None:
         return self.pid
