@@ -74,6 +74,10 @@ class FakeMarimo:
                     for k, v in self.sessions.items()
                 },
             )
+        if path == "/api/home/shutdown_session":
+            closing = json.loads(request.content)["sessionId"]
+            self.sessions.pop(closing, None)
+            return httpx2.Response(200, json={"files": []})
         if path == "/api/kernel/execute":
             stable = request.headers.get("marimo-stable-session-id")
             if stable not in self.sessions.values():
@@ -459,3 +463,27 @@ async def test_queued_execute_times_out_without_hanging_up_on_the_running_one(
     assert sent == ["first"]  # the second never reached marimo, so it interrupted nothing
     release.set()
     assert (await running).success
+
+
+async def test_close_session_closes_the_notebooks_own(
+    fake: FakeMarimo, http: httpx2.AsyncClient
+) -> None:
+    fake.sessions = {"hexa-1": "sess-1", "browser-2": "sess-2"}
+    mine = MarimoClient(BASE, TOKEN, http, stable_session_id="sess-2")
+    assert await mine.close_session()
+    assert fake.sessions == {"hexa-1": "sess-1"}, "another session of the server stays"
+    assert not await mine.close_session(), "nothing left of it"
+
+
+async def test_close_session_without_one_closes_its_files(
+    fake: FakeMarimo, http: httpx2.AsyncClient
+) -> None:
+    # An open that failed half-way knows no session: those of its file are closed.
+    fake.sessions = {"hexa-1": "sess-1", "hexa-2": "sess-2"}  # both at /x/nb.py
+    other = MarimoClient(BASE, TOKEN, http, file_key="other.py")
+    assert not await other.close_session()
+    assert len(fake.sessions) == 2
+    same = MarimoClient(BASE, TOKEN, http, file_key="nb.py")
+    assert await same.close_session()
+    assert fake.sessions == {}
+    assert not await MarimoClient(BASE, TOKEN, http).close_session(), "no file, no session"

@@ -31,6 +31,7 @@ def test_the_protocol_names_what_hexa_calls() -> None:
         "cell_map",
         "cell_outputs",
         "cell_runtime_data",
+        "close_session",
         "delete_cells",
         "dependency_graph",
         "describe_charts",
