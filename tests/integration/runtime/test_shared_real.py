@@ -22,6 +22,7 @@ from hexa.runtime.process import NotebookSpec
 from hexa.runtime.shared import SharedServers
 from hexa.runtime.supervisor import ProcessState, Supervisor
 from hexa.sandbox import bwrap_works
+from tests.integration.runtime.test_spares_real import value_of
 from tests.integration.runtime.test_supervisor_real import (
     LIMITS,
     NOTEBOOK,
@@ -77,22 +78,6 @@ async def setup(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             yield Setup(supervisor, folder, tmp_path / "run")
         finally:
             await supervisor.shutdown()
-
-
-async def value_of(sup: Supervisor, notebook_id: str) -> object:
-    nb = sup.get(notebook_id)
-    assert nb is not None
-    assert nb.process is not None
-    async with make_http_client() as http:
-        client = MarimoClient(
-            nb.process.url,
-            nb.process.token,
-            http,
-            stable_session_id=nb.session_id,
-            file_key=nb.process.file_key,
-        )
-        values = await client.tables_and_variables(["value"])
-    return values["variables"]["value"]
 
 
 def gone(pid: int) -> bool:

@@ -22,16 +22,10 @@ class ChatRepository(Repository):
         data_json: str | None = None,
         now: datetime | None = None,
     ) -> ChatMessage:
-        return await self._add(
-            ChatMessage(
-                notebook_id=notebook_id,
-                turn_id=turn_id,
-                role=role,
-                content=content,
-                data_json=data_json,
-                created_at=now or utcnow(),
-            )
+        [message] = await self.add_many(
+            notebook_id, [(role, content, data_json)], turn_id=turn_id, now=now
         )
+        return message
 
     async def add_many(
         self,
