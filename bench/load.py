@@ -8,11 +8,16 @@ A real `hexa serve` (child process, its default sandbox, the builtin model) and 
              `--cycles` cycles (all closed in between: no process may be left)
   single     one client: GET state and a tiny cells/execute, one after another
   load       CLIENTS clients doing the same at once, over every notebook
+  direct     the same two phases (one client, then CLIENTS) against USERS x PER_USER plain
+             `marimo edit` notebooks reached straight, with the calls Hexa makes for each
+             route (state: the cell map, errors and variables tool calls; execute: the one
+             code-mode batch): plain marimo under the same load, the fair reference for
+             what load alone costs on this machine
 and writes the numbers (JSON) and a plot of latency over time per route next to them.
 Loops are bounded in count; only loopback traffic.
 
 Usage: python bench/load.py [--users 5 --per-user 5 --parallel 3 --clients 10
-       --requests 20 --cycles 2 --plain 3 --out bench/out] [--server-per-person]
+       --requests 20 --cycles 2 --plain 3 --out bench/out] [--server-per-person] [--no-direct]
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tests.support.server import HexaServer
 
-from open_latency import PlainMarimo, plain_round, pss, tree
+from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.marimo.models import PutCells
+from open_latency import NOTEBOOK, PlainMarimo, plain_round, pss, tree
 
 TINY = "bench_x = 1"
 
@@ -114,6 +121,73 @@ async def plain_arm(tmp: Path, count: int) -> tuple[list[float], int]:
             times.append(await plain_round(tmp, http, i, on_ready=measure))
             bar.step()
     return times, memory[0]
+
+
+async def direct_arm(
+    run: Run, tmp: Path, count: int, parallel: int, clients: int, requests: int
+) -> None:
+    """Plain marimo notebooks, `parallel` started at a time, then one client and `clients`
+    clients making Hexa's marimo calls of `state` and `execute` straight to them."""
+    gate = asyncio.Semaphore(parallel)
+    bar = Progress("direct up", count)
+    async with contextlib.AsyncExitStack() as stack, make_http_client(120) as http:
+        servers: list[PlainMarimo] = []
+        marimos: list[MarimoClient] = []
+
+        async def up(i: int) -> None:
+            async with gate:
+                path = tmp / f"direct{i}.py"
+                path.write_text(NOTEBOOK)  # untimed set-up
+                marimo = PlainMarimo(path, tmp / "home-direct")
+                servers.append(marimo)
+                marimo.spawn()
+                await marimo.healthy(http)
+                sid = await marimo.session(stack, http=http)
+                url = f"http://{marimo.base}"
+                marimos.append(MarimoClient(url, marimo.token, http, stable_session_id=sid))
+                bar.step()
+
+        def stop_all() -> None:
+            for marimo in servers:
+                marimo.stop()
+
+        stack.callback(stop_all)
+        await asyncio.gather(*(up(i) for i in range(count)))
+
+        async def state(marimo: MarimoClient) -> None:
+            await asyncio.gather(
+                marimo.cell_map(preview_lines=3),
+                marimo.notebook_errors(),
+                marimo.tables_and_variables(),
+            )
+
+        async def timed(route: str, call: Any) -> None:
+            start = time.perf_counter()
+            status = 200
+            try:
+                await call
+            except Exception as exc:  # counted as an error, reported once per kind
+                status = 0
+                print(f"\n{route}: {exc!r}", file=sys.stderr)
+            finally:
+                took = time.perf_counter() - start
+                run.samples.append(Sample(route, start - run.started, took, status))
+
+        for prefix, n in (("direct single", 1), ("direct load", clients)):
+            bar = Progress(prefix, n * requests)
+            picker = random.Random(7)
+            plans = [[picker.choice(marimos) for _ in range(requests)] for _ in range(n)]
+
+            async def worker(
+                plan: list[MarimoClient], prefix: str = prefix, bar: Progress = bar
+            ) -> None:
+                for marimo in plan:
+                    await timed(f"{prefix} state", state(marimo))
+                    batch = PutCells((("bench", TINY),))
+                    await timed(f"{prefix} execute", marimo.apply([batch]))
+                    bar.step()
+
+            await asyncio.gather(*(worker(plan) for plan in plans))
 
 
 def marimo_pids(server: HexaServer) -> list[int]:
@@ -230,6 +304,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="hexa-load-"))
     plain_times, plain_pss = await plain_arm(root, args.plain)
     total = args.users * args.per_user
+    run = Run()
+    if args.direct:
+        await direct_arm(run, root, total, args.parallel, args.clients, args.requests)
     env = {
         "HEXA_MAX_NOTEBOOKS_PER_USER": str(args.per_user),
         # Room for each person's warm spare besides their notebooks.
@@ -240,7 +317,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         env["HEXA_SERVER_PER_PERSON"] = "true"
     server = HexaServer(data_dir=root / "data", env=env)
     (root / "data").mkdir()
-    run = Run()
     figures: dict[str, Any] = {}
     server.start()
     try:
@@ -302,6 +378,28 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     figures["execute_p50_load_vs_single"] = (
         figures["execute"]["load_p50_ms"] / figures["execute"]["single_p50_ms"]
     )
+    if args.direct:
+        for route in ("state", "execute"):
+            one, many = run.of(f"direct single {route}"), run.of(f"direct load {route}")
+            figures[route] |= {
+                "direct_single_p50_ms": pct(one, 0.5) * 1000,
+                "direct_single_p99_ms": pct(one, 0.99) * 1000,
+                "direct_load_p50_ms": pct(many, 0.5) * 1000,
+                "direct_load_p99_ms": pct(many, 0.99) * 1000,
+            }
+        # Hexa under load against plain marimo under the same load.
+        figures["state_p99_load_vs_direct_load"] = (
+            figures["state"]["load_p99_ms"] / figures["state"]["direct_load_p99_ms"]
+        )
+        figures["execute_p50_load_vs_direct_load"] = (
+            figures["execute"]["load_p50_ms"] / figures["execute"]["direct_load_p50_ms"]
+        )
+        figures["direct_state_p99_load_vs_single"] = (
+            figures["state"]["direct_load_p99_ms"] / figures["state"]["direct_single_p99_ms"]
+        )
+        figures["direct_execute_p50_load_vs_single"] = (
+            figures["execute"]["direct_load_p50_ms"] / figures["execute"]["direct_single_p50_ms"]
+        )
     figures["pss_per_notebook_vs_plain"] = (
         figures["pss_per_notebook_mib"] / figures["plain_pss_mib"]
     )
@@ -325,6 +423,12 @@ if __name__ == "__main__":
         "--server-per-person",
         action="store_true",
         help="run Hexa with HEXA_SERVER_PER_PERSON (each person's notebooks share a marimo)",
+    )
+    parser.add_argument(
+        "--no-direct",
+        dest="direct",
+        action="store_false",
+        help="skip the plain-marimo arm under the same load",
     )
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     result = asyncio.run(main(parser.parse_args()))

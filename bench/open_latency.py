@@ -147,10 +147,11 @@ class PlainMarimo:
         *,
         file: str | None = None,
         http: httpx2.AsyncClient | None = None,
-    ) -> None:
+    ) -> str:
         """Open a session (its WebSocket kept open on `stack`) until `kernel-ready`; given
         `http`, also until every cell ran, as a person's click on "run all" (what Hexa does
-        on open). `file` picks the notebook of a folder."""
+        on open). `file` picks the notebook of a folder. Returns the session's stable id (what
+        code mode takes)."""
         sid = f"bench-{secrets.token_hex(4)}"
         query = f"session_id={sid}" + (f"&file={file}" if file else "")
         auth = {"Authorization": f"Bearer {self.token}"}
@@ -159,14 +160,16 @@ class PlainMarimo:
                 f"ws://{self.base}/ws?{query}", additional_headers=auth, max_size=None
             )
         )
-        wanted = "kernel-ready"
+        wanted, stable = "kernel-ready", ""
         async with asyncio.timeout(60):
             while True:
                 frame = json.loads(await ws.recv())
                 if frame.get("op") != wanted:
                     continue
+                if wanted == "kernel-ready":
+                    stable = str(frame["data"]["stable_session_id"])
                 if wanted == "completed-run" or http is None:
-                    return
+                    return stable
                 await http.post(
                     f"http://{self.base}/api/kernel/instantiate",
                     json={"objectIds": [], "values": [], "autoRun": True},
