@@ -93,7 +93,9 @@ async def test_a_batch_still_running_has_reported_its_snapshot(world: World) -> 
 async def test_only_the_first_change_of_a_turn_sets_its_snapshot(world: World) -> None:
     service = world.service()
     original = list(world.nb.saved)
-    reply = await service.chat(world.alice, "nb1", "```python\ny = 5\n```\n```python\nz = 6\n```")
+    reply = await service.chat(
+        world.alice, "nb1", "```python\ny = 5\n```\n```python\nz = 6\n```"
+    )
     assert [(c.cell_id, c.code) for c in (await stored_before(world, reply.turn_id))["nb1"]] == (
         original
     )
