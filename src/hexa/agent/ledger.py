@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.agent import snapshots
 from hexa.agent.redaction import Redactor
+from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
 from hexa.errors import HexaError
 from hexa.marimo.errors import MarimoError
@@ -26,12 +27,10 @@ class DbLedger:
     """`TurnLedger` over the store.
 
     Latency matters here (a builtin turn is little more than one marimo call), so:
-    - the snapshot of a notebook ("the cells as they were before the turn") is never
-      read: the turn's first batch there reports the cells it found before it applied
-      anything (`ToolContext.before_hook`), so a turn that only reads costs marimo
-      nothing, and the snapshot is exactly what the change applied to; the service
-      stores it with the turn's end (`snapshot_json`), in the transaction it writes
-      anyway;
+    - the snapshot of the chat's notebook is read when the turn starts, alongside the
+      first model request, and used if the turn changes that notebook ("the cells as
+      they were before the turn"); the service stores it with the turn's end
+      (`snapshot_json`), in the transaction it writes anyway;
     - audit entries are written in the background, in call order, and `flush` waits for
       them before the turn's end is stored: every entry is durable before the reply.
     """
@@ -48,6 +47,7 @@ class DbLedger:
         # turn id -> notebook id -> cells before the turn changed that notebook
         self._snapshots: dict[str, dict[str, list[snapshots.CellState]]] = {}
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
+        self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
         self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
@@ -57,6 +57,28 @@ class DbLedger:
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
         self._snapshots[turn_id] = snapshots.decode(cells_before_json)
+
+    @staticmethod
+    def read_early(tools: ToolContext, notebook_id: str) -> asyncio.Task[list[snapshots.CellState]]:
+        """Start reading a notebook's cells now, in case the coming turn changes them."""
+
+        async def read() -> list[snapshots.CellState]:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                return await snapshots.read_state(await tools.client(notebook_id))
+
+        task = asyncio.create_task(read())
+        # Read-only turns never look at it: keep a failure from being reported as unseen.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    def adopt(
+        self, state: TurnState, notebook_id: str, early: asyncio.Task[list[snapshots.CellState]]
+    ) -> None:
+        """Use an early read (`read_early`) as the turn's snapshot, if it needs one."""
+        if notebook_id in self._snapshots.get(state.turn_id, {}):
+            early.cancel()
+            return
+        self._prefetched[(state.turn_id, notebook_id)] = early
 
     def snapshot_json(self, turn_id: str) -> str | None:
         """The turn's snapshots to store with it, if any was taken since last asked."""
@@ -115,23 +137,33 @@ class DbLedger:
         self._writes.pop(turn_id, None)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
+        for key in [k for k in self._prefetched if k[0] == turn_id]:
+            self._prefetched.pop(key).cancel()
         for key in [k for k in self._after if k[0] == turn_id]:
             self._after.pop(key).cancel()
 
     async def snapshot(self, state: TurnState, notebook_id: str) -> None:
-        """Ask the coming call's first batch on the notebook for the cells it finds there,
-        unless the turn has them already (`_adopt` keeps them after the call)."""
-        if notebook_id not in self._snapshots.get(state.turn_id, {}):
-            state.tools.want_before.add(notebook_id)
-
-    def _adopt(self, state: TurnState, notebook_id: str) -> None:
-        """The cells the call's first batch found, as the turn's snapshot if it has none.
-        A call that sent no batch changed nothing, and the next one is asked again."""
-        found = state.tools.before.pop(notebook_id, None)
         taken = self._snapshots.setdefault(state.turn_id, {})
-        if found is not None and notebook_id not in taken:
-            taken[notebook_id] = found
-            self._unsaved.add(state.turn_id)
+        if notebook_id in taken:
+            return
+        early = self._prefetched.pop((state.turn_id, notebook_id), None)
+        try:
+            if early is not None:
+                try:
+                    taken[notebook_id] = await early
+                except (MarimoError, HexaError, TimeoutError):
+                    early = None  # read again below
+            if early is None:
+                async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                    client = await state.tools.client(notebook_id)
+                    taken[notebook_id] = await snapshots.read_state(client)
+        except (MarimoError, HexaError, TimeoutError) as exc:
+            # The change goes ahead (it is what the person asked for); only its undo is lost.
+            logger.warning(
+                "no undo snapshot of %s for turn %s: %s", notebook_id, state.turn_id, exc
+            )
+            return
+        self._unsaved.add(state.turn_id)
 
     async def consume(
         self, state: TurnState, approval_id: str, tool_name: str, bound_sha256: str
@@ -159,7 +191,6 @@ class DbLedger:
             "outcome": scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
             "duration_ms": round(record.duration_ms, 1),
         }
-        self._adopt(state, record.notebook_id)
         if outcome.ok and record.notebook_id in self._snapshots.get(state.turn_id, {}):
             self._read_after(state, record.notebook_id)  # a call that changed cells there
         previous = self._writes.get(state.turn_id)

@@ -1,8 +1,7 @@
 """Cell snapshots for undo: the cells before a turn, and the batch that puts them back.
 
-The snapshot is what the turn's first batch on a notebook found there, reported by that
-batch before it applied anything (`ToolContext.before_hook`): never a read of its own, so
-it is exactly the document the change applied to. Restoring
+The snapshot is read through marimo's own tools (no kernel round trip, so it neither waits
+for nor disturbs a running cell) just before a turn first changes a notebook. Restoring
 keeps the ids of cells that still exist (edits them back, so the editor keeps its place),
 deletes the cells the turn added, recreates the ones it deleted, and fixes the order, all
 in one atomic code-mode batch.

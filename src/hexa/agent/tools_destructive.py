@@ -105,15 +105,11 @@ async def preview_restart(ctx: ToolContext, args: NoArgs) -> ApprovalPreview:
 async def replace_notebook(ctx: ToolContext, args: ReplaceArgs) -> ToolOutcome:
     for cell in args.cells:
         check_code(ctx, cell.code)
-    notebook_id = ctx.target(args)
-    client = await ctx.client(notebook_id)
+    client = await ctx.client(ctx.target(args))
     before = await all_codes(client)
     try:
         ids = await client.replace_cells(
-            [(c.code, c.name) for c in args.cells],
-            run=args.run,
-            timeout=LONG_RUN_LIMIT,
-            on_before=ctx.before_hook(notebook_id),
+            [(c.code, c.name) for c in args.cells], run=args.run, timeout=LONG_RUN_LIMIT
         )
     except CodeModeError as exc:
         unless_applied(exc, "the notebook was not changed")

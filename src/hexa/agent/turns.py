@@ -139,6 +139,9 @@ class Turns:
         history, carried = await self._conversations.continue_from(
             user, notebook_id, need_history=not self._model.builtin
         )
+        # The cells as they are when the turn starts, read while the turn is stored and
+        # the model thinks; kept if the turn changes them (for undo).
+        early = self._ledger.read_early(tools, notebook_id)
         async with self._sessions.begin() as session:
             turn = await TurnRepository(session).create(
                 notebook_id, user.id, text, replica_id=self._replica_id
@@ -153,6 +156,7 @@ class Turns:
             turn_id = turn.id
         self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
         state = TurnState(tools, turn_id, text, images=self._model.images)
+        self._ledger.adopt(state, notebook_id, early)
         try:
             outcome = await self._runner.run(
                 state,

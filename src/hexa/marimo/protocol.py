@@ -13,7 +13,6 @@ from typing import Protocol
 
 from hexa.marimo.models import (
     ApplyResult,
-    BeforeHook,
     CellMap,
     CellOutputs,
     CellRuntimeData,
@@ -104,16 +103,10 @@ class NotebookClient(Protocol):
     # -- edits
 
     async def apply(
-        self,
-        ops: Sequence[Op],
-        *,
-        timeout: float | None = None,
-        with_cells: bool = False,
-        on_before: BeforeHook | None = None,
+        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
     ) -> ApplyResult:
         """Apply a batch of operations atomically: all of them, or on a validation error
-        none; `with_cells` also returns the cells as the batch left them, and `on_before`
-        is called with them as the batch found them, before it changes anything."""
+        none; `with_cells` also returns the cells as the batch left them."""
         ...
 
     async def delete_cells(
@@ -126,8 +119,6 @@ class NotebookClient(Protocol):
         *,
         run: bool = True,
         timeout: float | None = None,
-        on_before: BeforeHook | None = None,
     ) -> list[str]:
-        """Replace the whole notebook with `cells` (code, name); the new cells' ids.
-        `on_before` as for `apply`."""
+        """Replace the whole notebook with `cells` (code, name); the new cells' ids."""
         ...

@@ -21,7 +21,6 @@ from hexa.errors import NotFoundError
 from hexa.marimo.errors import CellNotFoundError, CodeModeError, MarimoError
 from hexa.marimo.models import (
     ApplyResult,
-    BeforeHook,
     CellDependencies,
     CellErrors,
     CellMap,
@@ -310,18 +309,11 @@ class FakeMarimoClient:
         return created[ref.index] if isinstance(ref, NewCell) else ref
 
     async def apply(
-        self,
-        ops: Sequence[Op],
-        *,
-        timeout: float | None = None,
-        with_cells: bool = False,
-        on_before: BeforeHook | None = None,
+        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
     ) -> ApplyResult:
         if self.fail_with is not None:
             raise self.fail_with
         self.applying.set()
-        if on_before is not None:  # as the interpreter: first, even if the batch then fails
-            on_before([CellState(c.cell_id, c.name, c.code) for c in self.cells])
         if self.gate is not None:
             await self.gate.wait()
         snapshot = [FakeCell(**c.__dict__) for c in self.cells]
@@ -423,10 +415,7 @@ class FakeMarimoClient:
         *,
         run: bool = True,
         timeout: float | None = None,
-        on_before: BeforeHook | None = None,
     ) -> list[str]:
-        if on_before is not None:
-            on_before([CellState(c.cell_id, c.name, c.code) for c in self.cells])
         self.cells = []
         result = await self.apply([CreateCell(code, name=name, run=run) for code, name in cells])
         return list(result.created)
