@@ -135,18 +135,9 @@ pytest:
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # What `make test` runs between lint and the browser suite: `typecheck` and `pytest` in two
-# lanes, one per core. The container and integration tests spend much of their time waiting
-# (image builds, downloads, marimo starting); the type check and the unit tests (CPU, about
-# three minutes, fakes and their own temp dirs, cgroups and database) run beside them and
-# print their output when they end. Either lane failing fails the target.
-suite:
-	@side=$$(mktemp); trap 'kill $$lane 2>/dev/null; rm -f "$$side"' EXIT; \
-	{ $(MAKE) --no-print-directory typecheck && \
-	  $(BIN)/pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS); } >"$$side" 2>&1 & lane=$$!; \
-	$(BIN)/pytest -q -p no:cacheprovider tests/containers tests/integration $(PYTEST_ARGS); main=$$?; \
-	wait $$lane; other=$$?; lane=; \
-	echo "--- the other lane: type check and unit tests"; cat "$$side"; \
-	exit $$(( main != 0 || other != 0 ))
+# lanes, one per core (tests/lanes.sh says how); `make pytest` runs every test in one.
+suite: $(VENV)/.installed-dev
+	@BIN=$(BIN) tests/lanes.sh $(PYTEST_ARGS)
 
 # Browser tests: Playwright with Debian's Chromium against a real `hexa serve`.
 e2e: $(VENV)/.installed-dev web chromium
