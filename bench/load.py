@@ -74,8 +74,24 @@ class Run:
                 print(f"\n{route}: {status} {reply.text[:300]}", file=sys.stderr)
             return reply
         finally:
-            took = time.perf_counter() - start
-            self.samples.append(Sample(route, start - self.started, took, status))
+            self._add(route, start, status)
+
+    async def called(self, route: str, call: Any) -> None:
+        """`call` (a marimo client call, no HTTP reply of its own) timed as `route`; a
+        failure is printed and counted as status 0."""
+        start = time.perf_counter()
+        status = 200
+        try:
+            await call
+        except Exception as exc:
+            status = 0
+            print(f"\n{route}: {exc!r}", file=sys.stderr)
+        finally:
+            self._add(route, start, status)
+
+    def _add(self, route: str, start: float, status: int) -> None:
+        took = time.perf_counter() - start
+        self.samples.append(Sample(route, start - self.started, took, status))
 
     def of(self, route: str) -> list[float]:
         return [s.seconds for s in self.samples if s.route == route]
@@ -161,18 +177,6 @@ async def direct_arm(
                 marimo.tables_and_variables(),
             )
 
-        async def timed(route: str, call: Any) -> None:
-            start = time.perf_counter()
-            status = 200
-            try:
-                await call
-            except Exception as exc:  # counted as an error, reported once per kind
-                status = 0
-                print(f"\n{route}: {exc!r}", file=sys.stderr)
-            finally:
-                took = time.perf_counter() - start
-                run.samples.append(Sample(route, start - run.started, took, status))
-
         for prefix, n in (("direct single", 1), ("direct load", clients)):
             bar = Progress(prefix, n * requests)
             picker = random.Random(7)
@@ -182,9 +186,9 @@ async def direct_arm(
                 plan: list[MarimoClient], prefix: str = prefix, bar: Progress = bar
             ) -> None:
                 for marimo in plan:
-                    await timed(f"{prefix} state", state(marimo))
+                    await run.called(f"{prefix} state", state(marimo))
                     batch = PutCells((("bench", TINY),))
-                    await timed(f"{prefix} execute", marimo.apply([batch]))
+                    await run.called(f"{prefix} execute", marimo.apply([batch]))
                     bar.step()
 
             await asyncio.gather(*(worker(plan) for plan in plans))
@@ -364,41 +368,32 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             {"route": s.route, "status": s.status} for s in run.samples if not 0 < s.status < 400
         ],
     }
+    arms = ("", "direct_") if args.direct else ("",)
     for route in ("state", "execute"):
-        one, many = run.of(f"single {route}"), run.of(f"load {route}")
-        figures[route] = {
-            "single_p50_ms": pct(one, 0.5) * 1000,
-            "single_p99_ms": pct(one, 0.99) * 1000,
-            "load_p50_ms": pct(many, 0.5) * 1000,
-            "load_p99_ms": pct(many, 0.99) * 1000,
-        }
-    figures["state_p99_load_vs_single"] = (
-        figures["state"]["load_p99_ms"] / figures["state"]["single_p99_ms"]
-    )
-    figures["execute_p50_load_vs_single"] = (
-        figures["execute"]["load_p50_ms"] / figures["execute"]["single_p50_ms"]
-    )
+        figures[route] = {}
+        for arm in arms:
+            prefix = arm.replace("_", " ")
+            for phase in ("single", "load"):
+                times = run.of(f"{prefix}{phase} {route}")
+                for q in (50, 99):
+                    figures[route][f"{arm}{phase}_p{q}_ms"] = pct(times, q / 100) * 1000
+    state, execute = figures["state"], figures["execute"]
+    figures["state_p99_load_vs_single"] = state["load_p99_ms"] / state["single_p99_ms"]
+    figures["execute_p50_load_vs_single"] = execute["load_p50_ms"] / execute["single_p50_ms"]
     if args.direct:
-        for route in ("state", "execute"):
-            one, many = run.of(f"direct single {route}"), run.of(f"direct load {route}")
-            figures[route] |= {
-                "direct_single_p50_ms": pct(one, 0.5) * 1000,
-                "direct_single_p99_ms": pct(one, 0.99) * 1000,
-                "direct_load_p50_ms": pct(many, 0.5) * 1000,
-                "direct_load_p99_ms": pct(many, 0.99) * 1000,
-            }
-        # Hexa under load against plain marimo under the same load.
+        # Hexa under load against plain marimo under the same load, and plain marimo's own
+        # load against one client.
         figures["state_p99_load_vs_direct_load"] = (
-            figures["state"]["load_p99_ms"] / figures["state"]["direct_load_p99_ms"]
+            state["load_p99_ms"] / state["direct_load_p99_ms"]
         )
         figures["execute_p50_load_vs_direct_load"] = (
-            figures["execute"]["load_p50_ms"] / figures["execute"]["direct_load_p50_ms"]
+            execute["load_p50_ms"] / execute["direct_load_p50_ms"]
         )
         figures["direct_state_p99_load_vs_single"] = (
-            figures["state"]["direct_load_p99_ms"] / figures["state"]["direct_single_p99_ms"]
+            state["direct_load_p99_ms"] / state["direct_single_p99_ms"]
         )
         figures["direct_execute_p50_load_vs_single"] = (
-            figures["execute"]["direct_load_p50_ms"] / figures["execute"]["direct_single_p50_ms"]
+            execute["direct_load_p50_ms"] / execute["direct_single_p50_ms"]
         )
     figures["pss_per_notebook_vs_plain"] = (
         figures["pss_per_notebook_mib"] / figures["plain_pss_mib"]
