@@ -14,6 +14,7 @@ from hexa.agent import snapshots
 from hexa.agent.redaction import Redactor
 from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
+from hexa.agent.turn_writes import TurnWrites, Write
 from hexa.errors import HexaError
 from hexa.marimo.errors import MarimoError
 from hexa.store import ApprovalRepository, AuditRepository
@@ -31,8 +32,9 @@ class DbLedger:
       first model request, and used if the turn changes that notebook ("the cells as
       they were before the turn"); the service stores it with the turn's end
       (`snapshot_json`), in the transaction it writes anyway;
-    - audit entries are written in the background, in call order, and `flush` waits for
-      them before the turn's end is stored: every entry is durable before the reply.
+    - the turn's rows (its own, then an audit entry per call) are written while it
+      waits, in order (`TurnWrites`); `settle` hands the rest to the turn's end, which
+      writes them in its own transaction: every row is durable before the reply.
     """
 
     def __init__(
@@ -48,11 +50,27 @@ class DbLedger:
         self._snapshots: dict[str, dict[str, list[snapshots.CellState]]] = {}
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
         self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
-        self._writes: dict[str, asyncio.Task[None]] = {}  # turn id -> last audit write
+        self._writes = TurnWrites(sessions)
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
         # (`after_json` uses it).
         self._after: dict[tuple[str, str], asyncio.Future[list[snapshots.CellState]]] = {}
+
+    def begin(self, turn_id: str, rows: Write, *, at_calls: bool) -> None:
+        """A new turn and its first rows (see `TurnWrites.open`)."""
+        self._writes.open(turn_id, rows, at_calls=at_calls)
+
+    def calling(self, state: TurnState) -> None:
+        """The run calls a tool (and so waits on marimo): write its pending rows now."""
+        self._writes.write_now(state.turn_id)
+
+    async def settle(self, turn_id: str) -> list[Write]:
+        """The turn's rows not written yet, for its end's transaction (then `written`);
+        raises if one of its writes failed."""
+        return await self._writes.settle(turn_id)
+
+    def written(self, turn_id: str, rows: list[Write]) -> None:
+        self._writes.written(turn_id, rows)
 
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
@@ -126,15 +144,8 @@ class DbLedger:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._after[key] = task
 
-    async def flush(self, turn_id: str) -> None:
-        """Wait until the turn's audit entries are written."""
-        last = self._writes.get(turn_id)
-        if last is not None:
-            await asyncio.shield(last)
-
     async def forget(self, turn_id: str) -> None:
-        await self.flush(turn_id)
-        self._writes.pop(turn_id, None)
+        await self._writes.close(turn_id)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
         for key in [k for k in self._prefetched if k[0] == turn_id]:
@@ -190,19 +201,12 @@ class DbLedger:
             "decision": record.decision,
             "outcome": scrub.text(f"{'ok' if outcome.ok else 'failed'}: {outcome.summary}"),
             "duration_ms": round(record.duration_ms, 1),
+            "at": self._clock(),
         }
         if outcome.ok and record.notebook_id in self._snapshots.get(state.turn_id, {}):
             self._read_after(state, record.notebook_id)  # a call that changed cells there
-        previous = self._writes.get(state.turn_id)
 
-        async def write() -> None:
-            if previous is not None:
-                await asyncio.wait([previous])  # keep the entries in call order
-            try:
-                async with self._sessions.begin() as session:
-                    await AuditRepository(session).append(**entry)
-            except Exception:
-                logger.exception("audit entry of turn %s not written", state.turn_id)
-                raise
+        async def write(session: AsyncSession) -> None:
+            await AuditRepository(session).append(**entry)
 
-        self._writes[state.turn_id] = asyncio.create_task(write())
+        self._writes.add(state.turn_id, write)

@@ -69,6 +69,9 @@ class TurnState:
 class TurnLedger(Protocol):
     """Where a turn's side records go (the service, over the database)."""
 
+    def calling(self, state: TurnState) -> None:
+        """The run is about to wait on a tool call: a moment to write what is pending."""
+
     async def snapshot(self, state: TurnState, notebook_id: str) -> None: ...
 
     async def consume(
@@ -123,6 +126,7 @@ class RegistryToolset(AbstractToolset[TurnState]):
         tool: ToolsetTool[TurnState],
     ) -> Any:
         state = ctx.deps
+        self._ledger.calling(state)
         spec = self._registry.get(name)
         if spec is None:  # listed by get_tools, so only if the registry changed meanwhile
             return f"Error: there is no tool {name!r}."

@@ -34,7 +34,7 @@ from hexa.agent.views import ChatReply, PendingApproval
 from hexa.cluster.locks import SharedLocks
 from hexa.errors import BadRequestError, ConflictError, TooLargeError
 from hexa.live import EventBus
-from hexa.store import Approval, ChatRepository, ChatRole, TurnRepository, TurnStatus
+from hexa.store import Approval, ChatRepository, ChatRole, TurnRepository, TurnStatus, new_uuid
 from hexa.users import Principal
 
 MESSAGE_SLACK = 16 * 1024  # characters a message may have besides one cell's code
@@ -142,18 +142,22 @@ class Turns:
         # The cells as they are when the turn starts, read while the turn is stored and
         # the model thinks; kept if the turn changes them (for undo).
         early = self._ledger.read_early(tools, notebook_id)
-        async with self._sessions.begin() as session:
-            turn = await TurnRepository(session).create(
-                notebook_id, user.id, text, replica_id=self._replica_id
+        turn_id = new_uuid()
+
+        async def rows(session: AsyncSession) -> None:  # the turn and the person's message
+            await TurnRepository(session).create(
+                notebook_id, user.id, text, replica_id=self._replica_id, turn_id=turn_id
             )
             await ChatRepository(session).add(
                 notebook_id,
                 ChatRole.USER,
                 self._redactor.text(text),
-                turn_id=turn.id,
+                turn_id=turn_id,
                 data_json=json.dumps({"context": {"cell_ids": selected}}) if selected else None,
             )
-            turn_id = turn.id
+
+        # Written while the turn waits, ahead of its audit entries (see TurnWrites).
+        self._ledger.begin(turn_id, rows, at_calls=self._model.builtin)
         self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
         state = TurnState(tools, turn_id, text, images=self._model.images)
         self._ledger.adopt(state, notebook_id, early)
@@ -224,7 +228,7 @@ class Turns:
         """Persist how the run ended (in one transaction), then tell the listeners."""
         turn_id = state.turn_id
         after = await self._ledger.after_json(state)
-        await self._ledger.flush(turn_id)  # the audit entries land before the turn's end
+        unwritten = await self._ledger.settle(turn_id)  # the turn's rows, then its end
         snapshot = self._ledger.snapshot_json(turn_id)  # taken before the first change
         pending: list[PendingApproval] = []
         data: dict[str, Any] | None
@@ -238,6 +242,8 @@ class Turns:
             for call in outcome.calls
         ]
         async with self._sessions.begin() as session:
+            for rows in unwritten:
+                await rows(session)
             if outcome.error is not None:
                 status, message, data = TurnStatus.FAILED, outcome.error, {"error": True}
             elif outcome.deferred is not None:
@@ -261,6 +267,7 @@ class Turns:
                 (ChatRole.ASSISTANT, message, json.dumps(data) if data is not None else None)
             )
             await ChatRepository(session).add_many(notebook_id, lines, turn_id=turn_id)
+        self._ledger.written(turn_id, unwritten)
         self._conversations.settle(notebook_id, status is not TurnStatus.WAITING_APPROVAL)
         for approval in pending:
             self._bus.publish(notebook_id, ApprovalRequested(turn_id=turn_id, approval=approval))

@@ -30,6 +30,7 @@ from hexa.store.models import (
     Turn,
     TurnStatus,
     User,
+    new_uuid,
     utcnow,
 )
 from hexa.store.repositories import (
@@ -83,6 +84,7 @@ __all__ = [
     "hash_token",
     "head_revision",
     "is_sqlite",
+    "new_uuid",
     "upgrade_database",
     "utcnow",
 ]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from hexa.store.models import Turn, TurnStatus, utcnow
+from hexa.store.models import Turn, TurnStatus, new_uuid, utcnow
 from hexa.store.repositories.base import Repository
 
 
@@ -21,9 +21,11 @@ class TurnRepository(Repository):
         cells_before_json: str | None = None,
         replica_id: str | None = None,
         now: datetime | None = None,
+        turn_id: str | None = None,
     ) -> Turn:
         return await self._add(
             Turn(
+                id=turn_id or new_uuid(),
                 notebook_id=notebook_id,
                 user_id=user_id,
                 prompt=prompt,
