@@ -65,8 +65,8 @@ class DbLedger:
         self._writes.write_now(state.turn_id)
 
     async def settle(self, turn_id: str) -> list[Write]:
-        """The turn's rows not written yet, for its end's transaction (then `written`);
-        raises if one of its writes failed."""
+        """The turn's rows not written yet (or whose write failed), for its end's
+        transaction (then `written`)."""
         return await self._writes.settle(turn_id)
 
     def written(self, turn_id: str, rows: list[Write]) -> None:
@@ -143,6 +143,7 @@ class DbLedger:
         task = asyncio.create_task(self._read(state, notebook_id))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._after[key] = task
+        self._writes.write_now(state.turn_id)  # the turn's end may wait for that read
 
     async def forget(self, turn_id: str) -> None:
         await self._writes.close(turn_id)

@@ -10,9 +10,9 @@ So rows are queued per turn and written in order, everything pending in one tran
 - for a turn of a model that answers at once (the builtin), when it next calls a tool
   (the call then waits on marimo), and what is left with the turn's end, in the
   transaction the end writes anyway (`settle`, `written`).
-A write that fails is logged and raised again by `settle`, before the turn's end is
-stored. Rows still pending when the turn closes without its end (an error) are written
-by `close`, alone: an audit entry is never dropped with a failed end.
+Rows whose write fails are tried again in the turn's end transaction; rows still pending
+when the turn closes without its end (an error) are written by `close`, alone: an audit
+entry is never dropped with a failed end.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ class TurnWrites:
         self._pending: dict[str, list[Write]] = {}
         self._at_calls: set[str] = set()  # turns whose rows wait for a call or the end
         self._last: dict[str, asyncio.Task[None]] = {}  # the turn's last write under way
-        self._failed: dict[str, BaseException] = {}
 
     def open(self, turn_id: str, first: Write, *, at_calls: bool) -> None:
         """A new turn, with its first rows; `at_calls`: its run answers at once, so rows
@@ -51,7 +50,9 @@ class TurnWrites:
             self.write_now(turn_id)
 
     def write_now(self, turn_id: str) -> None:
-        """Start writing what is pending, in one transaction, after the writes under way."""
+        """Start writing what is pending, in one transaction, after the writes under way.
+        Rows whose transaction fails go back to the head of the queue: the turn's end
+        tries them again, in its own transaction."""
         batch = self._pending.get(turn_id)
         if not batch:
             return
@@ -60,35 +61,32 @@ class TurnWrites:
 
         async def write() -> None:
             if previous is not None:
-                await asyncio.wait([previous])  # in order; its failure is kept in _failed
+                await asyncio.wait([previous])  # in order
             try:
                 async with self._sessions.begin() as session:
                     for rows in batch:
                         await rows(session)
-            except Exception as exc:
-                logger.exception("rows of turn %s not written", turn_id)
-                self._failed.setdefault(turn_id, exc)
+            except BaseException:
+                logger.warning("rows of turn %s not written yet", turn_id, exc_info=True)
+                self._pending.setdefault(turn_id, [])[:0] = batch
                 raise
 
         task = asyncio.create_task(write())
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # seen via _failed
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # logged above
         self._last[turn_id] = task
 
     async def settle(self, turn_id: str) -> list[Write]:
-        """Wait for the writes under way; the rows still pending, for the caller to write
-        in its own transaction (then `written`). Raises the first write that failed."""
+        """Wait for the writes under way; the rows still pending (those that failed
+        included), for the caller to write in its own transaction, then `written`."""
         last = self._last.get(turn_id)
         if last is not None:
             await asyncio.wait([last])
-        failed = self._failed.get(turn_id)
-        if failed is not None:
-            raise failed
         return list(self._pending.get(turn_id, ()))
 
     def written(self, turn_id: str, rows: list[Write]) -> None:
         """The caller's transaction with `rows` (from `settle`) committed."""
-        pending = self._pending.get(turn_id, [])
-        self._pending[turn_id] = pending[len(rows) :]
+        done = {id(r) for r in rows}
+        self._pending[turn_id] = [r for r in self._pending.get(turn_id, ()) if id(r) not in done]
 
     async def close(self, turn_id: str) -> None:
         """The turn is over: write what is still pending (its end failed), then forget it."""
@@ -99,6 +97,7 @@ class TurnWrites:
             if last is not None:
                 await asyncio.wait([last])
         finally:
-            self._pending.pop(turn_id, None)
+            lost = self._pending.pop(turn_id, None)
             self._last.pop(turn_id, None)
-            self._failed.pop(turn_id, None)
+            if lost:
+                logger.error("%d rows of turn %s could not be written", len(lost), turn_id)

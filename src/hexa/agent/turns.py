@@ -1,8 +1,9 @@
 """Chat turns: one message in, tool calls streamed, one reply out, everything persisted.
 
-A turn is stored as it goes: the turn row and the person's message first, an audit entry
-per tool call as soon as it is done (the ledger), and at the end the reply, the tool lines
-and pydantic-ai's message history. A turn that stops at destructive calls stores one
+A turn is stored as it goes: the turn row and the person's message first, then an audit
+entry per tool call, each written while the turn waits on the model or on marimo (the
+ledger's `TurnWrites`; what is left goes with the end), and at the end the reply, the tool
+lines and pydantic-ai's message history. A turn that stops at destructive calls stores one
 approval per call (and the history) before it answers; `resume` carries on from the stored
 history once they are all answered, so an approval survives a restart of the server.
 """
@@ -34,7 +35,15 @@ from hexa.agent.views import ChatReply, PendingApproval
 from hexa.cluster.locks import SharedLocks
 from hexa.errors import BadRequestError, ConflictError, TooLargeError
 from hexa.live import EventBus
-from hexa.store import Approval, ChatRepository, ChatRole, TurnRepository, TurnStatus, new_uuid
+from hexa.store import (
+    Approval,
+    ChatRepository,
+    ChatRole,
+    TurnRepository,
+    TurnStatus,
+    new_uuid,
+    utcnow,
+)
 from hexa.users import Principal
 
 MESSAGE_SLACK = 16 * 1024  # characters a message may have besides one cell's code
@@ -139,14 +148,14 @@ class Turns:
         history, carried = await self._conversations.continue_from(
             user, notebook_id, need_history=not self._model.builtin
         )
-        # The cells as they are when the turn starts, read while the turn is stored and
-        # the model thinks; kept if the turn changes them (for undo).
+        # The cells as they are when the turn starts, read while the model thinks; kept if
+        # the turn changes them (for undo).
         early = self._ledger.read_early(tools, notebook_id)
-        turn_id = new_uuid()
+        turn_id, now = new_uuid(), utcnow()
 
         async def rows(session: AsyncSession) -> None:  # the turn and the person's message
             await TurnRepository(session).create(
-                notebook_id, user.id, text, replica_id=self._replica_id, turn_id=turn_id
+                notebook_id, user.id, text, replica_id=self._replica_id, turn_id=turn_id, now=now
             )
             await ChatRepository(session).add(
                 notebook_id,
@@ -154,14 +163,15 @@ class Turns:
                 self._redactor.text(text),
                 turn_id=turn_id,
                 data_json=json.dumps({"context": {"cell_ids": selected}}) if selected else None,
+                now=now,
             )
 
-        # Written while the turn waits, ahead of its audit entries (see TurnWrites).
-        self._ledger.begin(turn_id, rows, at_calls=self._model.builtin)
-        self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
         state = TurnState(tools, turn_id, text, images=self._model.images)
         self._ledger.adopt(state, notebook_id, early)
+        # Written while the turn waits, ahead of its audit entries (see TurnWrites).
+        self._ledger.begin(turn_id, rows, at_calls=self._model.builtin)
         try:
+            self._bus.publish(notebook_id, TurnStarted(turn_id=turn_id, prompt=text))
             outcome = await self._runner.run(
                 state,
                 model=self._model.for_turn(selected),

@@ -6,9 +6,12 @@ and pydantic-ai with the builtin model over a fake marimo notebook (tests/unit/a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from hexa.agent.turn_writes import TurnWrites, Write
 from hexa.store import (
@@ -57,7 +60,7 @@ async def test_rows_wait_for_a_call_then_go_in_order_and_the_rest_with_the_end(
     writes = TurnWrites(world.sessions)
     writes.open("t1", turn_row(world, "t1"), at_calls=True)
     writes.add("t1", entry(world, "first"))
-    assert await writes.settle("t1") != []  # nothing written yet: both still pending
+    assert len(await writes.settle("t1")) == 2  # nothing written yet: both still pending
     assert await count(world.sessions, Turn) == 0
 
     writes.write_now("t1")  # the run calls a tool: both go, in one transaction
@@ -75,6 +78,22 @@ async def test_rows_wait_for_a_call_then_go_in_order_and_the_rest_with_the_end(
     assert await tools_logged(world.sessions) == ["first", "second"]  # once each
 
 
+async def test_each_write_waits_for_the_one_before(world: World) -> None:
+    writes = TurnWrites(world.sessions)
+    release = asyncio.Event()
+
+    async def held(session: AsyncSession) -> None:
+        await release.wait()  # before its first statement: no lock held yet
+        await entry(world, "first")(session)
+
+    writes.open("t1", held, at_calls=False)
+    writes.add("t1", entry(world, "second"))  # would commit first if not chained
+    release.set()
+    assert await writes.settle("t1") == []
+    assert await tools_logged(world.sessions) == ["first", "second"]
+    await writes.close("t1")
+
+
 async def test_rows_of_a_turn_that_waits_on_a_model_are_written_at_once(world: World) -> None:
     writes = TurnWrites(world.sessions)
     writes.open("t1", turn_row(world, "t1"), at_calls=False)
@@ -85,20 +104,29 @@ async def test_rows_of_a_turn_that_waits_on_a_model_are_written_at_once(world: W
     await writes.close("t1")
 
 
-async def test_a_failed_write_is_raised_at_the_end_and_later_rows_still_land(
-    world: World,
-) -> None:
+async def test_rows_whose_write_failed_go_with_the_end(world: World) -> None:
     writes = TurnWrites(world.sessions)
+    attempts: list[str] = []
 
-    async def broken(session: AsyncSession) -> None:
-        raise RuntimeError("disk full")
+    async def flaky(session: AsyncSession) -> None:
+        attempts.append("try")
+        if len(attempts) == 1:
+            raise RuntimeError("database is locked")
+        await turn_row(world, "t1")(session)
 
-    writes.open("t1", broken, at_calls=False)
-    writes.add("t1", entry(world, "after"))
-    with pytest.raises(RuntimeError, match="disk full"):
-        await writes.settle("t1")
+    writes.open("t1", flaky, at_calls=False)
+    writes.add("t1", entry(world, "call"))  # written after the failed one
+    left = await writes.settle("t1")
+    assert left == [flaky]  # back in the queue, for the end
+    assert await count(world.sessions, Turn) == 0
+    async with world.sessions.begin() as session:
+        for rows in left:
+            await rows(session)
+    writes.written("t1", left)
     await writes.close("t1")
-    assert await tools_logged(world.sessions) == ["after"]  # the audit entry is kept
+    assert attempts == ["try", "try"]
+    assert await count(world.sessions, Turn) == 1
+    assert await tools_logged(world.sessions) == ["call"]
 
 
 async def test_rows_left_when_the_end_failed_are_written_on_close(world: World) -> None:
@@ -150,3 +178,33 @@ async def test_a_turn_whose_end_cannot_be_stored_keeps_its_audit_entry(
         users = list(await session.scalars(select(ChatMessage.role)))
     assert [t.status for t in turns] == [TurnStatus.RUNNING]  # recovery marks it at start
     assert users == ["user"]
+
+
+async def test_a_builtin_turn_stores_its_row_while_its_first_call_waits_on_marimo(
+    world: World,
+) -> None:
+    committed = asyncio.Event()
+
+    def on_commit(session: Session) -> None:
+        committed.set()
+
+    world.nb.gate = asyncio.Event()  # marimo holds the call's batch
+    service = world.service()
+    event.listen(Session, "after_commit", on_commit)
+    try:
+        chat = asyncio.create_task(service.chat(world.alice, "nb1", "```python\n1 + 1\n```"))
+        await asyncio.wait_for(world.nb.applying.wait(), 10)
+        await asyncio.wait_for(committed.wait(), 10)  # written while the batch waits
+        async with world.sessions() as session:
+            turns = list(await session.scalars(select(Turn)))
+            roles = list(await session.scalars(select(ChatMessage.role)))
+        assert [t.status for t in turns] == [TurnStatus.RUNNING]
+        assert roles == ["user"]
+        assert await tools_logged(world.sessions) == []  # the call is not done yet
+        world.nb.gate.set()
+        reply = await asyncio.wait_for(chat, 10)
+    finally:
+        event.remove(Session, "after_commit", on_commit)
+        world.nb.gate.set()
+    assert reply.status == "done"
+    assert await tools_logged(world.sessions) == ["add_cell"]
