@@ -56,7 +56,10 @@ def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:
             "token": running.token,
             "session": running.session_id,
         }
-        await asyncio.to_thread(info.write_text, json.dumps(record))
+        # Written whole, then renamed: the parent never reads a half-written file.
+        part = info.with_suffix(".part")
+        await asyncio.to_thread(part.write_text, json.dumps(record))
+        part.replace(info)
         await task
 
     asyncio.run(run())
