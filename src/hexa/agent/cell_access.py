@@ -60,7 +60,12 @@ async def apply_ops(
     client = await ctx.client(notebook_id)
     ctx.left.pop(notebook_id, None)
     result = await bounded(
-        client.apply(ops, timeout=LONG_RUN_LIMIT, with_cells=True),
+        client.apply(
+            ops,
+            timeout=LONG_RUN_LIMIT,
+            with_cells=True,
+            on_before=ctx.before_hook(notebook_id),
+        ),
         wait=ctx.run_wait,
         keep=lambda task: ctx.background.keep(notebook_id, label, task),
     )

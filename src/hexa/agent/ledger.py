@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.agent import snapshots
 from hexa.agent.redaction import Redactor
-from hexa.agent.registry import ToolContext
 from hexa.agent.toolset import CallRecord, TurnState
 from hexa.agent.turn_writes import TurnWrites, Write
 from hexa.errors import HexaError
@@ -28,10 +28,13 @@ class DbLedger:
     """`TurnLedger` over the store.
 
     Latency matters here (a builtin turn is little more than one marimo call), so:
-    - the snapshot of the chat's notebook is read when the turn starts, alongside the
-      first model request, and used if the turn changes that notebook ("the cells as
-      they were before the turn"); the service stores it with the turn's end
-      (`snapshot_json`), in the transaction it writes anyway;
+    - the snapshot of a notebook ("the cells as they were before the turn") is what the
+      turn's first batch there found before it applied anything, reported by the batch
+      itself (`ToolContext.before_hook`): exactly the document the change applied to, a
+      person's edit made while the model thought included. A read through marimo's tools,
+      started as that call starts, stands in when the batch reports nothing in time (it
+      waits behind another run). A turn that only reads costs marimo nothing. The service
+      stores the snapshot with the turn's end (`snapshot_json`);
     - the turn's rows (its own, then an audit entry per call) are written while it
       waits, in order (`TurnWrites`); `settle` hands the rest to the turn's end, which
       writes them in its own transaction: every row is durable before the reply.
@@ -49,8 +52,9 @@ class DbLedger:
         # turn id -> notebook id -> cells before the turn changed that notebook
         self._snapshots: dict[str, dict[str, list[snapshots.CellState]]] = {}
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
-        self._prefetched: dict[tuple[str, str], asyncio.Task[list[snapshots.CellState]]] = {}
         self._writes = TurnWrites(sessions)
+        # (turn id, notebook id) whose snapshot is a read: the batch had not reported
+        self._stand_ins: set[tuple[str, str]] = set()
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
         # (`after_json` uses it).
@@ -75,28 +79,6 @@ class DbLedger:
     def load(self, turn_id: str, cells_before_json: str | None) -> None:
         """Carry a stored snapshot into a resumed turn (so it is not taken again)."""
         self._snapshots[turn_id] = snapshots.decode(cells_before_json)
-
-    @staticmethod
-    def read_early(tools: ToolContext, notebook_id: str) -> asyncio.Task[list[snapshots.CellState]]:
-        """Start reading a notebook's cells now, in case the coming turn changes them."""
-
-        async def read() -> list[snapshots.CellState]:
-            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                return await snapshots.read_state(await tools.client(notebook_id))
-
-        task = asyncio.create_task(read())
-        # Read-only turns never look at it: keep a failure from being reported as unseen.
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return task
-
-    def adopt(
-        self, state: TurnState, notebook_id: str, early: asyncio.Task[list[snapshots.CellState]]
-    ) -> None:
-        """Use an early read (`read_early`) as the turn's snapshot, if it needs one."""
-        if notebook_id in self._snapshots.get(state.turn_id, {}):
-            early.cancel()
-            return
-        self._prefetched[(state.turn_id, notebook_id)] = early
 
     def snapshot_json(self, turn_id: str) -> str | None:
         """The turn's snapshots to store with it, if any was taken since last asked."""
@@ -149,32 +131,64 @@ class DbLedger:
         await self._writes.close(turn_id)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
-        for key in [k for k in self._prefetched if k[0] == turn_id]:
-            self._prefetched.pop(key).cancel()
+        self._stand_ins -= {k for k in self._stand_ins if k[0] == turn_id}
         for key in [k for k in self._after if k[0] == turn_id]:
             self._after.pop(key).cancel()
 
-    async def snapshot(self, state: TurnState, notebook_id: str) -> None:
+    @contextlib.asynccontextmanager
+    async def snapshot(self, state: TurnState, notebook_id: str) -> AsyncIterator[None]:
+        """Around a call that changes cells: the turn's snapshot of the notebook, if it
+        has none yet, kept however the call ends (an unexpected exception included).
+
+        The call's first batch reports the cells it found before it applied anything.
+        When none did, the cells are read as the call ends: it sent no batch (nothing
+        changed), or its batch has not started yet (it waits behind another run, past
+        the tool's wait), so the notebook is still as the batch will find it. Should
+        the batch report after all (it started just as the call stopped waiting), its
+        report replaces the read (`take_late_reports`)."""
         taken = self._snapshots.setdefault(state.turn_id, {})
         if notebook_id in taken:
+            yield
             return
-        early = self._prefetched.pop((state.turn_id, notebook_id), None)
+        state.tools.want_before.add(notebook_id)
+        cancelled = False
         try:
-            if early is not None:
-                try:
-                    taken[notebook_id] = await early
-                except (MarimoError, HexaError, TimeoutError):
-                    early = None  # read again below
-            if early is None:
-                async with asyncio.timeout(SNAPSHOT_TIMEOUT):
-                    client = await state.tools.client(notebook_id)
-                    taken[notebook_id] = await snapshots.read_state(client)
+            yield
+        except asyncio.CancelledError:
+            cancelled = True  # the turn is torn down: no waiting for the read
+            raise
+        finally:
+            found = state.tools.before.pop(notebook_id, None)
+            if found is not None or cancelled:  # a turn torn down does not wait for a read
+                state.tools.want_before.discard(notebook_id)
+            if found is not None:
+                taken[notebook_id] = found
+                self._unsaved.add(state.turn_id)
+            elif not cancelled:
+                self._stand_ins.add((state.turn_id, notebook_id))
+                await self._snapshot_read(state, notebook_id)
+
+    def take_late_reports(self, state: TurnState) -> None:
+        """Batches that reported the cells they found only after their call stopped
+        waiting: each report replaces the read that stood in for it."""
+        for turn_id, notebook_id in [k for k in self._stand_ins if k[0] == state.turn_id]:
+            found = state.tools.before.pop(notebook_id, None)
+            if found is not None:
+                self._stand_ins.discard((turn_id, notebook_id))
+                self._snapshots.setdefault(turn_id, {})[notebook_id] = found
+                self._unsaved.add(turn_id)
+
+    async def _snapshot_read(self, state: TurnState, notebook_id: str) -> None:
+        try:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT):
+                cells = await self._read(state, notebook_id)
         except (MarimoError, HexaError, TimeoutError) as exc:
-            # The change goes ahead (it is what the person asked for); only its undo is lost.
+            # The change went ahead (it is what the person asked for); only its undo is lost.
             logger.warning(
-                "no undo snapshot of %s for turn %s: %s", notebook_id, state.turn_id, exc
+                "no undo snapshot of %s for turn %s: %r", notebook_id, state.turn_id, exc
             )
             return
+        self._snapshots.setdefault(state.turn_id, {}).setdefault(notebook_id, cells)
         self._unsaved.add(state.turn_id)
 
     async def consume(

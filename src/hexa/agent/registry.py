@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hexa.agent.views import CellChange
-from hexa.marimo.models import CellState
+from hexa.marimo.models import BeforeHook, CellState
 from hexa.marimo.protocol import NotebookClient
 from hexa.users import Principal
 
@@ -98,7 +98,24 @@ class ToolContext:
     # notebook id -> its cells as the current call's last batch left them (the batch
     # reports them): the turn's end state without reading it again.
     left: dict[str, list[CellState]] = field(default_factory=dict)
+    # The turn's undo snapshot, from its first batch on a notebook: the notebooks it is
+    # still wanted of, and the cells a batch found there (reported before it applied).
+    want_before: set[str] = field(default_factory=set)
+    before: dict[str, list[CellState]] = field(default_factory=dict)
     _clients: dict[str, asyncio.Future[NotebookClient]] = field(default_factory=dict)
+
+    def before_hook(self, notebook_id: str) -> BeforeHook | None:
+        """What a batch on `notebook_id` reports the cells it found to, while the turn
+        still wants them (only the first batch's count)."""
+        if notebook_id not in self.want_before:
+            return None
+
+        def took(cells: Sequence[CellState]) -> None:
+            if notebook_id in self.want_before:
+                self.want_before.discard(notebook_id)
+                self.before[notebook_id] = list(cells)
+
+        return took
 
     def saw(self, notebook_id: str, cell_id: str, code: str) -> None:
         self.seen.setdefault(notebook_id, {})[cell_id] = code
@@ -117,8 +134,7 @@ class ToolContext:
 
     async def client(self, notebook_id: str) -> NotebookClient:
         """The marimo client of one of the user's notebooks (started if needed)."""
-        # One look-up per notebook and turn, shared by concurrent callers (the undo
-        # snapshot is read while the model's first request runs).
+        # One look-up per notebook and turn, shared by concurrent callers.
         pending = self._clients.get(notebook_id)
         if pending is None:
             pending = asyncio.ensure_future(self._running_client(notebook_id))

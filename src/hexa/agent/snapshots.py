@@ -1,7 +1,11 @@
 """Cell snapshots for undo: the cells before a turn, and the batch that puts them back.
 
-The snapshot is read through marimo's own tools (no kernel round trip, so it neither waits
-for nor disturbs a running cell) just before a turn first changes a notebook. Restoring
+The snapshot is what the turn's first batch on a notebook found there, reported by that
+batch before it applied anything (`ToolContext.before_hook`), so it is exactly the
+document the change applied to, a person's edit made while the model thought included.
+Only when the batch reported nothing by the time its call returned (it never started,
+or has not yet: it waits behind another run) is the notebook read instead, and a report
+that comes later still wins (`DbLedger.snapshot`). Restoring
 keeps the ids of cells that still exist (edits them back, so the editor keeps its place),
 deletes the cells the turn added, recreates the ones it deleted, and fixes the order, all
 in one atomic code-mode batch.

@@ -105,11 +105,15 @@ async def preview_restart(ctx: ToolContext, args: NoArgs) -> ApprovalPreview:
 async def replace_notebook(ctx: ToolContext, args: ReplaceArgs) -> ToolOutcome:
     for cell in args.cells:
         check_code(ctx, cell.code)
-    client = await ctx.client(ctx.target(args))
+    notebook_id = ctx.target(args)
+    client = await ctx.client(notebook_id)
     before = await all_codes(client)
     try:
         ids = await client.replace_cells(
-            [(c.code, c.name) for c in args.cells], run=args.run, timeout=LONG_RUN_LIMIT
+            [(c.code, c.name) for c in args.cells],
+            run=args.run,
+            timeout=LONG_RUN_LIMIT,
+            on_before=ctx.before_hook(notebook_id),
         )
     except CodeModeError as exc:
         unless_applied(exc, "the notebook was not changed")

@@ -6,13 +6,14 @@ back to the model as a retry, and an unknown tool name likewise) and then calls
 
 - lets the safety gate (`hexa.agent.gate`) decide a destructive call: ask first, or run
   it once after claiming its stored yes for exactly these arguments;
-- takes the turn's undo snapshot before the first call that changes cells;
+- takes the turn's undo snapshot around the first call that changes cells;
 - turns every failure into text for the model, so the turn goes on;
 - writes one audit entry per call (`TurnLedger.record`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -72,7 +73,11 @@ class TurnLedger(Protocol):
     def calling(self, state: TurnState) -> None:
         """The run is about to wait on a tool call: a moment to write what is pending."""
 
-    async def snapshot(self, state: TurnState, notebook_id: str) -> None: ...
+    def snapshot(
+        self, state: TurnState, notebook_id: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Entered around a call that changes cells (the turn's undo snapshot)."""
+        ...
 
     async def consume(
         self, state: TurnState, approval_id: str, tool_name: str, bound_sha256: str
@@ -148,11 +153,17 @@ class RegistryToolset(AbstractToolset[TurnState]):
             await self._finish(state, call_id, spec, arguments, notebook_id, None, admitted, 0.0)
             return admitted.content
         decision = admitted
-        if spec.changes_cells:  # the ledger takes one snapshot per notebook and turn
-            await self._ledger.snapshot(state, notebook_id)
         state.tools.left.pop(notebook_id, None)  # only this call's batches count
         started = time.perf_counter()
-        outcome = await self._run(spec, state.tools, args)
+        # The ledger takes one undo snapshot per notebook and turn, around the first call
+        # that changes it.
+        around = (
+            self._ledger.snapshot(state, notebook_id)
+            if spec.changes_cells
+            else contextlib.nullcontext()
+        )
+        async with around:
+            outcome = await self._run(spec, state.tools, args)
         elapsed = (time.perf_counter() - started) * 1000
         await self._finish(state, call_id, spec, arguments, notebook_id, decision, outcome, elapsed)
         if outcome.images and state.images:

@@ -148,9 +148,6 @@ class Turns:
         history, carried = await self._conversations.continue_from(
             user, notebook_id, need_history=not self._model.builtin
         )
-        # The cells as they are when the turn starts, read while the model thinks; kept if
-        # the turn changes them (for undo).
-        early = self._ledger.read_early(tools, notebook_id)
         turn_id, now = new_uuid(), utcnow()
 
         async def rows(session: AsyncSession) -> None:  # the turn and the person's message
@@ -167,7 +164,6 @@ class Turns:
             )
 
         state = TurnState(tools, turn_id, text, images=self._model.images)
-        self._ledger.adopt(state, notebook_id, early)
         # Written while the turn waits, ahead of its audit entries (see TurnWrites).
         self._ledger.begin(turn_id, rows, at_calls=self._model.builtin)
         try:
@@ -239,6 +235,7 @@ class Turns:
         turn_id = state.turn_id
         after = await self._ledger.after_json(state)
         unwritten = await self._ledger.settle(turn_id)  # the turn's rows, then its end
+        self._ledger.take_late_reports(state)
         snapshot = self._ledger.snapshot_json(turn_id)  # taken before the first change
         pending: list[PendingApproval] = []
         data: dict[str, Any] | None

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import httpx2
@@ -28,6 +29,7 @@ from hexa.marimo.errors import (
 )
 from hexa.marimo.models import (
     ApplyResult,
+    BeforeHook,
     CellOutput,
     CellSnapshot,
     CellState,
@@ -50,6 +52,8 @@ from hexa.marimo.transport import STABLE_HEADER, Connection, OnConnection, decod
 
 __all__ = ["CodeMode"]
 
+logger = logging.getLogger(__name__)
+
 # Lines code mode prints after applying a batch ("created and ran cell 'Ab12' (name)").
 _SUMMARY_LINE = re.compile(
     r"^(created|created and ran|edited|deleted|moved|re-ran|installed|uninstalled|updated) "
@@ -67,17 +71,23 @@ class CodeMode(OnConnection):
         # Hexa's own calls therefore wait here (inside their deadline) instead.
         self._execute_lock = asyncio.Lock()
 
-    async def execute(self, code: str, timeout: float | None = None) -> ExecuteResult:
+    async def execute(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_stdout: Callable[[str], None] | None = None,
+    ) -> ExecuteResult:
         """Run `code` in the kernel's scratchpad (`POST /api/kernel/execute`, SSE reply).
 
         On timeout the stream is closed and MarimoTimeoutError is raised. marimo answers a
         hang-up by interrupting the kernel, whatever it runs at that moment (a cell the
         person started included). Calls through one client are serialized, so use one
-        MarimoClient per notebook.
+        MarimoClient per notebook. `on_stdout` sees the program's output as it streams.
         """
         stable = self._conn.require_stable()
         limit = self._execute_timeout if timeout is None else timeout
-        stream = _ExecuteStream()
+        stream = _ExecuteStream(on_stdout)
         try:
             async with asyncio.timeout(limit), self._execute_lock:
                 response = await self._conn.send(
@@ -103,8 +113,13 @@ class CodeMode(OnConnection):
             raise MarimoNotRunningError(f"marimo went away during execute: {exc}") from exc
         return stream.result()
 
-    async def _run_edit(self, code: str, marker: str, timeout: float | None) -> ApplyResult:
-        result = await self.execute(code, timeout)
+    async def _run_edit(
+        self, code: str, marker: str, timeout: float | None, on_before: BeforeHook | None = None
+    ) -> ApplyResult:
+        watch = (
+            None if on_before is None else _BeforeWatch(program.before_marker(marker), on_before)
+        )
+        result = await self.execute(code, timeout, on_stdout=None if watch is None else watch.feed)
         payload = program.find_result(result.stdout, marker)
         stdout = program.strip_results(result.stdout, marker)
         if payload is None:
@@ -150,16 +165,23 @@ class CodeMode(OnConnection):
         )
 
     async def apply(
-        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+        self,
+        ops: Sequence[Op],
+        *,
+        timeout: float | None = None,
+        with_cells: bool = False,
+        on_before: BeforeHook | None = None,
     ) -> ApplyResult:
         """Apply several operations atomically (one code-mode batch): either all are
         applied (and saved to the file) or, on a validation error, none. `with_cells`:
-        the result also holds the cells as the batch left them (no read afterwards)."""
+        the result also holds the cells as the batch left them (no read afterwards).
+        `on_before` is called with the cells as the batch found them, as soon as the
+        kernel starts it (a long run still going does not delay it)."""
         if not ops:
             return ApplyResult(created=(), summary=(), stdout="", stderr="")
         marker = program.new_marker()
-        code = program.edit_program(ops, marker, cells=with_cells)
-        return await self._run_edit(code, marker, timeout)
+        code = program.edit_program(ops, marker, cells=with_cells, before=on_before is not None)
+        return await self._run_edit(code, marker, timeout, on_before)
 
     async def create_cell(
         self,
@@ -215,12 +237,13 @@ class CodeMode(OnConnection):
         *,
         run: bool = True,
         timeout: float | None = None,
+        on_before: BeforeHook | None = None,
     ) -> list[str]:
         """Replace the whole notebook with `cells` (code, name) in one batch (undo,
-        replace-notebook); the new cells' ids in order."""
+        replace-notebook); the new cells' ids in order. `on_before` as for `apply`."""
         marker = program.new_marker()
-        code = program.replace_program(cells, run=run, marker=marker)
-        return list((await self._run_edit(code, marker, timeout)).created)
+        code = program.replace_program(cells, run=run, marker=marker, before=on_before is not None)
+        return list((await self._run_edit(code, marker, timeout, on_before)).created)
 
     async def read_cells(
         self, *, max_output_chars: int = 2000, timeout: float | None = None
@@ -261,10 +284,37 @@ class CodeMode(OnConnection):
         return payload
 
 
+class _BeforeWatch:
+    """Finds the line a batch prints first (the cells it found) in its streamed stdout,
+    and hands them to `hook` once."""
+
+    def __init__(self, prefix: str, hook: BeforeHook) -> None:
+        self._prefix, self._hook = prefix, hook
+        self._pending: str | None = ""  # None once the line was found
+
+    def feed(self, text: str) -> None:
+        if self._pending is None:
+            return
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.startswith(self._prefix):
+                self._pending = None
+                try:
+                    cells = _cells_left(json.loads(line[len(self._prefix) :]))
+                except (ValueError, MarimoError) as exc:
+                    # Never raised into the stream: hanging up would interrupt the kernel.
+                    logger.warning("a batch's cells before it could not be read: %s", exc)
+                    return
+                self._hook(cells or ())
+                return
+
+
 class _ExecuteStream:
     """What an execute reply streams: stdout and stderr as they come, then `done`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stdout: Callable[[str], None] | None = None) -> None:
+        self._on_stdout = on_stdout
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.done: dict[str, Any] | None = None
@@ -286,7 +336,10 @@ class _ExecuteStream:
     def _take(self, kind: str, data: str) -> None:
         payload = json.loads(data)
         if kind == "stdout":
-            self.stdout.append(str(payload.get("data", "")))
+            text = str(payload.get("data", ""))
+            self.stdout.append(text)
+            if self._on_stdout is not None:
+                self._on_stdout(text)
         elif kind == "stderr":
             self.stderr.append(str(payload.get("data", "")))
         elif kind == "done":

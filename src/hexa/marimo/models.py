@@ -8,6 +8,7 @@ in translation; only the keys Hexa relies on are listed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, TypedDict
 
@@ -115,6 +116,11 @@ class CellState:
     cell_id: str
     name: str | None
     code: str
+
+
+# Called with the cells as a batch found them, before it changed any (`apply`'s
+# `on_before`): from the stream, as soon as the kernel starts the batch.
+BeforeHook: TypeAlias = Callable[[Sequence[CellState]], None]
 
 
 @dataclass(frozen=True)

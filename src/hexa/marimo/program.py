@@ -75,8 +75,16 @@ async def main(req, space):
             fail({"error": "not_found", "target": ref["cell"]})
         return ref["cell"]
 
+    def states(ctx):
+        return [[str(c.id), None if c.name in (None, "", "_") else c.name, c.code]
+                for c in ctx.cells]
+
     try:
         async with cm.get_context(skip_staleness_check=True) as ctx:
+            if req.get("before"):
+                # The document this batch applies to, printed (and so streamed) before
+                # anything is applied or run: the caller's undo snapshot.
+                print("\n" + req["before"] + json.dumps(states(ctx)), flush=True)
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
@@ -157,8 +165,7 @@ async def main(req, space):
         done["put"] = put
     if req.get("cells"):
         # The document as this batch left it (marimo applied it to the context's copy).
-        done["cells"] = [[str(c.id), None if c.name in (None, "", "_") else c.name, c.code]
-                         for c in ctx.cells]
+        done["cells"] = states(ctx)
     emit(done)
 
 
@@ -398,19 +405,31 @@ def _program(request: dict[str, Any]) -> str:
     return _LOADER.replace(_PLACEHOLDER, literal, 1)
 
 
-def edit_program(ops: Sequence[Op], marker: str, *, cells: bool = False) -> str:
+def edit_program(
+    ops: Sequence[Op], marker: str, *, cells: bool = False, before: bool = False
+) -> str:
     """A program that applies `ops` in one atomic code-mode batch; with `cells`, its result
-    also holds every cell (id, name, code) as the batch left them."""
+    also holds every cell (id, name, code) as the batch left them; with `before`, it first
+    prints them as the batch found them (a `before_marker` line)."""
     ops_json = [encode_op(op) for op in ops]
-    return _program({"kind": "edit", "marker": marker, "ops": ops_json, "cells": cells})
+    request = {"kind": "edit", "marker": marker, "ops": ops_json, "cells": cells}
+    return _program(request | ({"before": before_marker(marker)} if before else {}))
 
 
-def replace_program(cells: Sequence[tuple[str, str | None]], *, run: bool, marker: str) -> str:
+def replace_program(
+    cells: Sequence[tuple[str, str | None]], *, run: bool, marker: str, before: bool = False
+) -> str:
     """A program that deletes every cell and creates `cells` (code, name) in order."""
     specs = [{"code": code, "name": name} for code, name in cells]
-    return _program(
-        {"kind": "edit", "marker": marker, "ops": [{"op": "replace", "cells": specs, "run": run}]}
-    )
+    ops = [{"op": "replace", "cells": specs, "run": run}]
+    request = {"kind": "edit", "marker": marker, "ops": ops}
+    return _program(request | ({"before": before_marker(marker)} if before else {}))
+
+
+def before_marker(marker: str) -> str:
+    """The start of the line that holds the cells a batch found (never a result line:
+    result lines start with `marker`, which ends in a space where this has a letter)."""
+    return marker.rstrip() + "before "
 
 
 def read_program(marker: str, *, limit: int) -> str:
@@ -439,5 +458,6 @@ def find_result(stdout: str, marker: str) -> dict[str, Any] | None:
 
 def strip_results(stdout: str, marker: str) -> str:
     """`stdout` without the interpreter's result lines (what the cells printed)."""
-    kept = [line for line in stdout.splitlines(keepends=True) if not line.startswith(marker)]
+    ours = (marker, before_marker(marker))
+    kept = [line for line in stdout.splitlines(keepends=True) if not line.startswith(ours)]
     return "".join(kept)

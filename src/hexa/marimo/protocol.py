@@ -13,6 +13,7 @@ from typing import Protocol
 
 from hexa.marimo.models import (
     ApplyResult,
+    BeforeHook,
     CellMap,
     CellOutputs,
     CellRuntimeData,
@@ -103,10 +104,16 @@ class NotebookClient(Protocol):
     # -- edits
 
     async def apply(
-        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+        self,
+        ops: Sequence[Op],
+        *,
+        timeout: float | None = None,
+        with_cells: bool = False,
+        on_before: BeforeHook | None = None,
     ) -> ApplyResult:
         """Apply a batch of operations atomically: all of them, or on a validation error
-        none; `with_cells` also returns the cells as the batch left them."""
+        none; `with_cells` also returns the cells as the batch left them, and `on_before`
+        is called with them as the batch found them, before it changes anything."""
         ...
 
     async def delete_cells(
@@ -119,6 +126,8 @@ class NotebookClient(Protocol):
         *,
         run: bool = True,
         timeout: float | None = None,
+        on_before: BeforeHook | None = None,
     ) -> list[str]:
-        """Replace the whole notebook with `cells` (code, name); the new cells' ids."""
+        """Replace the whole notebook with `cells` (code, name); the new cells' ids.
+        `on_before` as for `apply`."""
         ...

@@ -8,7 +8,8 @@ the cells they add, and the notebook-replacing test runs last.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest_asyncio
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import CellConflictError, CellNotFoundError, CodeModeError
 from hexa.marimo.models import (
+    CellState,
     CreateCell,
     DeleteCell,
     EditCell,
@@ -258,6 +260,38 @@ async def test_put_updates_by_id_or_name_and_creates_the_rest(nb: Editing) -> No
     await nb.client.delete_cells([p, q, r])
 
 
+async def test_a_batch_reports_the_cells_it_found_before_its_run_ends(nb: Editing) -> None:
+    """The undo snapshot of a turn: streamed first, so a long run does not hold it back."""
+    found: list[list[CellState]] = []
+    reported = asyncio.Event()
+
+    def hook(cells: Sequence[CellState]) -> None:
+        found.append(list(cells))
+        reported.set()
+
+    expected = [CellState(c.cell_id, c.name, c.code) for c in await nb.client.read_cells()]
+    gate = nb.marimo.path.parent / "agent_gate"  # the cell runs until the test makes it
+    code = (
+        "import pathlib, time\n"
+        "for _ in range(1200):  # at most a minute\n"
+        f"    if pathlib.Path({str(gate)!r}).exists():\n"
+        "        break\n"
+        "    time.sleep(0.05)"
+    )
+    batch = asyncio.create_task(nb.client.apply([CreateCell(code)], on_before=hook))
+    try:
+        async with asyncio.timeout(30):
+            await reported.wait()
+        assert not batch.done(), "reported while the batch's run still goes on"
+        assert [[(c.cell_id, c.name or "_", c.code) for c in f] for f in found] == [
+            [(c.cell_id, c.name or "_", c.code) for c in expected]
+        ]
+    finally:
+        gate.touch()
+        created = (await batch).created
+    await nb.client.delete_cells(list(created))
+
+
 async def test_hostile_strings_round_trip(nb: Editing) -> None:
     code = (
         's = """it\'s \'\'\' "quoted" \\\\ back\\nslash\\t{}%s"""\n'
@@ -306,9 +340,13 @@ async def test_run_stale(nb: Editing) -> None:
 
 async def test_replace_cells_last(nb: Editing) -> None:
     mark = len(nb.viewer.frames)
+    before = [c.cell_id for c in await nb.client.read_cells()]
+    found: list[list[str]] = []
     ids = await nb.client.replace_cells(
-        [("import marimo as mo", None), ('mo.md("replaced")', "note"), ("agent_r = 7", None)]
+        [("import marimo as mo", None), ('mo.md("replaced")', "note"), ("agent_r = 7", None)],
+        on_before=lambda cells: found.append([c.cell_id for c in cells]),
     )
+    assert found == [before]
     assert len(ids) == 3
     assert await cell_ids(nb.client) == ids
     tx = await next_tx(nb, mark, "delete-cell")

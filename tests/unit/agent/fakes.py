@@ -21,6 +21,7 @@ from hexa.errors import NotFoundError
 from hexa.marimo.errors import CellNotFoundError, CodeModeError, MarimoError
 from hexa.marimo.models import (
     ApplyResult,
+    BeforeHook,
     CellDependencies,
     CellErrors,
     CellMap,
@@ -75,6 +76,10 @@ class FakeMarimoClient:
         self.applied: list[list[Op]] = []  # every batch that was applied
         # A test holds an apply here until it sets `gate`; `applying` says one has begun.
         self.gate: asyncio.Event | None = None
+        # A batch held here has not started at all: unlike at `gate`, it has not yet
+        # reported the cells it found (`on_before`).
+        self.queue: asyncio.Event | None = None
+        self.started = asyncio.Event()  # a batch started (and reported what it found)
         self.applying = asyncio.Event()
         self.namespace: dict[str, Any] = {}
         self.rules_calls = 0
@@ -309,11 +314,21 @@ class FakeMarimoClient:
         return created[ref.index] if isinstance(ref, NewCell) else ref
 
     async def apply(
-        self, ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+        self,
+        ops: Sequence[Op],
+        *,
+        timeout: float | None = None,
+        with_cells: bool = False,
+        on_before: BeforeHook | None = None,
     ) -> ApplyResult:
         if self.fail_with is not None:
             raise self.fail_with
         self.applying.set()
+        if self.queue is not None:  # waits to start (behind another run): nothing reported
+            await self.queue.wait()
+        if on_before is not None:  # as the interpreter: first, even if the batch then fails
+            on_before([CellState(c.cell_id, c.name, c.code) for c in self.cells])
+        self.started.set()
         if self.gate is not None:
             await self.gate.wait()
         snapshot = [FakeCell(**c.__dict__) for c in self.cells]
@@ -415,7 +430,10 @@ class FakeMarimoClient:
         *,
         run: bool = True,
         timeout: float | None = None,
+        on_before: BeforeHook | None = None,
     ) -> list[str]:
+        if on_before is not None:
+            on_before([CellState(c.cell_id, c.name, c.code) for c in self.cells])
         self.cells = []
         result = await self.apply([CreateCell(code, name=name, run=run) for code, name in cells])
         return list(result.created)

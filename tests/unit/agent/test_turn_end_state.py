@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hexa.agent import snapshots
-from hexa.marimo.models import ApplyResult, CellRuntimeData, Op
+from hexa.marimo.models import ApplyResult, BeforeHook, CellRuntimeData, Op
 from hexa.store import TurnRepository
 
 from .conftest import World
@@ -55,8 +55,9 @@ async def test_the_end_state_is_what_the_last_batch_reported(
     reply = await world.service(two_adds()).chat(world.alice, "nb1", "add two")
     assert await end_state(world, reply.turn_id) == [(c.cell_id, c.code) for c in world.nb.cells]
     assert [code for _, code in await end_state(world, reply.turn_id)][-2:] == ["y = 3", "y + 100"]
-    # The snapshot before the turn is the only read: nothing is read after a change.
-    assert reads == [1]
+    # Nothing is read: the snapshot before came from the first batch, the state after
+    # from the last.
+    assert reads == [0]
 
 
 async def test_a_batch_that_reports_no_cells_is_read_after(
@@ -66,12 +67,16 @@ async def test_a_batch_that_reports_no_cells_is_read_after(
     apply = world.nb.apply
 
     async def silent(
-        ops: Sequence[Op], *, timeout: float | None = None, with_cells: bool = False
+        ops: Sequence[Op],
+        *,
+        timeout: float | None = None,
+        with_cells: bool = False,
+        on_before: BeforeHook | None = None,
     ) -> ApplyResult:
-        return replace(await apply(ops, timeout=timeout), cells=None)
+        return replace(await apply(ops, timeout=timeout, on_before=on_before), cells=None)
 
     monkeypatch.setattr(world.nb, "apply", silent)
     reply = await world.service(two_adds()).chat(world.alice, "nb1", "add two")
     assert [code for _, code in await end_state(world, reply.turn_id)][-1] == "y + 100"
     assert await end_state(world, reply.turn_id) == [(c.cell_id, c.code) for c in world.nb.cells]
-    assert reads == [3], "read before the turn, and after each change"
+    assert reads == [2], "read after each change"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from http.cookiejar import Cookie
 from typing import Any
 
@@ -28,6 +28,7 @@ from hexa.marimo.errors import (
     MarimoSessionError,
     MarimoTimeoutError,
 )
+from hexa.marimo.models import CellState, RunCell
 from hexa.marimo.transport import Connection
 
 BASE = "http://127.0.0.1:4321/nb/abc"
@@ -408,6 +409,49 @@ async def test_edit_results(fake: FakeMarimo, client: MarimoClient) -> None:
     with pytest.raises(CodeModeError) as silent:
         await client.run_stale()
     assert not silent.value.applied
+
+
+def before_then_result(before: str, *forged: str) -> Callable[[str], httpx2.Response]:
+    """An execute handler that streams a batch's "cells found" line split over several
+    stdout events (as marimo may cut it), lines a cell printed, then the result."""
+
+    def handler(code: str) -> httpx2.Response:
+        match = MARKER.search(code)
+        assert match is not None
+        line = f"\n{match.group(0).rstrip()}before {before}\n"
+        events: list[tuple[str, Any]] = [("stdout", {"data": text}) for text in forged]
+        events += [("stdout", {"data": line[i : i + 7]}) for i in range(0, len(line), 7)]
+        events.append(("stdout", {"data": f"\n{match.group(0)}{json.dumps({'ok': True})}\n"}))
+        events.append(done(True))
+        return httpx2.Response(200, content=sse(*events))
+
+    return handler
+
+
+async def test_a_batch_hands_over_the_cells_it_found(
+    fake: FakeMarimo, client: MarimoClient
+) -> None:
+    found: list[Sequence[CellState]] = []
+    cells = [["Hbol", None, "import math"], ["MJUe", "data", "x = 'a\\nb'"]]
+    forged = '__hexa_0123456789abcdef__before [["fake", null, "x"]]\n'
+    fake.execute = before_then_result(json.dumps(cells), forged)
+    result = await client.apply([RunCell("Hbol")], on_before=found.append)
+    assert [list(f) for f in found] == [
+        [CellState("Hbol", None, "import math"), CellState("MJUe", "data", "x = 'a\\nb'")]
+    ]
+    assert "before" not in result.stdout.replace(forged, ""), "our line is not the cells' output"
+    assert forged in result.stdout
+
+
+async def test_a_malformed_cells_line_is_logged_and_the_batch_still_reads(
+    fake: FakeMarimo, client: MarimoClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    found: list[Sequence[CellState]] = []
+    fake.execute = before_then_result('[["only two", null]]')
+    result = await client.apply([RunCell("Hbol")], on_before=found.append)
+    assert found == []
+    assert result.created == ()
+    assert "could not be read" in caplog.text
 
 
 async def test_read_cells(fake: FakeMarimo, client: MarimoClient) -> None:

@@ -444,6 +444,27 @@ async def test_a_batch_reports_the_cells_it_left_when_asked(fake: FakeContext) -
     assert result == {"ok": True, "created": []}, "not asked: not sent"
 
 
+async def test_a_batch_first_prints_the_cells_it_found_when_asked(fake: FakeContext) -> None:
+    marker = program.new_marker()
+    stdout, error = await run(program.edit_program([RunCell("Hbol")], marker, before=True))
+    assert error is None
+    lines = [line for line in stdout.splitlines() if line]
+    prefix = program.before_marker(marker)
+    assert not prefix.startswith(marker), "never taken for the result line"
+    assert lines[0].startswith(prefix), "before anything is applied"
+    assert json.loads(lines[0][len(prefix) :]) == [
+        ["Hbol", None, "import marimo as mo"],
+        ["MJUe", "data", "df = 1"],
+        ["bkHC", None, "1 / 0"],
+    ]
+    assert lines[1] == "created cell 'new0'"
+    assert program.find_result(stdout, marker) == {"ok": True, "created": []}
+    assert program.strip_results(stdout, marker).strip() == "created cell 'new0'"
+    # Not asked: not printed.
+    stdout, _ = await run(program.edit_program([RunCell("Hbol")], marker))
+    assert prefix not in stdout
+
+
 async def test_read_program(fake: FakeContext) -> None:
     marker = program.new_marker()
     stdout, error = await run(program.read_program(marker, limit=5))
