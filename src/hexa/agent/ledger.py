@@ -32,8 +32,8 @@ class DbLedger:
       turn's first batch there found before it applied anything, reported by the batch
       itself (`ToolContext.before_hook`): exactly the document the change applied to, a
       person's edit made while the model thought included. A read through marimo's tools,
-      started as that call starts, stands in when the batch reports nothing in time (it
-      waits behind another run). A turn that only reads costs marimo nothing. The service
+      as the call ends, stands in when the batch reported nothing by then (it waits
+      behind another run). A turn that only reads costs marimo nothing. The service
       stores the snapshot with the turn's end (`snapshot_json`);
     - the turn's rows (its own, then an audit entry per call) are written while it
       waits, in order (`TurnWrites`); `settle` hands the rest to the turn's end, which
@@ -55,6 +55,7 @@ class DbLedger:
         self._writes = TurnWrites(sessions)
         # (turn id, notebook id) whose snapshot is a read: the batch had not reported
         self._stand_ins: set[tuple[str, str]] = set()
+        self._stand_in_reads: dict[tuple[str, str], asyncio.Task[None]] = {}
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
         # (`after_json` uses it).
@@ -132,6 +133,8 @@ class DbLedger:
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
         self._stand_ins -= {k for k in self._stand_ins if k[0] == turn_id}
+        for key in [k for k in self._stand_in_reads if k[0] == turn_id]:
+            self._stand_in_reads.pop(key).cancel()
         for key in [k for k in self._after if k[0] == turn_id]:
             self._after.pop(key).cancel()
 
@@ -145,38 +148,53 @@ class DbLedger:
         changed), or its batch has not started yet (it waits behind another run, past
         the tool's wait), so the notebook is still as the batch will find it. Should
         the batch report after all (it started just as the call stopped waiting), its
-        report replaces the read (`take_late_reports`)."""
+        report replaces the read (`take_late_reports`). A call cancelled with nothing
+        reported (its batch may still apply) starts the read and does not wait for it;
+        the turn's end does."""
+        key = (state.turn_id, notebook_id)
         taken = self._snapshots.setdefault(state.turn_id, {})
         if notebook_id in taken:
             yield
             return
-        state.tools.want_before.add(notebook_id)
+        if notebook_id not in state.tools.before:  # else a report is already waiting
+            state.tools.want_before.add(notebook_id)
         cancelled = False
         try:
             yield
         except asyncio.CancelledError:
-            cancelled = True  # the turn is torn down: no waiting for the read
+            cancelled = True
             raise
         finally:
             found = state.tools.before.pop(notebook_id, None)
-            if found is not None or cancelled:  # a turn torn down does not wait for a read
+            if found is not None:
                 state.tools.want_before.discard(notebook_id)
-            if found is not None:
-                taken[notebook_id] = found
-                self._unsaved.add(state.turn_id)
-            elif not cancelled:
-                self._stand_ins.add((state.turn_id, notebook_id))
-                await self._snapshot_read(state, notebook_id)
+                # Another call on the notebook (run beside this one) may have set it: only
+                # a read that stood in gives way to a report.
+                if notebook_id not in taken or key in self._stand_ins:
+                    self._stand_ins.discard(key)
+                    taken[notebook_id] = found
+                    self._unsaved.add(state.turn_id)
+            elif notebook_id not in taken:
+                self._stand_ins.add(key)
+                read = asyncio.create_task(self._snapshot_read(state, notebook_id))
+                read.add_done_callback(lambda t: t.cancelled() or t.exception())
+                self._stand_in_reads[key] = read
+                if not cancelled:
+                    await read
 
-    def take_late_reports(self, state: TurnState) -> None:
-        """Batches that reported the cells they found only after their call stopped
-        waiting: each report replaces the read that stood in for it."""
-        for turn_id, notebook_id in [k for k in self._stand_ins if k[0] == state.turn_id]:
-            found = state.tools.before.pop(notebook_id, None)
+    async def take_late_reports(self, state: TurnState) -> None:
+        """Before the turn's end is stored: the reads that stood in are done, and a batch
+        that reported the cells it found only after its call stopped waiting replaces
+        the read that stood in for it."""
+        for key in [k for k in self._stand_ins if k[0] == state.turn_id]:
+            read = self._stand_in_reads.pop(key, None)
+            if read is not None:
+                await asyncio.wait([read])  # bounded by SNAPSHOT_TIMEOUT
+            found = state.tools.before.pop(key[1], None)
             if found is not None:
-                self._stand_ins.discard((turn_id, notebook_id))
-                self._snapshots.setdefault(turn_id, {})[notebook_id] = found
-                self._unsaved.add(turn_id)
+                self._stand_ins.discard(key)
+                self._snapshots.setdefault(key[0], {})[key[1]] = found
+                self._unsaved.add(key[0])
 
     async def _snapshot_read(self, state: TurnState, notebook_id: str) -> None:
         try:

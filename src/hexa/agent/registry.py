@@ -206,8 +206,10 @@ class ToolSpec(Generic[A]):
     args_model: type[A]
     tier: Tier
     run: Callable[[ToolContext, A], Awaitable[ToolOutcome]]
-    # Whether a call may change cells' code or order (the turn's undo snapshot is taken
-    # before the first such call).
+    # Whether a call may change cells' code or order: the turn's undo snapshot is taken
+    # around the first such call, from what its batch reports it found (send batches
+    # through `cell_access.apply_ops`, which asks for that report); a call whose batch
+    # reports nothing gets a read as it ends.
     changes_cells: bool = False
     # For destructive tools: the approval card's text; `None` gives a generic sentence.
     preview: Callable[[ToolContext, A], Awaitable[ApprovalPreview]] | None = None

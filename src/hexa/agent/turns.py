@@ -233,9 +233,9 @@ class Turns:
     ) -> ChatReply:
         """Persist how the run ended (in one transaction), then tell the listeners."""
         turn_id = state.turn_id
+        await self._ledger.take_late_reports(state)  # the snapshot complete, then the end
         after = await self._ledger.after_json(state)
         unwritten = await self._ledger.settle(turn_id)  # the turn's rows, then its end
-        self._ledger.take_late_reports(state)
         snapshot = self._ledger.snapshot_json(turn_id)  # taken before the first change
         pending: list[PendingApproval] = []
         data: dict[str, Any] | None

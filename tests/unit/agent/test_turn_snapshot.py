@@ -20,6 +20,7 @@ from hexa.agent.cell_access import apply_ops
 from hexa.agent.models import ModelChoice
 from hexa.agent.registry import Tier, ToolContext, ToolOutcome
 from hexa.agent.tools_args import AddCellArgs
+from hexa.agent.toolset import TurnState
 from hexa.marimo.models import ApplyResult, BeforeHook, CreateCell, Op
 from hexa.store import TurnRepository
 
@@ -80,9 +81,12 @@ async def test_the_snapshot_is_the_document_the_first_change_applied_to(
     assert world.nb.saved == [(c.cell_id, c.code) for c in before["nb1"]]
 
 
-async def test_a_batch_still_running_has_reported_its_snapshot(world: World) -> None:
+async def test_a_batch_still_running_has_reported_its_snapshot(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The cells come first in the batch's stream: a run that outlasts the wait still
-    leaves the turn its undo."""
+    leaves the turn its snapshot, from the report (not read)."""
+    reads = count_reads(monkeypatch, world)
     service = world.service()
     original = list(world.nb.saved)
     world.nb.gate = asyncio.Event()  # the batch holds until the test lets it go
@@ -92,6 +96,7 @@ async def test_a_batch_still_running_has_reported_its_snapshot(world: World) -> 
     assert [(c.cell_id, c.code) for c in (await stored_before(world, reply.turn_id))["nb1"]] == (
         original
     )
+    assert reads == [1]  # the end state only (the batch has not left its cells yet)
     world.nb.gate.set()
     async with asyncio.timeout(5):
         while len(world.nb.cells) == len(original):
@@ -107,7 +112,7 @@ async def test_only_the_first_change_of_a_turn_sets_its_snapshot(world: World) -
     )
 
 
-async def test_a_batch_queued_behind_another_run_still_leaves_an_undo(world: World) -> None:
+async def test_a_batch_queued_behind_another_run_still_gets_a_snapshot(world: World) -> None:
     """A first batch that has not started when the tool stops waiting (it queues behind
     another run) reports nothing: the read started with the call stands in."""
     service = world.service()
@@ -183,3 +188,32 @@ async def test_a_batch_that_reports_after_its_call_stopped_waiting_wins(world: W
     assert "still running" in reply.tool_calls[0].summary
     before = await stored_before(world, reply.turn_id)
     assert [(c.cell_id, c.code) for c in before["nb1"]] == [*original, ("mine", "note = 'mine'")]
+
+
+async def test_a_call_cancelled_before_its_batch_reported_still_gets_a_snapshot(
+    world: World,
+) -> None:
+    """pydantic-ai cancels the other calls of a parallel group when one raises; a batch
+    already sent may still apply. The cancelled call starts a read and does not wait for
+    it; the turn's end does."""
+    service = world.service()
+    ledger = service._turns._ledger  # the service's own DbLedger
+    state = TurnState(service._tools(world.alice, "nb1"), "t-cancel", "p")
+    original = list(world.nb.saved)
+
+    entered = asyncio.Event()
+
+    async def call() -> None:
+        async with ledger.snapshot(state, "nb1"):
+            entered.set()
+            await asyncio.Event().wait()  # a batch that never reports
+
+    task = asyncio.create_task(call())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await ledger.take_late_reports(state)
+    stored = snapshots.decode(ledger.snapshot_json("t-cancel"))
+    assert [(c.cell_id, c.code) for c in stored["nb1"]] == original
+    await ledger.forget("t-cancel")
