@@ -7,7 +7,6 @@ background and the tool says so (`still_running`).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Iterable, Sequence
@@ -60,12 +59,6 @@ async def apply_ops(
 ) -> Finished[ApplyResult] | StillRunning:
     client = await ctx.client(notebook_id)
     ctx.left.pop(notebook_id, None)
-    ctx.running.pop(notebook_id, None)
-
-    def keep(task: asyncio.Task[ApplyResult]) -> None:
-        ctx.background.keep(notebook_id, label, task)
-        ctx.running[notebook_id] = task
-
     result = await bounded(
         client.apply(
             ops,
@@ -74,7 +67,7 @@ async def apply_ops(
             on_before=ctx.before_hook(notebook_id),
         ),
         wait=ctx.run_wait,
-        keep=keep,
+        keep=lambda task: ctx.background.keep(notebook_id, label, task),
     )
     if isinstance(result, Finished) and result.value.cells is not None:
         ctx.left[notebook_id] = list(result.value.cells)

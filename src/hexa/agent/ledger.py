@@ -17,8 +17,7 @@ from hexa.agent.toolset import CallRecord, TurnState
 from hexa.agent.turn_writes import TurnWrites, Write
 from hexa.errors import HexaError
 from hexa.marimo.errors import MarimoError
-from hexa.marimo.models import ApplyResult
-from hexa.store import ApprovalRepository, AuditRepository, TurnRepository
+from hexa.store import ApprovalRepository, AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +56,6 @@ class DbLedger:
         # (turn id, notebook id) whose snapshot is a read: the batch had not reported
         self._stand_ins: set[tuple[str, str]] = set()
         self._stand_in_reads: dict[tuple[str, str], asyncio.Task[None]] = {}
-        # (turn id, notebook id) -> the turn's last batch there, still running when its
-        # call returned
-        self._running_after: dict[tuple[str, str], asyncio.Task[ApplyResult]] = {}
-        self._late: set[asyncio.Task[None]] = set()  # end states being corrected
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
         # (`after_json` uses it).
@@ -122,13 +117,6 @@ class DbLedger:
         stale = self._after.pop(key, None)
         if stale is not None:
             stale.cancel()
-        self._running_after.pop(key, None)
-        running = state.tools.running.pop(notebook_id, None)
-        if running is not None:
-            # Still running in the background: what is read now may not hold its change
-            # (it may not even have started). The turn's stored end state is corrected
-            # with the batch's own report once it ends (`forget`).
-            self._running_after[key] = running
         left = state.tools.left.pop(notebook_id, None)
         if left is not None:
             reported = asyncio.get_running_loop().create_future()
@@ -141,10 +129,6 @@ class DbLedger:
         self._writes.write_now(state.turn_id)  # the turn's end may wait for that read
 
     async def forget(self, turn_id: str) -> None:
-        """The turn is over (its end stored, or failed): drop what is kept for it. A batch
-        it left running will correct the stored end state when it ends."""
-        for key in [k for k in self._running_after if k[0] == turn_id]:
-            self._running_after.pop(key).add_done_callback(self._when_ended(key))
         await self._writes.close(turn_id)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
@@ -153,39 +137,6 @@ class DbLedger:
             self._stand_in_reads.pop(key).cancel()
         for key in [k for k in self._after if k[0] == turn_id]:
             self._after.pop(key).cancel()
-
-    def _when_ended(self, key: tuple[str, str]) -> Callable[[asyncio.Task[ApplyResult]], None]:
-        def ended(batch: asyncio.Task[ApplyResult]) -> None:
-            task = asyncio.create_task(self._store_late_after(key, batch))
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
-
-        return ended
-
-    async def _store_late_after(
-        self, key: tuple[str, str], batch: asyncio.Task[ApplyResult]
-    ) -> None:
-        """A batch the turn left running has ended: the cells it reports leaving become
-        the turn's end state for its notebook, so undo knows the change and spares only
-        what the person did after it."""
-        turn_id, notebook_id = key
-        if batch.cancelled() or batch.exception() is not None:
-            return  # refused, or ended without a report: the end state read stays
-        cells = batch.result().cells
-        if cells is None:
-            logger.warning("turn %s: a late batch on %s reported no cells", turn_id, notebook_id)
-            return
-        try:
-            async with self._sessions.begin() as session:
-                turns = TurnRepository(session)
-                turn = await turns.get(turn_id)
-                if turn is None or turn.cells_before_json is None:
-                    return
-                after = snapshots.decode(turn.cells_after_json)
-                after[notebook_id] = list(cells)
-                await turns.update(turn_id, cells_after_json=snapshots.encode(after))
-        except Exception:
-            logger.exception("turn %s: its end state after a late batch not stored", turn_id)
 
     @contextlib.asynccontextmanager
     async def snapshot(self, state: TurnState, notebook_id: str) -> AsyncIterator[None]:

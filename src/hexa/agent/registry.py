@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from hexa.agent.views import CellChange
-from hexa.marimo.models import ApplyResult, BeforeHook, CellState
+from hexa.marimo.models import BeforeHook, CellState
 from hexa.marimo.protocol import NotebookClient
 from hexa.users import Principal
 
@@ -98,9 +98,6 @@ class ToolContext:
     # notebook id -> its cells as the current call's last batch left them (the batch
     # reports them): the turn's end state without reading it again.
     left: dict[str, list[CellState]] = field(default_factory=dict)
-    # notebook id -> the current call's batch, left running in the background past the
-    # tool's wait: what it reports when it ends is where the turn left the cells.
-    running: dict[str, asyncio.Task[ApplyResult]] = field(default_factory=dict)
     # The turn's undo snapshot, from its first batch on a notebook: the notebooks it is
     # still wanted of, and the cells a batch found there (reported before it applied).
     want_before: set[str] = field(default_factory=set)

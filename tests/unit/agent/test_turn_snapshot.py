@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from hexa.agent import ToolSpec, default_registry, snapshots
 from hexa.agent.cell_access import apply_ops
@@ -24,7 +22,7 @@ from hexa.agent.registry import Tier, ToolContext, ToolOutcome
 from hexa.agent.tools_args import AddCellArgs
 from hexa.agent.toolset import TurnState
 from hexa.marimo.models import ApplyResult, BeforeHook, CreateCell, Op
-from hexa.store import Turn, TurnRepository
+from hexa.store import TurnRepository
 
 from .conftest import World
 from .fakes import FakeCell
@@ -114,10 +112,9 @@ async def test_only_the_first_change_of_a_turn_sets_its_snapshot(world: World) -
     )
 
 
-async def test_a_batch_queued_behind_another_run_can_still_be_undone(world: World) -> None:
+async def test_a_batch_queued_behind_another_run_still_gets_a_snapshot(world: World) -> None:
     """A first batch that has not started when the tool stops waiting (it queues behind
-    another run) reports nothing: a read stands in. Once the batch has run, its report
-    of the cells it left becomes the turn's end state, and undo takes the change back."""
+    another run) reports nothing: the read started with the call stands in."""
     service = world.service()
     original = list(world.nb.saved)
     world.nb.queue = asyncio.Event()  # the batch does not start until the test says
@@ -126,21 +123,10 @@ async def test_a_batch_queued_behind_another_run_can_still_be_undone(world: Worl
     assert "still running" in reply.message
     before = await stored_before(world, reply.turn_id)
     assert [(c.cell_id, c.code) for c in before["nb1"]] == original
-    stored = asyncio.Event()  # the turn's end state corrected, once the batch has run
-
-    def on_commit(session: Session) -> None:
-        if any(isinstance(row, Turn) for row in session.identity_map.values()):
-            stored.set()
-
-    event.listen(Session, "after_commit", on_commit)
-    try:
-        world.nb.queue.set()
-        await asyncio.wait_for(stored.wait(), 5)
-    finally:
-        event.remove(Session, "after_commit", on_commit)
-    assert world.nb.cells[-1].code == "y = 5"
-    await service.undo(world.alice, "nb1")
-    assert world.nb.saved == original
+    world.nb.queue.set()
+    async with asyncio.timeout(5):
+        while len(world.nb.cells) == len(original):
+            await asyncio.sleep(0)  # the background batch finishes on this loop
 
 
 async def test_a_call_that_fails_after_its_batch_applied_keeps_the_undo(world: World) -> None:
