@@ -180,7 +180,8 @@ class DbLedger:
                 read.add_done_callback(lambda t: t.cancelled() or t.exception())
                 self._stand_in_reads[key] = read
                 if not cancelled:
-                    await read
+                    # Shielded: a call cancelled while it waits leaves the read to the end.
+                    await asyncio.shield(read)
 
     async def take_late_reports(self, state: TurnState) -> None:
         """Before the turn's end is stored: the reads that stood in are done, and a batch
