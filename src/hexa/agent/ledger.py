@@ -53,9 +53,8 @@ class DbLedger:
         self._snapshots: dict[str, dict[str, list[snapshots.CellState]]] = {}
         self._unsaved: set[str] = set()  # turns with a snapshot not stored yet
         self._writes = TurnWrites(sessions)
-        # (turn id, notebook id) whose snapshot is a read: the batch had not reported
-        self._stand_ins: set[tuple[str, str]] = set()
-        self._stand_in_reads: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # (turn id, notebook id) -> the read standing in for a batch that had not reported
+        self._stand_ins: dict[tuple[str, str], asyncio.Task[None]] = {}
         # (turn id, notebook id) -> the cells right after the turn's last change there:
         # as its batch reported them, or read while the model takes its next step
         # (`after_json` uses it).
@@ -132,9 +131,8 @@ class DbLedger:
         await self._writes.close(turn_id)
         self._snapshots.pop(turn_id, None)
         self._unsaved.discard(turn_id)
-        self._stand_ins -= {k for k in self._stand_ins if k[0] == turn_id}
-        for key in [k for k in self._stand_in_reads if k[0] == turn_id]:
-            self._stand_in_reads.pop(key).cancel()
+        for key in [k for k in self._stand_ins if k[0] == turn_id]:
+            self._stand_ins.pop(key).cancel()
         for key in [k for k in self._after if k[0] == turn_id]:
             self._after.pop(key).cancel()
 
@@ -171,14 +169,15 @@ class DbLedger:
                 # Another call on the notebook (run beside this one) may have set it: only
                 # a read that stood in gives way to a report.
                 if notebook_id not in taken or key in self._stand_ins:
-                    self._stand_ins.discard(key)
+                    stood_in = self._stand_ins.pop(key, None)
+                    if stood_in is not None:
+                        stood_in.cancel()
                     taken[notebook_id] = found
                     self._unsaved.add(state.turn_id)
             elif notebook_id not in taken:
-                self._stand_ins.add(key)
                 read = asyncio.create_task(self._snapshot_read(state, notebook_id))
                 read.add_done_callback(lambda t: t.cancelled() or t.exception())
-                self._stand_in_reads[key] = read
+                self._stand_ins[key] = read
                 if not cancelled:
                     # Shielded: a call cancelled while it waits leaves the read to the end.
                     await asyncio.shield(read)
@@ -188,12 +187,9 @@ class DbLedger:
         that reported the cells it found only after its call stopped waiting replaces
         the read that stood in for it."""
         for key in [k for k in self._stand_ins if k[0] == state.turn_id]:
-            read = self._stand_in_reads.pop(key, None)
-            if read is not None:
-                await asyncio.wait([read])  # bounded by SNAPSHOT_TIMEOUT
+            await asyncio.wait([self._stand_ins.pop(key)])  # bounded by SNAPSHOT_TIMEOUT
             found = state.tools.before.pop(key[1], None)
             if found is not None:
-                self._stand_ins.discard(key)
                 self._snapshots.setdefault(key[0], {})[key[1]] = found
                 self._unsaved.add(key[0])
 
