@@ -37,6 +37,25 @@ async def stored_before(world: World, turn_id: str) -> dict[str, list[snapshots.
     return snapshots.decode(turn.cells_before_json)
 
 
+async def a_turn_left_running(world: World) -> tuple[str, list[tuple[str, str]]]:
+    """A builtin turn adding `y = 5` whose batch the fake holds (the caller set its `gate`
+    or `queue`) past the tool's wait: the turn's id and the cells before it."""
+    service = world.service()
+    original = list(world.nb.saved)
+    service._run_wait = 0.05  # the settings' run_wait, shortened for the test
+    reply = await service.chat(world.alice, "nb1", "```python\ny = 5\n```")
+    assert "still running" in reply.message
+    return reply.turn_id, original
+
+
+async def let_go(world: World, hold: asyncio.Event, original: list[tuple[str, str]]) -> None:
+    """Release a held batch and see it finish (in the background, on this loop)."""
+    hold.set()
+    async with asyncio.timeout(5):
+        while len(world.nb.cells) == len(original):
+            await asyncio.sleep(0)
+
+
 async def test_a_turn_that_only_reads_costs_marimo_no_snapshot(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,20 +106,11 @@ async def test_a_batch_still_running_has_reported_its_snapshot(
     """The cells come first in the batch's stream: a run that outlasts the wait still
     leaves the turn its snapshot, from the report (not read)."""
     reads = count_reads(monkeypatch, world)
-    service = world.service()
-    original = list(world.nb.saved)
     world.nb.gate = asyncio.Event()  # the batch holds until the test lets it go
-    service._run_wait = 0.05  # the settings' run_wait, shortened for the test
-    reply = await service.chat(world.alice, "nb1", "```python\ny = 5\n```")
-    assert "still running" in reply.message
-    assert [(c.cell_id, c.code) for c in (await stored_before(world, reply.turn_id))["nb1"]] == (
-        original
-    )
+    turn_id, original = await a_turn_left_running(world)
+    assert [(c.cell_id, c.code) for c in (await stored_before(world, turn_id))["nb1"]] == (original)
     assert reads == [1]  # the end state only (the batch has not left its cells yet)
-    world.nb.gate.set()
-    async with asyncio.timeout(5):
-        while len(world.nb.cells) == len(original):
-            await asyncio.sleep(0)  # the background batch finishes on this loop
+    await let_go(world, world.nb.gate, original)
 
 
 async def test_only_the_first_change_of_a_turn_sets_its_snapshot(world: World) -> None:
@@ -114,19 +124,12 @@ async def test_only_the_first_change_of_a_turn_sets_its_snapshot(world: World) -
 
 async def test_a_batch_queued_behind_another_run_still_gets_a_snapshot(world: World) -> None:
     """A first batch that has not started when the tool stops waiting (it queues behind
-    another run) reports nothing: the read started with the call stands in."""
-    service = world.service()
-    original = list(world.nb.saved)
+    another run) reports nothing: a read as the call ends stands in."""
     world.nb.queue = asyncio.Event()  # the batch does not start until the test says
-    service._run_wait = 0.05  # the settings' run_wait, shortened for the test
-    reply = await service.chat(world.alice, "nb1", "```python\ny = 5\n```")
-    assert "still running" in reply.message
-    before = await stored_before(world, reply.turn_id)
+    turn_id, original = await a_turn_left_running(world)
+    before = await stored_before(world, turn_id)
     assert [(c.cell_id, c.code) for c in before["nb1"]] == original
-    world.nb.queue.set()
-    async with asyncio.timeout(5):
-        while len(world.nb.cells) == len(original):
-            await asyncio.sleep(0)  # the background batch finishes on this loop
+    await let_go(world, world.nb.queue, original)
 
 
 async def test_a_call_that_fails_after_its_batch_applied_keeps_the_undo(world: World) -> None:
