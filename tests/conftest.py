@@ -15,8 +15,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.postgres import PostgresCluster, postgres_cluster
+from tests.support.stopping import stop_on_sigterm_like_ctrl_c
 
 SERVER_BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stop_on_sigterm_like_ctrl_c()
 
 
 @pytest.fixture(scope="session")
