@@ -42,6 +42,7 @@ from hexa.generate import SubprocessRunner
 from hexa.kube.spawner import KubernetesSpawner
 from hexa.live import EventBus
 from hexa.marimo.client import make_http_client
+from hexa.marimo.wire import Wire
 from hexa.notebooks.cells import CellService
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.new_notebooks import GenerationService
@@ -148,11 +149,15 @@ async def _start(
         touch_every=min(10.0, settings.idle_timeout / 4),
     )
     http = _open_marimo_client(stack)
-    supervisor = await _start_supervisor(settings, pid_file, sandbox, http, placements, stack)
+    # Hexa's own calls to marimo (every edit, run and read) go over the leaner Wire; the
+    # proxy streams people's requests through httpx2.
+    wire = Wire()
+    stack.push_async_callback(wire.aclose)
+    supervisor = await _start_supervisor(settings, pid_file, sandbox, wire, placements, stack)
     await placements.reset()
     await _start_relay(relay, bus, supervisor, stack)
     app.state.services = await _start_services(
-        settings, sessions, supervisor, sandbox, http, placements, bus, stack, model
+        settings, sessions, supervisor, sandbox, wire, placements, bus, stack, model
     )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
 
@@ -303,7 +308,7 @@ async def _start_kubernetes(settings: Settings, stack: AsyncExitStack) -> Kubern
 
 
 def _open_marimo_client(stack: AsyncExitStack) -> httpx2.AsyncClient:
-    # One pooled client for everything Hexa sends to marimo; its jar refuses cookies,
+    # One pooled client for everything the proxy sends to marimo; its jar refuses cookies,
     # so one user's marimo cookie can never ride on another's proxied request. No
     # read timeout: the proxy streams SSE; marimo calls set their own timeouts.
     http = make_http_client()
@@ -316,7 +321,7 @@ async def _start_supervisor(
     settings: Settings,
     pid_file: PidFile,
     sandbox: Sandbox,
-    http: httpx2.AsyncClient,
+    http: Wire,
     placements: Placements,
     stack: AsyncExitStack,
 ) -> Supervisor:
@@ -368,7 +373,7 @@ async def _start_services(
     sessions: async_sessionmaker[AsyncSession],
     supervisor: Supervisor,
     sandbox: Sandbox,
-    http: httpx2.AsyncClient,
+    http: Wire,
     placements: Placements,
     bus: EventBus,
     stack: AsyncExitStack,

@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-import httpx2
-
 from hexa.marimo.codemode import CodeMode
 from hexa.marimo.errors import MarimoError
 from hexa.marimo.models import KernelState, ServerStatus, SessionRef
 from hexa.marimo.sessions import SessionOps
 from hexa.marimo.tools import ToolReads
-from hexa.marimo.transport import Connection, make_http_client
+from hexa.marimo.transport import Connection, MarimoHTTP, make_http_client
 
 __all__ = ["MarimoClient", "make_http_client"]
 
@@ -32,17 +30,17 @@ __all__ = ["MarimoClient", "make_http_client"]
 class MarimoClient(SessionOps, ToolReads, CodeMode):
     """Typed access to one marimo server (one notebook).
 
-    `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). The
-    AsyncClient is shared and owned by the app; requests are built here with their own
-    headers and timeouts and never take cookies from its jar. Code-mode calls through one
-    client are serialized: use one MarimoClient per notebook.
+    `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). `http` (the
+    app's `Wire`, or an httpx2 client) is shared and owned by the app; requests are built
+    here with their own headers and timeouts and never take cookies from a jar. Code-mode
+    calls through one client are serialized: use one MarimoClient per notebook.
     """
 
     def __init__(
         self,
         base_url: str,
         token: str,
-        http: httpx2.AsyncClient,
+        http: MarimoHTTP,
         *,
         stable_session_id: str | None = None,
         request_timeout: float = 30.0,

@@ -15,8 +15,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-import httpx2
-
 from hexa.marimo import program
 from hexa.marimo.errors import (
     CellConflictError,
@@ -48,7 +46,15 @@ from hexa.marimo.models import (
     Target,
 )
 from hexa.marimo.sse import SSEParser
-from hexa.marimo.transport import STABLE_HEADER, Connection, OnConnection, decode
+from hexa.marimo.transport import (
+    BROKEN,
+    STABLE_HEADER,
+    STALLED,
+    Connection,
+    OnConnection,
+    decode,
+)
+from hexa.marimo.wire import Reply
 
 __all__ = ["CodeMode"]
 
@@ -96,7 +102,7 @@ class CodeMode(OnConnection):
                     body={"code": code},
                     headers={STABLE_HEADER: stable},
                     # asyncio.timeout is the deadline; a cell may print nothing for long.
-                    timeout=httpx2.Timeout(limit + 5.0),
+                    timeout=limit + 5.0,
                     stream=True,
                 )
                 try:
@@ -107,9 +113,9 @@ class CodeMode(OnConnection):
             raise MarimoTimeoutError(
                 f"code mode ran past {limit:g}s; the kernel was interrupted"
             ) from exc
-        except httpx2.TimeoutException as exc:
+        except STALLED as exc:
             raise MarimoTimeoutError(f"code mode stalled past {limit:g}s") from exc
-        except httpx2.TransportError as exc:
+        except BROKEN as exc:
             raise MarimoNotRunningError(f"marimo went away during execute: {exc}") from exc
         return stream.result()
 
@@ -319,7 +325,7 @@ class _ExecuteStream:
         self.stderr: list[str] = []
         self.done: dict[str, Any] | None = None
 
-    async def read(self, response: httpx2.Response) -> None:
+    async def read(self, response: Reply) -> None:
         if response.status_code != 200:
             await response.aread()
             error = error_from_response(response.status_code, decode(response))

@@ -1,13 +1,15 @@
 """HTTP transport to one marimo server, and the session ids its requests carry.
 
 `Connection` builds every request itself (Bearer token, no jar cookies, its own timeout),
-maps transport failures to Hexa's marimo errors, and keeps the notebook's session: the
+sends it through Hexa's `Wire` (or an httpx2 client: tests' fakes, the benches), maps
+transport failures to Hexa's marimo errors, and keeps the notebook's session: the
 stable id Hexa opened, and the ws id marimo currently files that session under, which
 `Marimo-Session-Id` and the tools' `session_id` need (research §2-§3).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -22,11 +24,22 @@ from hexa.marimo.errors import (
     error_from_response,
 )
 from hexa.marimo.models import SessionRef
+from hexa.marimo.wire import (
+    Reply,
+    Wire,
+    WireClosedError,
+    WireConnectError,
+    WireError,
+    WireTimeoutError,
+)
 
 __all__ = [
+    "BROKEN",
     "SESSION_HEADER",
     "STABLE_HEADER",
+    "STALLED",
     "Connection",
+    "MarimoHTTP",
     "OnConnection",
     "decode",
     "make_http_client",
@@ -34,6 +47,13 @@ __all__ = [
 
 SESSION_HEADER = "Marimo-Session-Id"
 STABLE_HEADER = "Marimo-Stable-Session-Id"
+
+# What Hexa reaches marimo with: the Wire in production, an httpx2 client where a test
+# swaps in a fake transport.
+MarimoHTTP = httpx2.AsyncClient | Wire
+# Failures while a streamed reply is read, from either.
+STALLED = (httpx2.TimeoutException, WireTimeoutError)
+BROKEN = (httpx2.TransportError, WireError)
 
 
 def make_http_client(timeout: float = 30.0) -> httpx2.AsyncClient:
@@ -50,7 +70,7 @@ def make_http_client(timeout: float = 30.0) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(cookies=jar, trust_env=False, timeout=timeout, follow_redirects=False)
 
 
-def decode(response: httpx2.Response) -> Any:
+def decode(response: Reply) -> Any:
     """A reply's JSON, or its text when it is not JSON."""
     try:
         return response.json()
@@ -61,8 +81,8 @@ def decode(response: httpx2.Response) -> Any:
 class Connection:
     """Requests to one marimo server, and the ids of the notebook's session.
 
-    `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). The
-    AsyncClient is shared and owned by the app; requests never take cookies from its jar.
+    `base_url` includes marimo's base path (`http://127.0.0.1:PORT/nb/<id>`). `http` is
+    shared and owned by the app; requests never take cookies from a jar.
     `file_key` names the notebook when the server serves a folder (a spare's marimo).
     """
 
@@ -70,7 +90,7 @@ class Connection:
         self,
         base_url: str,
         token: str,
-        http: httpx2.AsyncClient,
+        http: MarimoHTTP,
         *,
         stable_session_id: str | None = None,
         request_timeout: float = 30.0,
@@ -94,12 +114,14 @@ class Connection:
         *,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
-        timeout: httpx2.Timeout | float | None = None,
+        timeout: float | None = None,
         auth: bool = True,
         stream: bool = False,
-    ) -> httpx2.Response:
+    ) -> Reply:
         merged = {**(self.auth() if auth else {}), **(headers or {})}
         limit = timeout if timeout is not None else self.request_timeout
+        if isinstance(self.http, Wire):
+            return await self._send_wire(self.http, method, path, body, merged, limit, stream)
         # Built directly (not client.build_request) so no jar cookie is ever attached.
         request = httpx2.Request(
             method,
@@ -126,6 +148,33 @@ class Connection:
             except httpx2.TransportError as exc:
                 raise MarimoNotRunningError(f"marimo at {self.base_url}: {exc}") from exc
         raise AssertionError("unreachable")
+
+    async def _send_wire(
+        self,
+        wire: Wire,
+        method: str,
+        path: str,
+        body: Any,
+        headers: dict[str, str],
+        limit: float,
+        stream: bool,
+    ) -> Reply:
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        payload = None if body is None else json.dumps(body).encode()
+        url = f"{self.base_url}{path}"
+        try:
+            return await wire.request(
+                method, url, headers=headers, body=payload, timeout=limit, stream=stream
+            )
+        except WireConnectError as exc:
+            raise MarimoNotRunningError(f"marimo at {self.base_url} refused: {exc}") from exc
+        except WireTimeoutError as exc:
+            raise MarimoTimeoutError(f"{method} {path} timed out") from exc
+        except WireClosedError as exc:
+            raise MarimoNotRunningError(f"marimo at {self.base_url} went away: {exc}") from exc
+        except WireError as exc:
+            raise MarimoNotRunningError(f"marimo at {self.base_url}: {exc}") from exc
 
     async def call(
         self,

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hexa.cluster.placements import Placements, Remote
@@ -22,6 +21,7 @@ from hexa.errors import (
 )
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.protocol import NotebookClient
+from hexa.marimo.transport import MarimoHTTP
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
     canonical_path,
@@ -74,7 +74,7 @@ class NotebookService:
         supervisor: Supervisor,
         users: UserService,
         files: NotebookFiles,
-        http: httpx2.AsyncClient,
+        http: MarimoHTTP,
         placements: Placements,
         max_code_bytes: int = 256 * 1024,
         sole_user_id: int | None = None,

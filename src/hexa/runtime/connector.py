@@ -7,12 +7,12 @@ import contextlib
 import logging
 import weakref
 
-import httpx2
 import psutil
 
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import MarimoError
 from hexa.marimo.protocol import NotebookClient
+from hexa.marimo.transport import MarimoHTTP
 from hexa.runtime.groups import kill_all
 from hexa.runtime.process import NotebookProcess
 
@@ -23,7 +23,7 @@ class MarimoConnector:
     """Waits for `/health`, opens Hexa's session, watches the session's kernel, and closes
     the session of a notebook that shares its server with others."""
 
-    def __init__(self, http: httpx2.AsyncClient, *, poll_interval: float = 0.05) -> None:
+    def __init__(self, http: MarimoHTTP, *, poll_interval: float = 0.05) -> None:
         self._http = http
         self._poll = poll_interval
         # process -> its session's kernel, learnt once the session is open. Keyed by the

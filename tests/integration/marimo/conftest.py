@@ -1,4 +1,5 @@
-"""Real `marimo edit` processes for the marimo client's contract tests.
+"""Real `marimo edit` processes for the marimo client's contract tests, reached over the
+`Wire` as Hexa reaches them.
 
 Each is spawned through the real `MarimoSpawner` into a temp dir (HOME/XDG there too) and
 is always stopped at teardown, failed test or not. A marimo start costs seconds on a small
@@ -14,12 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
 import pytest
 import pytest_asyncio
 
-from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.marimo.client import MarimoClient
 from hexa.marimo.models import Notification
+from hexa.marimo.wire import Wire
 from hexa.runtime.pidfile import PidFile
 from hexa.runtime.process import MarimoSpawner, NotebookProcess, NotebookSpec
 
@@ -72,7 +73,7 @@ CELL_IDS = ("Hbol", "MJUe", "vblA", "bkHC", "lEQa")  # marimo's ids for the five
 class Marimo:
     process: NotebookProcess
     path: Path
-    http: httpx2.AsyncClient
+    http: Wire
 
     def client(self, stable_session_id: str | None = None) -> MarimoClient:
         return MarimoClient(
@@ -93,7 +94,7 @@ async def marimo_servers(root: Path) -> AsyncIterator[Starter]:
         pid_file=PidFile(root / "run"),
     )
     started: list[NotebookProcess] = []
-    http = make_http_client()
+    http = Wire()  # what Hexa reaches marimo with
     count = 0
 
     async def start(source: str = NOTEBOOK, name: str | None = None) -> Marimo:

@@ -1,0 +1,303 @@
+"""HTTP/1.1 to marimo servers over asyncio streams, parsed by httptools (uvicorn's C parser).
+
+Every cell Hexa runs and every read it makes is a request to marimo on plain HTTP, and
+Hexa's one event loop serves everyone: httpx2 spent about 0.7 ms of CPU on a code-mode
+call (its request model, anyio streams, h11 in Python) where this spends about 0.1 ms.
+It does only what marimo needs: `http://` URLs, keep-alive connections pooled per server,
+replies with a length or chunked, read whole or as they stream. No cookies are kept (see
+`transport.make_http_client` for why that matters), no proxies, no redirects.
+
+Errors are this module's own (`WireError`); `transport.Connection` maps them to marimo's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httptools
+
+__all__ = [
+    "Reply",
+    "Wire",
+    "WireClosedError",
+    "WireConnectError",
+    "WireError",
+    "WireReply",
+    "WireTimeoutError",
+]
+
+# uvicorn (marimo's server) drops a keep-alive connection after 5 s idle; one idle longer
+# than this is not reused, so a request seldom meets a connection being closed under it.
+IDLE_REUSE_SECONDS = 4.0
+_IDLE_PER_SERVER = 8
+_READ_SIZE = 65536
+
+
+class WireError(Exception):
+    """A request to marimo failed below HTTP."""
+
+
+class WireConnectError(WireError):
+    """Nothing accepted the connection (the server is not, or no longer, listening)."""
+
+
+class WireTimeoutError(WireError):
+    """Connecting, or waiting for the next bytes of a reply, took longer than allowed."""
+
+
+class WireClosedError(WireError):
+    """The connection closed, or broke the protocol, before the reply was whole."""
+
+
+class Reply(Protocol):
+    """What Hexa reads of a reply to marimo; httpx2.Response has it too (tests' fakes)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    async def aread(self) -> bytes: ...
+    async def aclose(self) -> None: ...
+
+
+class _Sink:
+    """httptools' callbacks: the reply's status, headers and body as it is parsed."""
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.headers_done = False
+        self.complete = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(bytes(body))
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+class _Conn:
+    def __init__(
+        self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+        self.idle_since = 0.0
+        self.received = False  # any byte of the current reply
+
+    def usable(self) -> bool:
+        fresh = time.monotonic() - self.idle_since < IDLE_REUSE_SECONDS
+        return fresh and not self.reader.at_eof() and not self.writer.is_closing()
+
+    async def fill(self, parser: httptools.HttpResponseParser, timeout: float | None) -> None:
+        """Read what has come and parse it; raise if the connection ended instead."""
+        try:
+            async with asyncio.timeout(timeout):
+                data = await self.reader.read(_READ_SIZE)
+        except TimeoutError as exc:
+            raise WireTimeoutError(f"no reply within {timeout:g} s") from exc
+        except OSError as exc:
+            raise WireClosedError(f"connection broke: {exc}") from exc
+        if not data:
+            raise WireClosedError("marimo closed the connection before its reply ended")
+        self.received = True
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            raise WireClosedError(f"malformed reply: {exc}") from exc
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WireReply:
+    """One reply; its connection goes back to the pool once the body has been read."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        conn: _Conn,
+        parser: httptools.HttpResponseParser,
+        sink: _Sink,
+        timeout: float | None,
+    ) -> None:
+        self._wire = wire
+        self._conn: _Conn | None = conn
+        self._parser = parser
+        self._sink = sink
+        self._timeout = timeout
+        self.status_code: int = parser.get_status_code()
+        self.headers = sink.headers
+        self._body: bytes | None = None
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (each piece once; `aread` gives what is left)."""
+        sink = self._sink
+        while True:
+            while sink.chunks:
+                yield sink.chunks.popleft()
+            if sink.complete:
+                break
+            if self._conn is None:
+                raise WireClosedError("the reply was closed before it was read")
+            try:
+                await self._conn.fill(self._parser, self._timeout)
+            except BaseException:
+                self._drop()
+                raise
+        self._release()
+
+    async def aread(self) -> bytes:
+        if self._body is None:
+            self._body = b"".join([chunk async for chunk in self.aiter_bytes()])
+        return self._body
+
+    @property
+    def content(self) -> bytes:
+        if self._body is None:
+            raise RuntimeError("the body has not been read: await aread() first")
+        return self._body
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    async def aclose(self) -> None:
+        """A reply left unread hangs up (marimo interrupts an execute it was streaming)."""
+        if not self._sink.complete:
+            self._drop()
+        self._release()
+
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._wire._put_back(conn, keep=self._parser.should_keep_alive())
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+class Wire:
+    """A pool of keep-alive connections to marimo servers, shared by every notebook."""
+
+    def __init__(self, *, connect_timeout: float = 5.0) -> None:
+        self._connect_timeout = connect_timeout
+        self._idle: dict[tuple[str, int], list[_Conn]] = {}
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        timeout: float | None,
+        stream: bool = False,
+    ) -> WireReply:
+        """Send one request; the reply's headers are read, and its body too unless
+        `stream`. `timeout` bounds connecting and each wait for more of the reply."""
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise WireError(f"only http:// URLs reach marimo here, not {url!r}")
+        key = (parts.hostname, parts.port or 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        head = _head(method, target, parts.netloc, headers, body)
+        # A pooled connection the server has just closed fails before marimo reads the
+        # request: that (only that) is tried again once, on a fresh connection.
+        for attempt in range(2):
+            conn = self._pooled(key) if attempt == 0 else None
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(key, timeout)
+            sink = _Sink()
+            parser = httptools.HttpResponseParser(sink)
+            conn.received = False
+            try:
+                conn.writer.write(head if body is None else head + body)
+                await conn.writer.drain()
+                while not sink.headers_done:
+                    await conn.fill(parser, timeout)
+            except (WireClosedError, OSError) as exc:
+                conn.close()
+                if reused and not conn.received:
+                    continue
+                if isinstance(exc, WireClosedError):
+                    raise
+                raise WireClosedError(f"connection broke: {exc}") from exc
+            except BaseException:
+                conn.close()  # timed out or cancelled mid-request: the reply is lost
+                raise
+            reply = WireReply(self, conn, parser, sink, timeout)
+            if not stream:
+                await reply.aread()
+            return reply
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+        self._idle.clear()
+
+    def _pooled(self, key: tuple[str, int]) -> _Conn | None:
+        conns = self._idle.get(key)
+        while conns:
+            conn = conns.pop()
+            if conn.usable():
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(self, key: tuple[str, int], timeout: float | None) -> _Conn:
+        limit = self._connect_timeout if timeout is None else min(timeout, self._connect_timeout)
+        try:
+            async with asyncio.timeout(limit):
+                reader, writer = await asyncio.open_connection(*key, limit=_READ_SIZE)
+        except TimeoutError as exc:
+            raise WireTimeoutError(f"connecting to {key[0]}:{key[1]} took {limit:g} s") from exc
+        except OSError as exc:
+            raise WireConnectError(f"{key[0]}:{key[1]} refused: {exc}") from exc
+        return _Conn(key, reader, writer)
+
+    def _put_back(self, conn: _Conn, *, keep: bool) -> None:
+        conns = self._idle.setdefault(conn.key, [])
+        if not keep or self._closed or len(conns) >= _IDLE_PER_SERVER or conn.writer.is_closing():
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        conns.append(conn)
+
+
+def _head(
+    method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept: */*"]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    for name, value in headers.items():
+        if any(c in name or c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name!r} holds a line break")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
