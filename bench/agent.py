@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
@@ -27,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import TOKEN, hexa_server, serve_from_argv
-from hexa.marimo.client import MarimoClient, make_http_client
+from hexa.marimo.client import MarimoClient
 from hexa.marimo.models import CreateCell, DeleteCell
+from hexa.marimo.wire import Wire
 
 NB = "agentbench"
 
@@ -38,7 +40,8 @@ async def bench(
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"hexa": [], "execute": [], "direct": []}
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx2.AsyncClient(timeout=60) as hexa, make_http_client(60) as direct:
+    direct = Wire()  # as Hexa reaches marimo
+    async with httpx2.AsyncClient(timeout=60) as hexa, contextlib.aclosing(direct):
         marimo = MarimoClient(upstream, token, direct, stable_session_id=session)
 
         async def via_hexa(i: int) -> None:

@@ -46,6 +46,7 @@ from tests.support.server import HexaServer
 
 from hexa.marimo.client import MarimoClient, make_http_client
 from hexa.marimo.models import PutCells
+from hexa.marimo.wire import Wire
 from open_latency import NOTEBOOK, PlainMarimo, plain_round, pss, tree
 
 TINY = "bench_x = 1"
@@ -147,6 +148,10 @@ async def direct_arm(
     gate = asyncio.Semaphore(parallel)
     bar = Progress("direct up", count)
     async with contextlib.AsyncExitStack() as stack, make_http_client(120) as http:
+        # The calls go over the Wire, as Hexa's do: the bench's own CPU is then alike in
+        # both arms (an httpx2 client costs several times its CPU per call).
+        wire = Wire()
+        stack.push_async_callback(wire.aclose)
         servers: list[PlainMarimo] = []
         marimos: list[MarimoClient] = []
 
@@ -160,7 +165,7 @@ async def direct_arm(
                 await marimo.healthy(http)
                 sid = await marimo.session(stack, http=http)
                 url = f"http://{marimo.base}"
-                marimos.append(MarimoClient(url, marimo.token, http, stable_session_id=sid))
+                marimos.append(MarimoClient(url, marimo.token, wire, stable_session_id=sid))
                 bar.step()
 
         def stop_all() -> None:

@@ -72,9 +72,11 @@ class _Sink:
     """httptools' callbacks: the reply's status, headers and body as it is parsed."""
 
     def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
         self.headers: dict[str, str] = {}
         self.chunks: collections.deque[bytes] = collections.deque()
         self.headers_done = False
+        self.keep_alive = False
         self.complete = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -82,6 +84,8 @@ class _Sink:
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        # Read here: once the message is complete the parser has reset and says False.
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(bytes(body))
@@ -132,16 +136,14 @@ class WireReply:
         self,
         wire: Wire,
         conn: _Conn,
-        parser: httptools.HttpResponseParser,
         sink: _Sink,
         timeout: float | None,
     ) -> None:
         self._wire = wire
         self._conn: _Conn | None = conn
-        self._parser = parser
         self._sink = sink
         self._timeout = timeout
-        self.status_code: int = parser.get_status_code()
+        self.status_code: int = sink.parser.get_status_code()
         self.headers = sink.headers
         self._body: bytes | None = None
 
@@ -156,7 +158,7 @@ class WireReply:
             if self._conn is None:
                 raise WireClosedError("the reply was closed before it was read")
             try:
-                await self._conn.fill(self._parser, self._timeout)
+                await self._conn.fill(sink.parser, self._timeout)
             except BaseException:
                 self._drop()
                 raise
@@ -189,7 +191,7 @@ class WireReply:
     def _release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._wire._put_back(conn, keep=self._parser.should_keep_alive())
+            self._wire._put_back(conn, keep=self._sink.keep_alive)
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -231,13 +233,12 @@ class Wire:
             if conn is None:
                 conn = await self._connect(key, timeout)
             sink = _Sink()
-            parser = httptools.HttpResponseParser(sink)
             conn.received = False
             try:
                 conn.writer.write(head if body is None else head + body)
                 await conn.writer.drain()
                 while not sink.headers_done:
-                    await conn.fill(parser, timeout)
+                    await conn.fill(sink.parser, timeout)
             except (WireClosedError, OSError) as exc:
                 conn.close()
                 if reused and not conn.received:
@@ -248,7 +249,7 @@ class Wire:
             except BaseException:
                 conn.close()  # timed out or cancelled mid-request: the reply is lost
                 raise
-            reply = WireReply(self, conn, parser, sink, timeout)
+            reply = WireReply(self, conn, sink, timeout)
             if not stream:
                 await reply.aread()
             return reply
