@@ -161,7 +161,8 @@ class Connection:
     ) -> Reply:
         if body is not None:
             headers["Content-Type"] = "application/json"
-        payload = None if body is None else json.dumps(body).encode()
+        # As httpx2 encodes `json=`: NaN and infinities refused here, not sent.
+        payload = None if body is None else json.dumps(body, allow_nan=False).encode()
         url = f"{self.base_url}{path}"
         try:
             return await wire.request(

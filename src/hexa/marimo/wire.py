@@ -32,9 +32,11 @@ __all__ = [
     "WireTimeoutError",
 ]
 
-# uvicorn (marimo's server) drops a keep-alive connection after 5 s idle; one idle longer
-# than this is not reused, so a request seldom meets a connection being closed under it.
-IDLE_REUSE_SECONDS = 4.0
+# marimo's uvicorn keeps an idle connection open for good, so Hexa closes its own: one
+# idle this long is closed at the next sweep (a stopped server's too, at once, from its
+# EOF), so culled notebooks leave no sockets behind.
+IDLE_SECONDS = 30.0
+_SWEEP_EVERY = 1.0
 _IDLE_PER_SERVER = 8
 _READ_SIZE = 65536
 
@@ -76,6 +78,7 @@ class _Sink:
         self.headers: dict[str, str] = {}
         self.chunks: collections.deque[bytes] = collections.deque()
         self.headers_done = False
+        self.status = 0
         self.keep_alive = False
         self.complete = False
 
@@ -83,7 +86,11 @@ class _Sink:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.headers_done = True
+        status = self.parser.get_status_code()
+        if status < 200:  # an interim reply (100 Continue, 103): the real one follows
+            self.headers = {}
+            return
+        self.status, self.headers_done = status, True
         # Read here: once the message is complete the parser has reset and says False.
         self.keep_alive = self.parser.should_keep_alive()
 
@@ -91,7 +98,7 @@ class _Sink:
         self.chunks.append(bytes(body))
 
     def on_message_complete(self) -> None:
-        self.complete = True
+        self.complete = self.headers_done
 
 
 class _Conn:
@@ -104,8 +111,8 @@ class _Conn:
         self.idle_since = 0.0
         self.received = False  # any byte of the current reply
 
-    def usable(self) -> bool:
-        fresh = time.monotonic() - self.idle_since < IDLE_REUSE_SECONDS
+    def usable(self, now: float) -> bool:
+        fresh = now - self.idle_since < IDLE_SECONDS
         return fresh and not self.reader.at_eof() and not self.writer.is_closing()
 
     async def fill(self, parser: httptools.HttpResponseParser, timeout: float | None) -> None:
@@ -122,8 +129,8 @@ class _Conn:
         self.received = True
         try:
             parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            raise WireClosedError(f"malformed reply: {exc}") from exc
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            raise WireClosedError(f"malformed reply: {exc!r}") from exc
 
     def close(self) -> None:
         self.writer.close()
@@ -143,7 +150,7 @@ class WireReply:
         self._conn: _Conn | None = conn
         self._sink = sink
         self._timeout = timeout
-        self.status_code: int = sink.parser.get_status_code()
+        self.status_code: int = sink.status
         self.headers = sink.headers
         self._body: bytes | None = None
 
@@ -205,6 +212,7 @@ class Wire:
     def __init__(self, *, connect_timeout: float = 5.0) -> None:
         self._connect_timeout = connect_timeout
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
+        self._swept = 0.0
         self._closed = False
 
     async def request(
@@ -222,6 +230,8 @@ class Wire:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise WireError(f"only http:// URLs reach marimo here, not {url!r}")
+        if method == "HEAD":  # its reply's length describes no body: not parsed here
+            raise WireError("HEAD requests are not supported")
         key = (parts.hostname, parts.port or 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         head = _head(method, target, parts.netloc, headers, body)
@@ -236,7 +246,11 @@ class Wire:
             conn.received = False
             try:
                 conn.writer.write(head if body is None else head + body)
-                await conn.writer.drain()
+                try:
+                    async with asyncio.timeout(timeout):
+                        await conn.writer.drain()
+                except TimeoutError as exc:
+                    raise WireTimeoutError(f"marimo took no request within {timeout:g} s") from exc
                 while not sink.headers_done:
                     await conn.fill(sink.parser, timeout)
             except (WireClosedError, OSError) as exc:
@@ -263,16 +277,31 @@ class Wire:
         self._idle.clear()
 
     def _pooled(self, key: tuple[str, int]) -> _Conn | None:
+        now = time.monotonic()
+        self._sweep(now)
         conns = self._idle.get(key)
         while conns:
             conn = conns.pop()
-            if conn.usable():
+            if conn.usable(now):
                 return conn
             conn.close()
         return None
 
+    def _sweep(self, now: float) -> None:
+        """Close idle connections gone stale or whose server has gone (at most once a
+        second: every idle connection is looked at)."""
+        if now - self._swept < _SWEEP_EVERY:
+            return
+        self._swept = now
+        for key, conns in list(self._idle.items()):
+            for conn in [c for c in conns if not c.usable(now)]:
+                conns.remove(conn)
+                conn.close()
+            if not conns:
+                del self._idle[key]
+
     async def _connect(self, key: tuple[str, int], timeout: float | None) -> _Conn:
-        limit = self._connect_timeout if timeout is None else min(timeout, self._connect_timeout)
+        limit = self._connect_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
                 reader, writer = await asyncio.open_connection(*key, limit=_READ_SIZE)
@@ -283,22 +312,32 @@ class Wire:
         return _Conn(key, reader, writer)
 
     def _put_back(self, conn: _Conn, *, keep: bool) -> None:
+        now = time.monotonic()
+        self._sweep(now)
         conns = self._idle.setdefault(conn.key, [])
         if not keep or self._closed or len(conns) >= _IDLE_PER_SERVER or conn.writer.is_closing():
             conn.close()
+            if not conns:
+                del self._idle[conn.key]
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = now
         conns.append(conn)
 
 
 def _head(
     method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
 ) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept: */*"]
+    given = {name.lower() for name in headers}
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines += [f"Host: {host}"] if "host" not in given else []
+    lines += ["Accept: */*"] if "accept" not in given else []
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     for name, value in headers.items():
         if any(c in name or c in value for c in "\r\n\0"):
-            raise ValueError(f"header {name!r} holds a line break")
+            raise WireError(f"header {name!r} holds a line break")
         lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    try:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise WireError(f"a header is not latin-1: {exc}") from exc

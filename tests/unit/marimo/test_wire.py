@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from hexa.marimo import wire as wire_module
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import MarimoNotRunningError, MarimoTimeoutError
 from hexa.marimo.wire import (
@@ -198,7 +199,7 @@ async def test_a_reply_saying_close_is_not_pooled(wire: Wire) -> None:
 
 async def test_bad_requests_are_refused_before_sending(wire: Wire) -> None:
     async with serving(echo) as server:
-        with pytest.raises(ValueError, match="line break"):
+        with pytest.raises(WireError, match="line break"):
             await wire.request("GET", server.url, headers={"X": "a\r\nEvil: 1"}, timeout=5)
         with pytest.raises(WireError, match="only http://"):
             await wire.request("GET", f"https://127.0.0.1:{server.port}", headers={}, timeout=5)
@@ -225,3 +226,34 @@ async def test_the_marimo_client_maps_wire_failures_to_marimo_errors(wire: Wire)
     assert await client.health() is False
     with pytest.raises(MarimoNotRunningError, match="refused"):
         await client.status()
+
+
+def test_an_interim_reply_is_skipped() -> None:
+    """A 100 or 103 read on its own is not the reply: the parser waits for the real one."""
+    sink = wire_module._Sink()
+    sink.parser.feed_data(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert (sink.headers_done, sink.complete) == (False, False)
+    sink.parser.feed_data(reply(b"{}"))
+    assert (sink.status, sink.headers_done, sink.complete) == (200, True, True)
+    assert sink.keep_alive
+
+
+async def test_idle_connections_to_a_stopped_server_are_closed(
+    wire: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """marimo never closes an idle connection itself; a culled notebook's must not stay."""
+    monkeypatch.setattr(wire_module, "_SWEEP_EVERY", 0.0)
+
+    async def answers_then_closes(
+        n: int, head: str, body: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        await echo(n, head, body, writer)
+        return False  # as a stopped server's sockets close
+
+    async with serving(answers_then_closes) as gone, serving(echo) as alive:
+        await wire.request("GET", gone.url, headers={}, timeout=5)
+        # A round trip elsewhere sees the stopped server's end of the connection first.
+        await wire.request("GET", alive.url, headers={}, timeout=5)
+        await wire.request("GET", alive.url, headers={}, timeout=5)
+        idle = {port for _, port in wire._idle}
+    assert idle == {alive.port}
