@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from hexa.runtime.groups import kill_group
+from hexa.runtime.groups import descendants, kill_all, kill_group
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class PidFile:
         self._path(notebook_id).unlink(missing_ok=True)
 
     def reap(self) -> list[int]:
-        """Kill the process groups left behind by an earlier run; their pids."""
+        """Kill the servers left behind by an earlier run, their process groups and every
+        process below them (marimo makes each kernel a group of its own, which the
+        group's kill misses); the servers' pids."""
         reaped: list[int] = []
         if not self._dir.is_dir():
             return reaped
@@ -51,7 +53,11 @@ class PidFile:
                 continue
             if self._is_ours(pid, created):
                 logger.warning("reaping marimo process group %s left by an earlier run", pid)
+                below = descendants(pid)  # taken first: once the server dies they move away
                 kill_group(pid, signal.SIGKILL)
+                left = kill_all(below, timeout=5.0)
+                if left:
+                    logger.warning("could not reap %s below %s", [p.pid for p in left], pid)
                 reaped.append(pid)
             path.unlink(missing_ok=True)
         return reaped
