@@ -22,7 +22,7 @@ stop() {
 trap stop TERM INT
 
 # A session of its own, so that a stop reaches the lane's make, mypy and pytest at once.
-setsid bash -c 'make --no-print-directory typecheck && "$0/pytest" -q -p no:cacheprovider tests/unit "$@"' \
+setsid bash -c 'make --no-print-directory typecheck && exec "$0/pytest" -q -p no:cacheprovider tests/unit "$@"' \
   "$BIN" "$@" >"$side" 2>&1 &
 lane=$!
 "$BIN/pytest" -q -p no:cacheprovider tests/containers tests/integration "$@" &

@@ -1,7 +1,12 @@
 """A test run stopped by SIGTERM (CI's time limit, `tests/lanes.sh` stopping a lane) ends
 the way Ctrl-C ends it: the running test is interrupted and pytest still tears down every
 fixture, so no marimo, `hexa serve`, PostgreSQL or dockerd (nor a mount of its) outlives
-the run. Python's default for SIGTERM ends the process at once and skips all teardown."""
+the run. Python's default for SIGTERM ends the process at once and skips all teardown.
+
+Not Ctrl-C in two ways, both no worse than the default: inside an asyncio test the
+interrupt is raised where the loop is (a callback it lands in is lost, which a fixture's
+teardown may then wait for: a second SIGTERM ends the run), and a SIGTERM during teardown
+cuts the finalizer it lands in short."""
 
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ class PidFile:
         process below them (marimo makes each kernel a group of its own, which the
         group's kill misses); the servers' pids."""
         reaped: list[int] = []
+        below: list[psutil.Process] = []
         if not self._dir.is_dir():
             return reaped
         for path in self._dir.glob("*.pid"):
@@ -53,13 +54,14 @@ class PidFile:
                 continue
             if self._is_ours(pid, created):
                 logger.warning("reaping marimo process group %s left by an earlier run", pid)
-                below = descendants(pid)  # taken first: once the server dies they move away
+                below += descendants(pid)  # taken first: once the server dies they move away
                 kill_group(pid, signal.SIGKILL)
-                left = kill_all(below, timeout=5.0)
-                if left:
-                    logger.warning("could not reap %s below %s", [p.pid for p in left], pid)
                 reaped.append(pid)
             path.unlink(missing_ok=True)
+        # One wait for all of them (blocking; before Hexa serves anything).
+        left = kill_all(below, timeout=5.0)
+        if left:
+            logger.warning("could not reap %s below the servers left behind", [p.pid for p in left])
         return reaped
 
     @staticmethod
