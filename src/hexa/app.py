@@ -321,12 +321,12 @@ async def _start_supervisor(
     settings: Settings,
     pid_file: PidFile,
     sandbox: Sandbox,
-    http: Wire,
+    wire: Wire,
     placements: Placements,
     stack: AsyncExitStack,
 ) -> Supervisor:
     spawner: Spawner
-    connector = MarimoConnector(http)
+    connector = MarimoConnector(wire)
     limits = limits_from(settings)
     spares: Spares | None = None
     if settings.sandbox == "kubernetes":
@@ -373,7 +373,7 @@ async def _start_services(
     sessions: async_sessionmaker[AsyncSession],
     supervisor: Supervisor,
     sandbox: Sandbox,
-    http: Wire,
+    wire: Wire,
     placements: Placements,
     bus: EventBus,
     stack: AsyncExitStack,
@@ -392,7 +392,7 @@ async def _start_services(
         supervisor=supervisor,
         users=users,
         files=NotebookFiles(),
-        http=http,
+        http=wire,
         placements=placements,
         max_code_bytes=settings.max_code_bytes,
         start_timeout=settings.start_timeout,

@@ -71,24 +71,20 @@ class Reply(Protocol):
 
 
 class _Sink:
-    """httptools' callbacks: the reply's status, headers and body as it is parsed."""
+    """httptools' callbacks: the reply's status and body as it is parsed (no caller reads
+    a reply's headers, so they are not collected)."""
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: dict[str, str] = {}
         self.chunks: collections.deque[bytes] = collections.deque()
         self.headers_done = False
         self.status = 0
         self.keep_alive = False
         self.complete = False
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         if status < 200:  # an interim reply (100 Continue, 103): the real one follows
-            self.headers = {}
             return
         self.status, self.headers_done = status, True
         # Read here: once the message is complete the parser has reset and says False.
@@ -151,7 +147,6 @@ class WireReply:
         self._sink = sink
         self._timeout = timeout
         self.status_code: int = sink.status
-        self.headers = sink.headers
         self._body: bytes | None = None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
