@@ -44,7 +44,6 @@ from hexa.live import EventBus
 from hexa.marimo.client import make_http_client
 from hexa.marimo.wire import Wire
 from hexa.notebooks.cells import CellService
-from hexa.notebooks.editor_saves import EditorSaves
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
@@ -161,7 +160,6 @@ async def _start(
         settings, sessions, supervisor, sandbox, wire, placements, bus, stack, model
     )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
-    app.state.editor_saves = EditorSaves()
 
 
 def _make_data_dirs(settings: Settings) -> None:

@@ -12,7 +12,6 @@ from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
 from hexa.api.schemas import NotebookId
 from hexa.errors import HexaError
 from hexa.marimo.frames import is_resume_banner
-from hexa.notebooks.editor_saves import SAVE_PATH, EditorSaves
 from hexa.proxy import websocket as ws_relay
 from hexa.proxy.assets import asset_response
 from hexa.proxy.http import HttpProxy
@@ -43,19 +42,7 @@ async def proxy_http(
     page_load = request.method == "GET" and path in ("", "index.html")
     running = await svc.notebooks.running(user, notebook_id, start=page_load)
     http_proxy: HttpProxy = request.app.state.http_proxy
-    saves: EditorSaves = request.app.state.editor_saves
-    body = None
-    if request.method == "POST" and path == SAVE_PATH:
-        body = await saves.body(notebook_id, await request.body(), running.client)
-    try:
-        reply = await http_proxy.forward(
-            request, upstream=running.upstream, token=running.token, body=body
-        )
-    except HexaError:
-        saves.answered(notebook_id, path, None)
-        raise
-    saves.answered(notebook_id, path, reply.status_code)
-    return reply
+    return await http_proxy.forward(request, upstream=running.upstream, token=running.token)
 
 
 @router.websocket("/nb/{notebook_id}/{path:path}")
