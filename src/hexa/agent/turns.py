@@ -121,10 +121,11 @@ class Turns:
 
     def warm(self) -> None:
         """Pay the first turn's one-time costs now (from a thread, at start-up): the tools'
-        JSON schemas, and the model pricing data pydantic-ai loads when a model is made
-        (a large module; the builtin model is made per turn)."""
+        JSON schemas, the model pricing data pydantic-ai loads when a model is made
+        (a large module; the builtin model is made per turn), and the history's schema."""
         self._runner.warm()
         self._model.for_turn()
+        warm_history()
 
     def check_message(
         self, message: str, context: Mapping[str, Any] | None
@@ -291,6 +292,12 @@ class Turns:
             status=status.value,
             error=outcome.error,
         )
+
+
+def warm_history() -> None:
+    """pydantic-ai builds the message history's schema on its first use (about 30 ms, the
+    first turn's end paid it): build it now."""
+    ModelMessagesTypeAdapter.dump_json([])
 
 
 def _dumped(outcome: RunOutcome) -> str:

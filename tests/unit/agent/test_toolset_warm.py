@@ -1,9 +1,12 @@
 """The tool definitions are made once (at start-up, from a thread) and reused by turns
-until the registry changes. No model and no notebook: only the toolset."""
+until the registry changes (no model and no notebook: only the toolset); the message
+history's schema is built at start-up too."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from typing import Any, cast
 
 import pytest
@@ -49,3 +52,17 @@ async def test_warm_makes_the_definitions_that_turns_then_reuse(
     again = await toolset.get_tools(ctx)
     assert "get_cells_again" in again
     assert len(made) == 2 * len(registry) - 1  # a change of the registry makes them anew
+
+
+def test_warm_builds_the_history_schema_the_turns_end_needs() -> None:
+    """pydantic-ai builds it on first use; a fresh interpreter shows the warm-up does."""
+    code = (
+        "from pydantic._internal._mock_val_ser import MockValSer\n"
+        "from pydantic_ai.messages import ModelMessagesTypeAdapter as A\n"
+        "assert isinstance(A.serializer, MockValSer), 'built at import now'\n"
+        "from hexa.agent.turns import warm_history\n"
+        "warm_history()\n"
+        "assert not isinstance(A.serializer, MockValSer)\n"
+        "assert not isinstance(A.validator, MockValSer)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
