@@ -99,9 +99,9 @@ def spare_later_edits(
     """The cells to restore, sparing what changed after the turn; and the spared ids.
 
     `after` is how the turn left the notebook. A cell whose code changed since, a cell
-    deleted since, and a cell added since were the person's doing: undo leaves each as it
-    is now and says so. Without `after` (a turn stored before it was kept) everything is
-    restored as before.
+    deleted since (one the turn added included), and a cell added since were the
+    person's doing: undo leaves each as it is now and says so. Without `after` (a turn
+    stored before it was kept) everything is restored as before.
     """
     if after is None:
         return list(before), []
@@ -131,6 +131,9 @@ def spare_later_edits(
         before_it = [c.cell_id for c in current[:index] if c.cell_id in ids]
         at = ids.index(before_it[-1]) + 1 if before_it else 0
         target.insert(at, cur)
+    # Cells the turn added that are gone: deleted since; nothing to take back, but said.
+    gone = {c.cell_id for c in current}
+    spared.extend(c.cell_id for c in after if c.cell_id not in was and c.cell_id not in gone)
     return target, spared
 
 

@@ -204,3 +204,16 @@ async def test_a_turn_that_changed_nothing_is_not_the_one_undone(world: World) -
     result = await service.undo(world.alice, "nb1")
     assert "MJUe" in result.prompt
     assert world.nb.saved == original
+
+
+async def test_undo_says_so_when_the_cell_a_turn_added_is_gone(world: World) -> None:
+    service = world.service()
+    original = list(world.nb.saved)
+    reply = await service.chat(world.alice, "nb1", "add a cell: ```python\nz = 3\n```")
+    added = world.nb.cells[-1].cell_id
+    assert added in reply.message
+    world.nb.cells.pop()  # the person deleted it in the editor
+    result = await service.undo(world.alice, "nb1")
+    assert world.nb.saved == original
+    assert "nothing had changed" in result.message
+    assert f"`{added}`" in result.message  # not a silent "nothing had changed"
