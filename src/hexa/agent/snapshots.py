@@ -132,8 +132,7 @@ def spare_later_edits(
         at = ids.index(before_it[-1]) + 1 if before_it else 0
         target.insert(at, cur)
     # Cells the turn added that are gone: deleted since; nothing to take back, but said.
-    gone = {c.cell_id for c in current}
-    spared.extend(c.cell_id for c in after if c.cell_id not in was and c.cell_id not in gone)
+    spared.extend(c.cell_id for c in after if c.cell_id not in was and c.cell_id not in now)
     return target, spared
 
 

@@ -44,9 +44,10 @@ def test_reap_kills_the_server_and_the_kernels_in_groups_of_their_own(tmp_path: 
         assert not _alive(kernel)
         assert not list(tmp_path.glob("*.pid"))
     finally:
-        for proc in (psutil.Process(server.pid) if server.poll() is None else None, kernel):
-            if proc is not None and proc.is_running():
-                proc.kill()
+        if server.poll() is None:
+            server.kill()
+        if kernel is not None and kernel.is_running():
+            kernel.kill()
         server.wait(10)
 
 
