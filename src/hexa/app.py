@@ -44,6 +44,7 @@ from hexa.live import EventBus
 from hexa.marimo.client import make_http_client
 from hexa.marimo.wire import Wire
 from hexa.notebooks.cells import CellService
+from hexa.notebooks.editor_saves import EditorSaves
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.new_notebooks import GenerationService
 from hexa.notebooks.service import NotebookService
@@ -139,7 +140,9 @@ async def _start(
     sessions = await _open_database(settings, stack)
     membership = await _join_replicas(settings, sessions, stack)
     bus = EventBus()
-    relay = _relay_for(settings, bus)
+    saves = EditorSaves()
+    relay = _relay_for(settings, bus, saves)
+    saves.share(relay.send_edits)
     placements = Placements(
         sessions,
         membership,
@@ -157,7 +160,7 @@ async def _start(
     await placements.reset()
     await _start_relay(relay, bus, supervisor, stack)
     app.state.services = await _start_services(
-        settings, sessions, supervisor, sandbox, wire, placements, bus, stack, model
+        settings, sessions, supervisor, sandbox, wire, placements, bus, stack, model, saves
     )
     app.state.http_proxy = HttpProxy(http, hexa_cookie=COOKIE)
 
@@ -250,7 +253,7 @@ def _postgres_dsn(settings: Settings) -> str | None:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _relay_for(settings: Settings, bus: EventBus) -> Relay:
+def _relay_for(settings: Settings, bus: EventBus, saves: EditorSaves) -> Relay:
     """Live events and stop requests across replicas: PostgreSQL's LISTEN/NOTIFY, or
     nothing on SQLite (one replica)."""
     dsn = _postgres_dsn(settings)
@@ -269,6 +272,7 @@ def _relay_for(settings: Settings, bus: EventBus) -> Relay:
         settings.replica,
         on_event=on_event,
         on_lost=bus.lag_all,
+        on_edits=saves.received,
     )
 
 
@@ -378,6 +382,7 @@ async def _start_services(
     bus: EventBus,
     stack: AsyncExitStack,
     model: ModelChoice | None,
+    saves: EditorSaves,
 ) -> Services:
     """The services the routers call: users, notebooks, new notebooks, the agent."""
     users = UserService(sessions, settings.notebooks_dir)
@@ -394,6 +399,7 @@ async def _start_services(
         files=NotebookFiles(),
         http=wire,
         placements=placements,
+        saves=saves,
         max_code_bytes=settings.max_code_bytes,
         start_timeout=settings.start_timeout,
         # With no sandbox, one user's code can reach everyone's: only one may run.

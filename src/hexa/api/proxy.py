@@ -12,6 +12,7 @@ from hexa.api.deps import CurrentUser, ServicesDep, authenticate, services
 from hexa.api.schemas import NotebookId
 from hexa.errors import HexaError
 from hexa.marimo.frames import is_resume_banner
+from hexa.marimo.saves import SAVE_PATH, WRITE_PATHS
 from hexa.proxy import websocket as ws_relay
 from hexa.proxy.assets import asset_response
 from hexa.proxy.http import HttpProxy
@@ -41,8 +42,14 @@ async def proxy_http(
     # a tab left open after a close must not take a slot again.
     page_load = request.method == "GET" and path in ("", "index.html")
     running = await svc.notebooks.running(user, notebook_id, start=page_load)
+    body = None
+    if request.method == "POST" and (path == SAVE_PATH or path in WRITE_PATHS):
+        # The editor's saves and cell writes: see hexa.notebooks.editor_saves.
+        body = svc.notebooks.saves.editor_request(notebook_id, path, await request.body())
     http_proxy: HttpProxy = request.app.state.http_proxy
-    return await http_proxy.forward(request, upstream=running.upstream, token=running.token)
+    return await http_proxy.forward(
+        request, upstream=running.upstream, token=running.token, body=body
+    )
 
 
 @router.websocket("/nb/{notebook_id}/{path:path}")

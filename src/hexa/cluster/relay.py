@@ -3,8 +3,10 @@
 Every replica listens on one channel. An event published on a replica's bus is sent to the
 others (except what each replica makes for itself: marimo's own notifications, which every
 replica with listeners relays from marimo, and `lagged`), so a browser whose WebSocket is
-on replica A sees the turn that replica B runs. A command asks the replica that runs a
-notebook to stop it (a close, a restart or a delete made through another replica).
+on replica A sees the turn that replica B runs; so is what recent edits changed (for the
+proxy to mend an editor's save with, `hexa.notebooks.editor_saves`). A command asks the
+replica that runs a notebook to stop it (a close, a restart or a delete made through
+another replica).
 
 NOTIFY carries at most 8000 bytes: a longer message goes in numbered parts, sent in order on
 the one sending connection and put together by the listeners. A listener that loses its
@@ -43,6 +45,10 @@ class Relay(Protocol):
 
     def send_event(self, notebook_id: str, event_json: str) -> None: ...
     def send_stop(self, replica_id: str, notebook_id: str) -> None: ...
+    def send_edits(self, notebook_id: str, message_json: str) -> None:
+        """What a notebook's recent edits changed (hexa.notebooks.editor_saves)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -58,6 +64,9 @@ class LocalRelay:
     def send_stop(self, replica_id: str, notebook_id: str) -> None:
         return None
 
+    def send_edits(self, notebook_id: str, message_json: str) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -70,10 +79,12 @@ class PgRelay:
         *,
         on_event: OnEvent,
         on_lost: OnLost,
+        on_edits: OnEvent | None = None,
     ) -> None:
         self._dsn = dsn
         self._replica_id = replica_id
         self._on_event = on_event
+        self._on_edits = on_edits
         self._on_stop: OnStop | None = None
         self._on_lost = on_lost
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -97,6 +108,11 @@ class PgRelay:
 
     def send_stop(self, replica_id: str, notebook_id: str) -> None:
         self._outbox.put_nowait({"kind": "stop", "to": replica_id, "notebook_id": notebook_id})
+
+    def send_edits(self, notebook_id: str, message_json: str) -> None:
+        self._outbox.put_nowait(
+            {"kind": "edits", "notebook_id": notebook_id, "edits": message_json}
+        )
 
     async def close(self) -> None:
         for task in (*self._tasks, *self._stops):
@@ -165,6 +181,8 @@ class PgRelay:
         kind = message.get("kind")
         if kind == "event":
             self._on_event(str(message["notebook_id"]), str(message["event"]))
+        elif kind == "edits" and self._on_edits is not None:
+            self._on_edits(str(message["notebook_id"]), str(message["edits"]))
         elif kind == "stop" and message.get("to") == self._replica_id and self._on_stop:
             task = asyncio.get_running_loop().create_task(
                 self._on_stop(str(message["notebook_id"]))

@@ -14,12 +14,13 @@ edits, `read_cells`). The server and kernel calls that fit none of them are here
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import cast
 
 from hexa.marimo.codemode import CodeMode
 from hexa.marimo.errors import MarimoError
 from hexa.marimo.models import KernelState, ServerStatus, SessionRef
+from hexa.marimo.saves import Applied
 from hexa.marimo.sessions import SessionOps
 from hexa.marimo.tools import ToolReads
 from hexa.marimo.transport import Connection, MarimoHTTP, make_http_client
@@ -46,6 +47,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
         request_timeout: float = 30.0,
         execute_timeout: float = 120.0,
         file_key: str | None = None,
+        on_applied: Callable[[Applied], None] | None = None,
     ) -> None:
         conn = Connection(
             base_url,
@@ -56,7 +58,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
             file_key=file_key,
         )
         # Every part shares `conn`; only CodeMode has settings of its own.
-        super().__init__(conn, execute_timeout=execute_timeout)
+        super().__init__(conn, execute_timeout=execute_timeout, on_applied=on_applied)
 
     @property
     def base_url(self) -> str:

@@ -45,6 +45,7 @@ from hexa.marimo.models import (
     RunStale,
     Target,
 )
+from hexa.marimo.saves import Applied
 from hexa.marimo.sse import SSEParser
 from hexa.marimo.transport import (
     BROKEN,
@@ -69,9 +70,18 @@ _SUMMARY_LINE = re.compile(
 class CodeMode(OnConnection):
     """Code-mode execution, and the notebook edits and reads built on it."""
 
-    def __init__(self, conn: Connection, *, execute_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        execute_timeout: float = 120.0,
+        on_applied: Callable[[Applied], None] | None = None,
+    ) -> None:
         super().__init__(conn)
         self._execute_timeout = execute_timeout
+        # Told what each edit batch changed, the moment marimo applied it (before it tells
+        # the editors): see hexa.marimo.saves.
+        self._on_applied = on_applied
         # marimo runs one scratchpad at a time and starts watching for a hang-up before
         # it queues a call: a queued call that times out would interrupt the running one.
         # Hexa's own calls therefore wait here (inside their deadline) instead.
@@ -122,10 +132,8 @@ class CodeMode(OnConnection):
     async def _run_edit(
         self, code: str, marker: str, timeout: float | None, on_before: BeforeHook | None = None
     ) -> ApplyResult:
-        watch = (
-            None if on_before is None else _BeforeWatch(program.before_marker(marker), on_before)
-        )
-        result = await self.execute(code, timeout, on_stdout=None if watch is None else watch.feed)
+        watch = _ReportWatch(marker, on_before, self._on_applied)
+        result = await self.execute(code, timeout, on_stdout=watch.feed if watch.wanted else None)
         payload = program.find_result(result.stdout, marker)
         stdout = program.strip_results(result.stdout, marker)
         if payload is None:
@@ -186,7 +194,13 @@ class CodeMode(OnConnection):
         if not ops:
             return ApplyResult(created=(), summary=(), stdout="", stderr="")
         marker = program.new_marker()
-        code = program.edit_program(ops, marker, cells=with_cells, before=on_before is not None)
+        code = program.edit_program(
+            ops,
+            marker,
+            cells=with_cells,
+            before=on_before is not None,
+            applied=self._on_applied is not None,
+        )
         return await self._run_edit(code, marker, timeout, on_before)
 
     async def create_cell(
@@ -248,7 +262,13 @@ class CodeMode(OnConnection):
         """Replace the whole notebook with `cells` (code, name) in one batch (undo,
         replace-notebook); the new cells' ids in order. `on_before` as for `apply`."""
         marker = program.new_marker()
-        code = program.replace_program(cells, run=run, marker=marker, before=on_before is not None)
+        code = program.replace_program(
+            cells,
+            run=run,
+            marker=marker,
+            before=on_before is not None,
+            applied=self._on_applied is not None,
+        )
         return list((await self._run_edit(code, marker, timeout, on_before)).created)
 
     async def read_cells(
@@ -290,30 +310,49 @@ class CodeMode(OnConnection):
         return payload
 
 
-class _BeforeWatch:
-    """Finds the line a batch prints first (the cells it found) in its streamed stdout,
-    and hands them to `hook` once."""
+class _ReportWatch:
+    """Finds the lines a batch prints as it goes in its streamed stdout: the cells it
+    found (handed to `on_before` once) and the changes marimo applied (to `on_applied`)."""
 
-    def __init__(self, prefix: str, hook: BeforeHook) -> None:
-        self._prefix, self._hook = prefix, hook
-        self._pending: str | None = ""  # None once the line was found
+    def __init__(
+        self,
+        marker: str,
+        on_before: BeforeHook | None,
+        on_applied: Callable[[Applied], None] | None,
+    ) -> None:
+        self._before = program.before_marker(marker) if on_before is not None else None
+        self._applied = program.applied_marker(marker) if on_applied is not None else None
+        self._on_before, self._on_applied = on_before, on_applied
+        self._pending = ""
+
+    @property
+    def wanted(self) -> bool:
+        return self._before is not None or self._applied is not None
 
     def feed(self, text: str) -> None:
-        if self._pending is None:
+        if not self.wanted:
             return
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            if line.startswith(self._prefix):
-                self._pending = None
+            # Never raised into the stream: hanging up would interrupt the kernel.
+            if self._before is not None and line.startswith(self._before):
+                prefix, self._before = self._before, None
                 try:
-                    cells = _cells_left(json.loads(line[len(self._prefix) :]))
+                    cells = _cells_left(json.loads(line[len(prefix) :]))
                 except (ValueError, MarimoError) as exc:
-                    # Never raised into the stream: hanging up would interrupt the kernel.
                     logger.warning("a batch's cells before it could not be read: %s", exc)
-                    return
-                self._hook(cells or ())
-                return
+                    continue
+                if self._on_before is not None:
+                    self._on_before(cells or ())
+            elif self._applied is not None and line.startswith(self._applied):
+                try:
+                    applied = Applied.from_report(json.loads(line[len(self._applied) :]))
+                except (ValueError, MarimoError) as exc:
+                    logger.warning("a batch's changes could not be read: %s", exc)
+                    continue
+                if self._on_applied is not None:
+                    self._on_applied(applied)
 
 
 class _ExecuteStream:

@@ -85,6 +85,8 @@ async def main(req, space):
                 # The document this batch applies to, printed (and so streamed) before
                 # anything is applied or run: the caller's undo snapshot.
                 print("\n" + req["before"] + json.dumps(states(ctx)), flush=True)
+            if req.get("applied"):
+                _hexa_watch_applied(ctx, req["applied"], states(ctx))
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
@@ -167,6 +169,37 @@ async def main(req, space):
         # The document as this batch left it (marimo applied it to the context's copy).
         done["cells"] = states(ctx)
     emit(done)
+
+
+def _hexa_watch_applied(ctx, prefix, found):
+    # What the batch changes, printed the moment marimo has applied it and before it
+    # tells the editors (and before any cell runs): the proxy needs it to mend an editor's
+    # save built before the editor heard of the change.
+    import json
+    import time
+
+    import msgspec
+
+    send = ctx.broadcast_raw_notification
+    old = {cid: [name, code] for cid, name, code in found}
+
+    def watched(notification):
+        try:
+            tx = getattr(notification, "transaction", None)
+            if tx is not None:
+                changes = json.loads(msgspec.json.encode(tx.changes))
+                touched = {c.get("cellId") for c in changes}
+                print("\n" + prefix + json.dumps({
+                    "stamp": time.monotonic_ns(),
+                    "changes": changes,
+                    "old": {cid: v for cid, v in old.items() if cid in touched},
+                    "order": [str(c.id) for c in ctx.cells],
+                }), flush=True)
+        except Exception:
+            pass
+        send(notification)
+
+    ctx.broadcast_raw_notification = watched
 
 
 def _hexa_read(cells, limit):
@@ -406,30 +439,52 @@ def _program(request: dict[str, Any]) -> str:
 
 
 def edit_program(
-    ops: Sequence[Op], marker: str, *, cells: bool = False, before: bool = False
+    ops: Sequence[Op],
+    marker: str,
+    *,
+    cells: bool = False,
+    before: bool = False,
+    applied: bool = False,
 ) -> str:
     """A program that applies `ops` in one atomic code-mode batch; with `cells`, its result
     also holds every cell (id, name, code) as the batch left them; with `before`, it first
-    prints them as the batch found them (a `before_marker` line)."""
+    prints them as the batch found them (a `before_marker` line); with `applied`, it prints
+    the changes marimo made (an `applied_marker` line) before marimo tells the editors."""
     ops_json = [encode_op(op) for op in ops]
     request = {"kind": "edit", "marker": marker, "ops": ops_json, "cells": cells}
-    return _program(request | ({"before": before_marker(marker)} if before else {}))
+    return _program(request | _reports(marker, before, applied))
+
+
+def _reports(marker: str, before: bool, applied: bool) -> dict[str, str]:
+    return ({"before": before_marker(marker)} if before else {}) | (
+        {"applied": applied_marker(marker)} if applied else {}
+    )
 
 
 def replace_program(
-    cells: Sequence[tuple[str, str | None]], *, run: bool, marker: str, before: bool = False
+    cells: Sequence[tuple[str, str | None]],
+    *,
+    run: bool,
+    marker: str,
+    before: bool = False,
+    applied: bool = False,
 ) -> str:
     """A program that deletes every cell and creates `cells` (code, name) in order."""
     specs = [{"code": code, "name": name} for code, name in cells]
     ops = [{"op": "replace", "cells": specs, "run": run}]
     request = {"kind": "edit", "marker": marker, "ops": ops}
-    return _program(request | ({"before": before_marker(marker)} if before else {}))
+    return _program(request | _reports(marker, before, applied))
 
 
 def before_marker(marker: str) -> str:
     """The start of the line that holds the cells a batch found (never a result line:
     result lines start with `marker`, which ends in a space where this has a letter)."""
     return marker.rstrip() + "before "
+
+
+def applied_marker(marker: str) -> str:
+    """The start of the line that holds the changes marimo applied for a batch."""
+    return marker.rstrip() + "applied "
 
 
 def read_program(marker: str, *, limit: int) -> str:
@@ -458,6 +513,6 @@ def find_result(stdout: str, marker: str) -> dict[str, Any] | None:
 
 def strip_results(stdout: str, marker: str) -> str:
     """`stdout` without the interpreter's result lines (what the cells printed)."""
-    ours = (marker, before_marker(marker))
+    ours = (marker, before_marker(marker), applied_marker(marker))
     kept = [line for line in stdout.splitlines(keepends=True) if not line.startswith(ours)]
     return "".join(kept)

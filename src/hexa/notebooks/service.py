@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -22,6 +23,7 @@ from hexa.errors import (
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.protocol import NotebookClient
 from hexa.marimo.transport import MarimoHTTP
+from hexa.notebooks.editor_saves import EditorSaves
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
     canonical_path,
@@ -76,6 +78,7 @@ class NotebookService:
         files: NotebookFiles,
         http: MarimoHTTP,
         placements: Placements,
+        saves: EditorSaves | None = None,
         max_code_bytes: int = 256 * 1024,
         sole_user_id: int | None = None,
         start_timeout: float = 60.0,
@@ -89,6 +92,8 @@ class NotebookService:
         self._users = users
         self.files = files
         self._http = http
+        # What recent edits changed, for the proxy to mend an editor's save with.
+        self.saves = saves or EditorSaves()
         # One client per live process (here or on another replica): it caches the
         # session's current ws id.
         self._clients: dict[str, tuple[object, MarimoClient, int]] = {}
@@ -386,8 +391,15 @@ class NotebookService:
             client = cached[1]
         else:
             url = upstream.origin + upstream.base_path
+            # Another marimo: the changes recorded for the one before name other cells.
+            self.saves.forget(notebook_id)
             client = MarimoClient(
-                url, token, self._http, stable_session_id=session, file_key=upstream.file_key
+                url,
+                token,
+                self._http,
+                stable_session_id=session,
+                file_key=upstream.file_key,
+                on_applied=functools.partial(self.saves.applied, notebook_id),
             )
             self._clients[notebook_id] = (key, client, user.id)
         return Running(

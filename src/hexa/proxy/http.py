@@ -32,11 +32,15 @@ class HttpProxy:
         self._http = http
         self._cookie = hexa_cookie
 
-    async def forward(self, request: Request, *, upstream: Upstream, token: str) -> Response:
-        """Send `request` to the notebook's marimo, at the path that `upstream` maps it to."""
+    async def forward(
+        self, request: Request, *, upstream: Upstream, token: str, body: bytes | None = None
+    ) -> Response:
+        """Send `request` to the notebook's marimo, at the path that `upstream` maps it to;
+        with `body` in place of its own when given."""
         url = upstream.url(request.url.path, request.url.query)
         headers = request_headers(request.headers.items(), token=token, hexa_cookie=self._cookie)
-        body = await _replayable_body(request)
+        if body is None:
+            body = await _replayable_body(request)
         # A request is sent a second time, on a new connection, only when the first got no
         # answer and can be sent again. marimo's server drops a kept-alive connection after
         # a handler fails (it answers 500, then closes), so the next request sent down that

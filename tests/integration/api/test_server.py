@@ -146,21 +146,14 @@ def test_execute_creates_updates_runs_and_saves(
     assert "b = a * 2" not in notebook_file(server, "default", "first.py").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known: marimo applies an editor's stale save (see README, Limits)",
-)
 def test_an_editor_save_built_before_a_change_does_not_take_it_back(
     server: HexaServer, alice: httpx2.Client, opened: dict[str, str]
 ) -> None:
     """marimo's editor autosaves its whole cell list, and marimo makes the notebook match
     it. A save built before the editor heard of a change made through Hexa would delete
     the cell just added, bring back the one just deleted and revert the edit (what a
-    browser test once caught: undo then found nothing to undo). Real proxy, marimo, file.
-
-    A known defect, kept as a reproduction: the fix needs Hexa to know which of its own
-    changes each editor session has heard of (see README, Limits)."""
+    browser test once caught: undo then found nothing to undo). Hexa's proxy mends such a
+    save; what the person then does to those cells is theirs. Real proxy, marimo, file."""
     reply = alice.post(
         "/api/notebooks/open", json={"notebook_id": "saves", "notebook_path": "saves.py"}
     )
@@ -220,6 +213,23 @@ def test_an_editor_save_built_before_a_change_does_not_take_it_back(
         assert "sb = 2" in text
         assert "sc = 1" not in text
         assert "@app.cell(hide_code=True)\ndef _():\n    sa = 1" in text  # the editor's
+
+        # Having heard of them, the person deletes the cell added and types the edited one
+        # back: the editor sends its writes to marimo's document first, then saves.
+        mine = [(i, "sb = 1" if i == b else code) for i, code in now if i != added]
+        writes = {
+            "changes": [
+                {"type": "delete-cell", "cellId": added},
+                {"type": "set-code", "cellId": b, "code": "sb = 1"},
+            ]
+        }
+        reply = alice.post("/nb/saves/api/document/transaction", json=writes, headers=session)
+        assert reply.status_code == 200, reply.text
+        assert save(mine).status_code == 200
+        assert cells() == mine
+        text = notebook_file(server, "default", "saves.py").read_text()
+        assert "added_meanwhile = 1" not in text
+        assert "sb = 1" in text
     finally:
         editor_ws.close()
         alice.post("/api/notebooks/saves/close")
