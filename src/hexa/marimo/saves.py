@@ -24,15 +24,13 @@ marimo, whose ids differ) is left as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hexa.marimo.errors import MarimoError
-
-logger = logging.getLogger(__name__)
 
 SAVE_PATH = "api/kernel/save"
 # An editor's requests that write cells, with where their cell ids are.
@@ -182,13 +180,14 @@ def mend(
     cells = _read_save(body)
     if cells is None:
         return None
+    was = [dataclasses.astuple(c) for c in cells]
     notes: list[str] = []
     for record, spared in sorted(records, key=lambda r: r[0].stamp):
         ids = {c.cell_id for c in cells}
         if ids and not ids & (set(record.order) | record.deleted):
             continue  # another marimo's cells
         notes += _apply(cells, record, set(spared))
-    if not notes:
+    if [dataclasses.astuple(c) for c in cells] == was:
         return None
     save: dict[str, Any] = json.loads(body)
     save["cellIds"] = [c.cell_id for c in cells]

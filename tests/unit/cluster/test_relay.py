@@ -55,11 +55,15 @@ def test_the_bus_sends_what_its_listeners_here_would_get_but_not_local_kinds() -
 class Heard:
     def __init__(self) -> None:
         self.events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self.edits: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.stops: asyncio.Queue[str] = asyncio.Queue()
         self.lost = 0
 
     def on_event(self, notebook_id: str, text: str) -> None:
         self.events.put_nowait((notebook_id, text))
+
+    def on_edits(self, notebook_id: str, text: str) -> None:
+        self.edits.put_nowait((notebook_id, text))
 
     async def on_stop(self, notebook_id: str) -> None:
         self.stops.put_nowait(notebook_id)
@@ -79,7 +83,7 @@ async def dsn(postgres: PostgresCluster) -> AsyncIterator[str]:
 async def test_events_and_stop_requests_cross_between_replicas(dsn: str) -> None:
     heard = {"a": Heard(), "b": Heard()}
     relays = {
-        name: PgRelay(dsn, name, on_event=h.on_event, on_lost=h.on_lost)
+        name: PgRelay(dsn, name, on_event=h.on_event, on_lost=h.on_lost, on_edits=h.on_edits)
         for name, h in heard.items()
     }
     for name, relay in relays.items():
@@ -89,21 +93,25 @@ async def test_events_and_stop_requests_cross_between_replicas(dsn: str) -> None
         relays["a"].send_event("n1", TurnStarted(turn_id="t", prompt="p").model_dump_json())
         relays["a"].send_event("n1", long.model_dump_json())
         relays["a"].send_stop("b", "n2")
+        relays["a"].send_edits("n1", '{"spared": {}}')
         relays["b"].send_stop("c", "n3")  # for a replica that is not listening
         async with asyncio.timeout(10):
             first = await heard["b"].events.get()
             second = await heard["b"].events.get()
             stopped = await heard["b"].stops.get()
+            edits = await heard["b"].edits.get()
         assert first[0] == "n1"
         assert '"turn_started"' in first[1]
         assert second == ("n1", long.model_dump_json())
         assert stopped == "n2"
+        assert edits == ("n1", '{"spared": {}}')
         # Each replica hears its own messages too, and ignores them; a marker sent after
         # them shows A heard nothing before it.
         relays["b"].send_event("marker", Lagged().model_dump_json())
         async with asyncio.timeout(10):
             assert (await heard["a"].events.get())[0] == "marker"
         assert heard["a"].stops.empty()
+        assert heard["a"].edits.empty()
         assert heard["b"].events.empty()
         assert heard["a"].lost == heard["b"].lost == 0
     finally:

@@ -28,7 +28,9 @@ from hexa.marimo.errors import (
     MarimoSessionError,
     MarimoTimeoutError,
 )
-from hexa.marimo.models import CellState, RunCell
+from hexa.marimo.models import CellState, EditCell, RunCell
+from hexa.marimo.saves import Applied
+from hexa.marimo.saves import NewCell as AppliedCell
 from hexa.marimo.transport import Connection
 
 BASE = "http://127.0.0.1:4321/nb/abc"
@@ -452,6 +454,54 @@ async def test_a_malformed_cells_line_is_logged_and_the_batch_still_reads(
     assert found == []
     assert result.created == ()
     assert "could not be read" in caplog.text
+
+
+def applied_then_result(report: str) -> Callable[[str], httpx2.Response]:
+    """An execute handler that streams a batch's "changes applied" line cut into pieces,
+    then the result; it checks the program asked for that line."""
+
+    def handler(code: str) -> httpx2.Response:
+        match = MARKER.search(code)
+        assert match is not None
+        assert "applied " in code, "the program was asked to report what it applied"
+        line = f"\n{match.group(0).rstrip()}applied {report}\n"
+        events = [("stdout", {"data": line[i : i + 5]}) for i in range(0, len(line), 5)]
+        events.append(("stdout", {"data": f"\n{match.group(0)}{json.dumps({'ok': True})}\n"}))
+        events.append(done(True))
+        return httpx2.Response(200, content=sse(*events))
+
+    return handler
+
+
+async def test_a_batch_reports_what_marimo_applied(
+    fake: FakeMarimo, http: httpx2.AsyncClient
+) -> None:
+    got: list[Applied] = []
+    client = MarimoClient(BASE, TOKEN, http, stable_session_id="sess-1", on_applied=got.append)
+    report = {
+        "stamp": 7,
+        "changes": [
+            {"type": "create-cell", "cellId": "New1", "code": "z = 3", "name": "", "config": {}},
+            {"type": "set-code", "cellId": "Hbol", "code": "x = 2"},
+        ],
+        "old": {"Hbol": [None, "x = 1"]},
+        "order": ["Hbol", "New1"],
+    }
+    fake.execute = applied_then_result(json.dumps(report))
+    result = await client.apply([EditCell("Hbol", code="x = 2")])
+    assert got == [
+        Applied(
+            stamp=7,
+            created={"New1": AppliedCell("z = 3", "_", {})},
+            codes={"Hbol": ("x = 1", "x = 2")},
+            order=("Hbol", "New1"),
+        )
+    ]
+    assert "applied" not in result.stdout, "our line is not the cells' output"
+    # Malformed: logged, never raised into the stream (that would interrupt the kernel).
+    fake.execute = applied_then_result('{"stamp": "x"}')
+    await client.apply([EditCell("Hbol", code="x = 2")])
+    assert len(got) == 1
 
 
 async def test_read_cells(fake: FakeMarimo, client: MarimoClient) -> None:
