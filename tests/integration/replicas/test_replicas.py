@@ -125,6 +125,59 @@ def test_a_notebook_opened_on_a_is_used_on_b_and_as_websocket_sees_bs_turn(pair:
         assert state["variables"]["from_b"]["value"] == "42"
 
 
+def test_an_editor_save_through_a_keeps_the_cell_bs_turn_added(pair: Pair) -> None:
+    """The editor's WebSocket and its save go through A, the agent's turn runs on B: a
+    save the editor built before it heard of B's cell is mended on A with what B's batch
+    reported, relayed through PostgreSQL (see hexa.marimo.saves)."""
+    open_on(pair.a, "mended")
+    headers = {"Authorization": f"Bearer {pair.a.token}"}
+    ws_a = pair.a.url.replace("http", "ws")
+
+    async def scenario() -> list[tuple[str, str]]:
+        editor_url = ws_a + "/nb/mended/ws?session_id=editor-like"
+        async with websockets.connect(editor_url, additional_headers=headers) as editor:
+            async with asyncio.timeout(30):
+                ops = [json.loads(await editor.recv())["op"] for _ in range(2)]
+            assert "kernel-ready" in ops, ops
+            with pair.a.client() as api:
+                state = api.get("/api/notebooks/mended/state").json()
+            known = [(c["cell_id"], c["preview"]) for c in state["cells"]]
+            events = ws_a + "/api/ws/mended"
+            async with websockets.connect(events, additional_headers=headers) as ws:
+                turn = asyncio.create_task(
+                    asyncio.to_thread(chat_on, pair.b, "mended", "```python\nby_b = 1\n```")
+                )
+                # B relays the batch's changes before its turn_done, on one connection.
+                async with asyncio.timeout(60):
+                    while json.loads(await ws.recv())["type"] != "turn_done":
+                        pass
+                await turn
+            body: dict[str, Any] = {
+                "cellIds": [i for i, _ in known],
+                "codes": [code for _, code in known],
+                "names": ["_"] * len(known),
+                "configs": [{}] * len(known),
+                "filename": "mended.py",
+                "layout": None,
+                "persist": True,
+            }
+            with pair.a.client() as api:
+                saved = api.post(
+                    "/nb/mended/api/kernel/save",
+                    json=body,
+                    headers={"Marimo-Session-Id": "editor-like"},
+                )
+                assert saved.status_code == 200, saved.text
+                state = api.get("/api/notebooks/mended/state").json()
+            return [(c["cell_id"], c["preview"]) for c in state["cells"]]
+
+    after = asyncio.run(scenario())
+    assert "by_b = 1" in dict(after).values()
+    assert (pair.a.data_dir / "notebooks" / "default" / "mended.py").read_text().count(
+        "by_b = 1"
+    ) == 1
+
+
 def test_a_notebook_in_a_spare_on_a_is_reached_through_b(pair: Pair) -> None:
     start = len(pair.a.log_text())
     open_on(pair.a, "first")
