@@ -45,7 +45,8 @@ async def proxy_http(
     body = None
     if request.method == "POST" and (path == SAVE_PATH or path in WRITE_PATHS):
         # The editor's saves and cell writes: see hexa.notebooks.editor_saves.
-        body = svc.notebooks.saves.editor_request(notebook_id, path, await request.body())
+        saves = svc.notebooks.saves
+        body = await saves.editor_request(notebook_id, running.marimo, path, await request.body())
     http_proxy: HttpProxy = request.app.state.http_proxy
     return await http_proxy.forward(
         request, upstream=running.upstream, token=running.token, body=body

@@ -45,8 +45,9 @@ class Relay(Protocol):
 
     def send_event(self, notebook_id: str, event_json: str) -> None: ...
     def send_stop(self, replica_id: str, notebook_id: str) -> None: ...
-    def send_edits(self, notebook_id: str, message_json: str) -> None:
-        """What a notebook's recent edits changed (hexa.notebooks.editor_saves)."""
+    def send_edits(self, notebook_id: str, message_json: str) -> asyncio.Future[None]:
+        """What a notebook's recent edits changed (hexa.notebooks.editor_saves); done once
+        PostgreSQL has it for the listeners."""
         ...
 
     async def close(self) -> None: ...
@@ -64,8 +65,10 @@ class LocalRelay:
     def send_stop(self, replica_id: str, notebook_id: str) -> None:
         return None
 
-    def send_edits(self, notebook_id: str, message_json: str) -> None:
-        return None
+    def send_edits(self, notebook_id: str, message_json: str) -> asyncio.Future[None]:
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sent.set_result(None)
+        return sent
 
     async def close(self) -> None:
         return None
@@ -87,7 +90,10 @@ class PgRelay:
         self._on_edits = on_edits
         self._on_stop: OnStop | None = None
         self._on_lost = on_lost
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Each message, and what waits for it to be sent, if anything.
+        self._outbox: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None] | None]] = (
+            asyncio.Queue()
+        )
         self._parts: dict[str, list[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: set[asyncio.Task[None]] = set()
@@ -104,15 +110,18 @@ class PgRelay:
             await self._listening.wait()
 
     def send_event(self, notebook_id: str, event_json: str) -> None:
-        self._outbox.put_nowait({"kind": "event", "notebook_id": notebook_id, "event": event_json})
+        message = {"kind": "event", "notebook_id": notebook_id, "event": event_json}
+        self._outbox.put_nowait((message, None))
 
     def send_stop(self, replica_id: str, notebook_id: str) -> None:
-        self._outbox.put_nowait({"kind": "stop", "to": replica_id, "notebook_id": notebook_id})
+        message = {"kind": "stop", "to": replica_id, "notebook_id": notebook_id}
+        self._outbox.put_nowait((message, None))
 
-    def send_edits(self, notebook_id: str, message_json: str) -> None:
-        self._outbox.put_nowait(
-            {"kind": "edits", "notebook_id": notebook_id, "edits": message_json}
-        )
+    def send_edits(self, notebook_id: str, message_json: str) -> asyncio.Future[None]:
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        message = {"kind": "edits", "notebook_id": notebook_id, "edits": message_json}
+        self._outbox.put_nowait((message, sent))
+        return sent
 
     async def close(self) -> None:
         for task in (*self._tasks, *self._stops):
@@ -136,9 +145,11 @@ class PgRelay:
             delay = RETRY_MIN
             try:
                 while True:
-                    message = await self._outbox.get()
+                    message, sent = await self._outbox.get()
                     for part in _split({"from": self._replica_id, **message}):
                         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, part)
+                    if sent is not None and not sent.done():
+                        sent.set_result(None)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 logger.warning("relay lost its sending connection: %s", exc)
             finally:

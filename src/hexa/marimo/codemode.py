@@ -312,7 +312,9 @@ class CodeMode(OnConnection):
 
 class _ReportWatch:
     """Finds the lines a batch prints as it goes in its streamed stdout: the cells it
-    found (handed to `on_before` once) and the changes marimo applied (to `on_applied`)."""
+    found (handed to `on_before`) and the changes marimo applied (to `on_applied`), once
+    each. Only a line that starts like one of them is kept while it streams in: the
+    cells' own output (a progress bar without newlines) is passed over."""
 
     def __init__(
         self,
@@ -323,36 +325,52 @@ class _ReportWatch:
         self._before = program.before_marker(marker) if on_before is not None else None
         self._applied = program.applied_marker(marker) if on_applied is not None else None
         self._on_before, self._on_applied = on_before, on_applied
-        self._pending = ""
+        self._line: list[str] | None = []  # the line so far; None: not one of ours
+        self._head = ""  # its first characters, enough to tell
 
     @property
     def wanted(self) -> bool:
         return self._before is not None or self._applied is not None
 
     def feed(self, text: str) -> None:
-        if not self.wanted:
-            return
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            # Never raised into the stream: hanging up would interrupt the kernel.
+        pieces = text.split("\n")
+        for i, piece in enumerate(pieces):
+            if not self.wanted:
+                return
+            if self._line is not None:
+                self._take(piece)
+            if i < len(pieces) - 1:  # the line ends here
+                if self._line is not None:
+                    self._found("".join(self._line))
+                self._line, self._head = [], ""
+
+    def _take(self, piece: str) -> None:
+        assert self._line is not None
+        prefixes = [p for p in (self._before, self._applied) if p is not None]
+        if len(self._head) < max(map(len, prefixes)):
+            self._head += piece[: max(map(len, prefixes)) - len(self._head)]
+            if not any(p.startswith(self._head) or self._head.startswith(p) for p in prefixes):
+                self._line = None
+                return
+        self._line.append(piece)
+
+    def _found(self, line: str) -> None:
+        # Never raised into the stream: hanging up would interrupt the kernel.
+        try:
             if self._before is not None and line.startswith(self._before):
                 prefix, self._before = self._before, None
-                try:
-                    cells = _cells_left(json.loads(line[len(prefix) :]))
-                except (ValueError, MarimoError) as exc:
-                    logger.warning("a batch's cells before it could not be read: %s", exc)
-                    continue
+                cells = _cells_left(json.loads(line[len(prefix) :]))
                 if self._on_before is not None:
                     self._on_before(cells or ())
             elif self._applied is not None and line.startswith(self._applied):
-                try:
-                    applied = Applied.from_report(json.loads(line[len(self._applied) :]))
-                except (ValueError, MarimoError) as exc:
-                    logger.warning("a batch's changes could not be read: %s", exc)
-                    continue
+                prefix, self._applied = self._applied, None
+                applied = Applied.from_report(json.loads(line[len(prefix) :]))
                 if self._on_applied is not None:
                     self._on_applied(applied)
+        except (ValueError, MarimoError) as exc:
+            logger.warning("a batch's report could not be read: %s", exc)
+        except Exception:
+            logger.exception("a batch's report could not be handed over")
 
 
 class _ExecuteStream:

@@ -188,7 +188,10 @@ def _hexa_watch_applied(ctx, prefix, found):
             tx = getattr(notification, "transaction", None)
             if tx is not None:
                 changes = json.loads(msgspec.json.encode(tx.changes))
-                touched = {c.get("cellId") for c in changes}
+                # Old values only where a value is set: a deleted cell's code is not needed
+                # (and a long report would pass marimo's 1 MB cut of a console write).
+                touched = {c.get("cellId") for c in changes
+                           if c.get("type") in ("set-code", "set-name")}
                 print("\n" + prefix + json.dumps({
                     "stamp": time.monotonic_ns(),
                     "changes": changes,

@@ -16,10 +16,9 @@ recent record changed and the save does not show, and nothing else:
 - a code or name is taken only where the save still has the value the batch replaced;
 - order and configs stay the editor's.
 
-A person's own later change to a cell wins: `touches` reads the cells an editor's request
-writes (a document transaction, a delete, a run), and the caller leaves those cells of
-earlier records alone. A save that shares no cell with a record (an editor of an earlier
-marimo, whose ids differ) is left as it is.
+A person's own later change to a cell wins: `touches` reads what an editor's request
+writes (a document transaction, a delete), and the caller leaves that alone in the records
+known then: a cell's presence, its code, its name, each on its own.
 """
 
 from __future__ import annotations
@@ -33,8 +32,12 @@ from typing import Any
 from hexa.marimo.errors import MarimoError
 
 SAVE_PATH = "api/kernel/save"
-# An editor's requests that write cells, with where their cell ids are.
-WRITE_PATHS = frozenset({"api/document/transaction", "api/kernel/delete", "api/kernel/run"})
+# An editor's requests that write cells to marimo's document. (A run only queues cells.)
+WRITE_PATHS = frozenset({"api/document/transaction", "api/kernel/delete"})
+
+# What of a cell a change writes: its presence (created, deleted), its code, its name.
+Part = tuple[str, str]  # (cell id, "cell" | "code" | "name")
+_PARTS = {"create-cell": "cell", "delete-cell": "cell", "set-code": "code", "set-name": "name"}
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,13 @@ class Applied:
     order: tuple[str, ...] = ()  # every cell, as the batch left them
 
     @property
-    def cells(self) -> frozenset[str]:
-        """Every cell whose presence, code or name the batch changed."""
-        return frozenset(self.created) | self.deleted | frozenset(self.codes) | set(self.names)
+    def parts(self) -> frozenset[Part]:
+        """What of which cells the batch changed."""
+        return frozenset(
+            [(c, "cell") for c in (*self.created, *self.deleted)]
+            + [(c, "code") for c in self.codes]
+            + [(c, "name") for c in self.names]
+        )
 
     @classmethod
     def from_report(cls, report: Any) -> Applied:
@@ -141,9 +148,10 @@ def _save_name(name: Any) -> str:
     return "_" if name in (None, "") else str(name)
 
 
-def touches(path: str, body: bytes) -> frozenset[str]:
-    """The cells an editor's request to `path` writes (none when it cannot be read: marimo
-    refuses what it cannot read either)."""
+def touches(path: str, body: bytes) -> frozenset[Part]:
+    """What an editor's request to `path` writes (nothing when it cannot be read: marimo
+    refuses what it cannot read either). Moves and configs are left out: those of a save
+    are always the editor's."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -154,12 +162,13 @@ def touches(path: str, body: bytes) -> frozenset[str]:
         changes = data.get("changes")
         if not isinstance(changes, list):
             return frozenset()
-        return frozenset(str(c["cellId"]) for c in changes if isinstance(c, dict) and "cellId" in c)
-    if path == "api/kernel/delete":
-        return frozenset([str(data["cellId"])]) if "cellId" in data else frozenset()
-    if path == "api/kernel/run":
-        ids = data.get("cellIds")
-        return frozenset(str(c) for c in ids) if isinstance(ids, list) else frozenset()
+        return frozenset(
+            (str(c["cellId"]), _PARTS[str(c["type"])])
+            for c in changes
+            if isinstance(c, dict) and "cellId" in c and c.get("type") in _PARTS
+        )
+    if path == "api/kernel/delete" and "cellId" in data:
+        return frozenset([(str(data["cellId"]), "cell")])
     return frozenset()
 
 
@@ -172,20 +181,18 @@ class _Cell:
 
 
 def mend(
-    body: bytes, records: Sequence[tuple[Applied, Collection[str]]]
+    body: bytes, records: Sequence[tuple[Applied, Collection[Part]]]
 ) -> tuple[bytes, list[str]] | None:
-    """The save `body` with what `records` changed and it does not show, oldest record
-    first, each with the cells a person wrote since (left alone); with a line per change
-    made. None when nothing needed mending or the body is no save marimo would take."""
+    """The save `body` with what `records` (of the marimo the save goes to) changed and it
+    does not show, oldest record first, each with what a person wrote since (left alone);
+    with a line per change made. None when nothing needed mending or the body is no save
+    marimo would take."""
     cells = _read_save(body)
     if cells is None:
         return None
     was = [dataclasses.astuple(c) for c in cells]
     notes: list[str] = []
     for record, spared in sorted(records, key=lambda r: r[0].stamp):
-        ids = {c.cell_id for c in cells}
-        if ids and not ids & (set(record.order) | record.deleted):
-            continue  # another marimo's cells
         notes += _apply(cells, record, set(spared))
     if [dataclasses.astuple(c) for c in cells] == was:
         return None
@@ -219,25 +226,25 @@ def _read_save(body: bytes) -> list[_Cell] | None:
     return [_Cell(*row) for row in zip(ids, codes, names, configs, strict=True)]
 
 
-def _apply(cells: list[_Cell], record: Applied, spared: set[str]) -> list[str]:
+def _apply(cells: list[_Cell], record: Applied, spared: set[Part]) -> list[str]:
     notes: list[str] = []
     by_id = {c.cell_id: c for c in cells}
-    for cid in sorted(record.deleted - spared):
-        if cid in by_id:
+    for cid in sorted(record.deleted):
+        if cid in by_id and (cid, "cell") not in spared:
             cells.remove(by_id.pop(cid))
             notes.append(f"dropped {cid}")
     for cid, (old, new) in record.codes.items():
         cell = by_id.get(cid)
-        if cid not in spared and cell is not None and cell.code == old:
+        if cell is not None and cell.code == old and (cid, "code") not in spared:
             cell.code = new
             notes.append(f"code of {cid}")
     for cid, (old, new) in record.names.items():
         cell = by_id.get(cid)
-        if cid not in spared and cell is not None and cell.name == old:
+        if cell is not None and cell.name == old and (cid, "name") not in spared:
             cell.name = new
             notes.append(f"name of {cid}")
     for cid in _in_order(record.created, record.order):
-        if cid in spared or cid in by_id:
+        if cid in by_id or (cid, "cell") in spared:
             continue
         made = record.created[cid]
         cell = _Cell(cid, made.code, made.name, made.config)

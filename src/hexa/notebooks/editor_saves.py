@@ -3,9 +3,11 @@
 
 Each replica keeps the changes of the last `WINDOW` seconds: its own batches' as their
 interpreter reports them, and, through the relay, those of the other replicas (the batch,
-the editor's WebSocket and its save may each go through a different replica). Likewise,
-an editor's write to a cell reported here spares that cell of the records known then, on
-every replica.
+the editor's WebSocket and its save may each go through a different replica). Records
+are kept per marimo (its address and session): a restarted marimo's cells have other ids.
+An editor's write spares what it writes from the records known then, on every replica: the
+write waits (briefly) until the relay has sent that, because the editor sends its save
+right after its writes are answered, and the save may go through another replica.
 
 The window bounds how late a save may be and still be mended: marimo's editor hears of a
 change within milliseconds and saves a second after an edit, so a save built before it
@@ -14,29 +16,39 @@ heard arrives well inside it. A later save without the change is the person's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from hexa.marimo.errors import MarimoError
-from hexa.marimo.saves import SAVE_PATH, WRITE_PATHS, Applied, mend, touches
+from hexa.marimo.saves import SAVE_PATH, WRITE_PATHS, Applied, Part, mend, touches
 
 logger = logging.getLogger(__name__)
 
 WINDOW = 10.0
+# How long an editor's write waits for the relay to have sent what it spares.
+SHARE_WAIT = 1.0
 
-Send = Callable[[str, str], None]  # (notebook_id, message as JSON) to the other replicas
+# (notebook_id, message as JSON) to the other replicas; done once sent.
+Send = Callable[[str, str], Awaitable[None]]
 
 
 @dataclass
 class _Record:
     key: str
+    marimo: str  # which marimo applied it (see `marimo_id`)
     applied: Applied
     seen: float
-    spared: set[str] = field(default_factory=set)
+    spared: set[Part] = field(default_factory=set)
+
+
+def marimo_id(origin: str, base_path: str, session_id: str) -> str:
+    """One marimo session of a notebook, named alike on every replica."""
+    return f"{origin}{base_path}#{session_id}"
 
 
 class EditorSaves:
@@ -54,23 +66,23 @@ class EditorSaves:
         """Tell the other replicas through `send` (the relay) from now on."""
         self._send = send
 
-    def applied(self, notebook_id: str, applied: Applied) -> None:
-        """A batch made here was applied."""
-        record = _Record(secrets.token_hex(8), applied, self._clock())
+    def applied(self, notebook_id: str, marimo: str, applied: Applied) -> None:
+        """A batch made here was applied by `marimo`."""
+        record = _Record(secrets.token_hex(8), marimo, applied, self._clock())
         self._add(notebook_id, record)
-        self._publish(notebook_id, {"applied": applied.to_json(), "key": record.key})
+        message = {"applied": applied.to_json(), "key": record.key, "marimo": marimo}
+        self._publish(notebook_id, message)
 
-    def forget(self, notebook_id: str) -> None:
-        """The notebook's marimo is another one now: its cells have other ids."""
-        self._recent.pop(notebook_id, None)
-
-    def editor_request(self, notebook_id: str, path: str, body: bytes) -> bytes:
-        """What to send marimo for an editor's POST to `path` with `body`: a save mended,
-        anything else as it is (a write to a cell spares it from mending)."""
+    async def editor_request(self, notebook_id: str, marimo: str, path: str, body: bytes) -> bytes:
+        """What to send `marimo` for an editor's POST to `path` with `body`: a save mended,
+        anything else as it is (a write spares what it writes from mending)."""
+        records = [r for r in self._live(notebook_id) if r.marimo == marimo]
+        if not records:
+            return body
         if path == SAVE_PATH:
-            return self._mend(notebook_id, body)
+            return self._mend(notebook_id, records, body)
         if path in WRITE_PATHS:
-            self._spare(notebook_id, touches(path, body))
+            await self._spare(notebook_id, records, touches(path, body))
         return body
 
     def received(self, notebook_id: str, text: str) -> None:
@@ -79,18 +91,16 @@ class EditorSaves:
             message = json.loads(text)
             if "applied" in message:
                 applied = Applied.from_json(message["applied"])
-                self._add(notebook_id, _Record(str(message["key"]), applied, self._clock()))
-            for key, cells in dict(message.get("spared") or {}).items():
+                key, marimo = str(message["key"]), str(message["marimo"])
+                self._add(notebook_id, _Record(key, marimo, applied, self._clock()))
+            for key, parts in dict(message.get("spared") or {}).items():
                 for record in self._live(notebook_id):
                     if record.key == key:
-                        record.spared.update(str(c) for c in cells)
+                        record.spared.update((str(c), str(p)) for c, p in parts)
         except (ValueError, TypeError, KeyError, AttributeError, MarimoError) as exc:
             logger.warning("changes from another replica could not be read: %r", exc)
 
-    def _mend(self, notebook_id: str, body: bytes) -> bytes:
-        records = self._live(notebook_id)
-        if not records:
-            return body
+    def _mend(self, notebook_id: str, records: list[_Record], body: bytes) -> bytes:
         mended = mend(body, [(r.applied, r.spared) for r in records])
         if mended is None:
             return body
@@ -101,17 +111,23 @@ class EditorSaves:
         )
         return mended[0]
 
-    def _spare(self, notebook_id: str, cells: frozenset[str]) -> None:
-        if not cells:
-            return
-        spared: dict[str, list[str]] = {}
-        for record in self._live(notebook_id):
-            hit = cells & record.applied.cells
+    async def _spare(
+        self, notebook_id: str, records: list[_Record], parts: frozenset[Part]
+    ) -> None:
+        spared: dict[str, list[Part]] = {}
+        for record in records:
+            hit = parts & record.applied.parts
             if hit - record.spared:
                 record.spared |= hit
                 spared[record.key] = sorted(hit)
-        if spared:
-            self._publish(notebook_id, {"spared": spared})
+        if not spared:
+            return
+        sent = self._publish(notebook_id, {"spared": spared})
+        if sent is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(sent), SHARE_WAIT)
+            except TimeoutError:
+                logger.warning("the relay did not send an editor's write of %s", notebook_id)
 
     def _add(self, notebook_id: str, record: _Record) -> None:
         for other in list(self._recent):  # drops what is past the window, everywhere
@@ -129,6 +145,7 @@ class EditorSaves:
                 del self._recent[notebook_id]
         return records
 
-    def _publish(self, notebook_id: str, message: dict[str, object]) -> None:
-        if self._send is not None:
-            self._send(notebook_id, json.dumps(message))
+    def _publish(self, notebook_id: str, message: Mapping[str, object]) -> Awaitable[None] | None:
+        if self._send is None:
+            return None
+        return self._send(notebook_id, json.dumps(message))

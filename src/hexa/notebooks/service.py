@@ -23,7 +23,7 @@ from hexa.errors import (
 from hexa.marimo.client import MarimoClient
 from hexa.marimo.protocol import NotebookClient
 from hexa.marimo.transport import MarimoHTTP
-from hexa.notebooks.editor_saves import EditorSaves
+from hexa.notebooks.editor_saves import EditorSaves, marimo_id
 from hexa.notebooks.files import NotebookFiles
 from hexa.notebooks.paths import (
     canonical_path,
@@ -58,6 +58,11 @@ class Running:
     upstream: Upstream
     token: str
     session_id: str
+
+    @property
+    def marimo(self) -> str:
+        """Which marimo session serves it (see hexa.notebooks.editor_saves)."""
+        return marimo_id(self.upstream.origin, self.upstream.base_path, self.session_id)
 
 
 # Seconds a replica reuses where another replica's notebook runs before reading it again.
@@ -391,15 +396,14 @@ class NotebookService:
             client = cached[1]
         else:
             url = upstream.origin + upstream.base_path
-            # Another marimo: the changes recorded for the one before name other cells.
-            self.saves.forget(notebook_id)
+            marimo = marimo_id(upstream.origin, upstream.base_path, session)
             client = MarimoClient(
                 url,
                 token,
                 self._http,
                 stable_session_id=session,
                 file_key=upstream.file_key,
-                on_applied=functools.partial(self.saves.applied, notebook_id),
+                on_applied=functools.partial(self.saves.applied, notebook_id, marimo),
             )
             self._clients[notebook_id] = (key, client, user.id)
         return Running(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hexa.marimo.errors import MarimoError
-from hexa.marimo.saves import Applied, NewCell, mend, touches
+from hexa.marimo.saves import Applied, NewCell, Part, mend, touches
 
 HIDDEN = {"column": None, "disabled": False, "hide_code": True, "expand_output": False}
 
@@ -35,7 +35,7 @@ def cells_of(body: bytes) -> list[tuple[str, str, str]]:
     return list(zip(save["cellIds"], save["codes"], save["names"], strict=True))
 
 
-def mended(body: bytes, *records: Applied, spared: frozenset[str] = frozenset()) -> bytes:
+def mended(body: bytes, *records: Applied, spared: frozenset[Part] = frozenset()) -> bytes:
     out = mend(body, [(r, spared) for r in records])
     assert out is not None
     return out[0]
@@ -69,7 +69,12 @@ def test_a_report_reads_into_what_changed() -> None:
         names={"Hbol": ("_", "first")},
         order=("MJUe", "Hbol", "New1"),
     )
-    assert applied.cells == {"New1", "vblA", "MJUe", "Hbol"}
+    assert applied.parts == {
+        ("New1", "cell"),
+        ("vblA", "cell"),
+        ("MJUe", "code"),
+        ("Hbol", "name"),
+    }
     assert Applied.from_json(json.loads(json.dumps(applied.to_json()))) == applied
 
 
@@ -128,9 +133,15 @@ def test_the_cells_a_person_wrote_since_are_theirs() -> None:
         order=("Hbol", "New1", "MJUe"),
     )
     # The person deleted the new cell and typed the old code back.
-    assert mend(save_of(A, B), [(changed, {"New1", "Hbol"})]) is None
-    assert cells_of(mended(save_of(A, B), changed, spared=frozenset({"New1"}))) == [
+    assert mend(save_of(A, B), [(changed, {("New1", "cell"), ("Hbol", "code")})]) is None
+    assert cells_of(mended(save_of(A, B), changed, spared=frozenset({("New1", "cell")}))) == [
         ("Hbol", "a = 2", "_"),
+        B,
+    ]
+    # Renaming a cell spares its name, not its code.
+    assert cells_of(mended(save_of(A, B), changed, spared=frozenset({("Hbol", "name")}))) == [
+        ("Hbol", "a = 2", "_"),
+        ("New1", "z = 1", "_"),
         B,
     ]
 
@@ -143,11 +154,11 @@ def test_records_apply_oldest_first() -> None:
     assert mend(save_of(A), [(gone, ()), (made, ()), (edited, ())]) is None
 
 
-def test_a_save_of_another_marimo_is_left_alone() -> None:
-    made = Applied(stamp=1, created={"New1": NewCell("z = 1", "_", {})}, order=("Old1", "New1"))
-    assert mend(save_of(A, B), [(made, ())]) is None
-    # An empty notebook shares no cell with anything: it gets the change.
+def test_a_notebook_left_empty_gets_the_new_cell() -> None:
+    made = Applied(stamp=1, created={"New1": NewCell("z = 1", "_", {})}, order=("New1",))
     assert [c[0] for c in cells_of(mended(save_of(), made))] == ["New1"]
+    # marimo's editor keeps its last cell when told to delete it: the new one goes first.
+    assert [c[0] for c in cells_of(mended(save_of(A), made))] == ["New1", "Hbol"]
 
 
 @pytest.mark.parametrize(
@@ -165,20 +176,27 @@ def test_what_marimo_would_refuse_is_left_for_marimo_to_refuse(body: bytes) -> N
     assert mend(body, [(made, ())]) is None
 
 
-def test_the_cells_an_editors_write_touches() -> None:
+def test_what_an_editors_write_touches() -> None:
     transaction = {
         "changes": [
             {"type": "set-code", "cellId": "Hbol", "code": "x"},
             {"type": "delete-cell", "cellId": "MJUe"},
+            {"type": "set-name", "cellId": "vblA", "name": "n"},
+            {"type": "create-cell", "cellId": "New9", "code": "", "name": "_", "config": {}},
             {"type": "reorder-cells", "cellIds": ["a", "b"]},
+            {"type": "move-cell", "cellId": "Hbol", "after": "MJUe"},
+            {"type": "set-config", "cellId": "Hbol", "hide_code": True},
         ]
     }
     assert touches("api/document/transaction", json.dumps(transaction).encode()) == {
-        "Hbol",
-        "MJUe",
+        ("Hbol", "code"),
+        ("MJUe", "cell"),
+        ("vblA", "name"),
+        ("New9", "cell"),
     }
-    assert touches("api/kernel/delete", b'{"cellId": "Hbol"}') == {"Hbol"}
-    assert touches("api/kernel/run", b'{"cellIds": ["a", "b"], "codes": ["", ""]}') == {"a", "b"}
-    assert touches("api/kernel/run", b"{bad") == frozenset()
+    assert touches("api/kernel/delete", b'{"cellId": "Hbol"}') == {("Hbol", "cell")}
+    # A run only queues cells: it writes nothing.
+    assert touches("api/kernel/run", b'{"cellIds": ["a"], "codes": [""]}') == frozenset()
+    assert touches("api/kernel/delete", b"{bad") == frozenset()
     assert touches("api/document/transaction", b'{"changes": 3}') == frozenset()
     assert touches("api/kernel/save", b'{"cellIds": ["a"]}') == frozenset()
