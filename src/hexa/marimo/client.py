@@ -20,7 +20,7 @@ from typing import cast
 from hexa.marimo.codemode import CodeMode
 from hexa.marimo.errors import MarimoError
 from hexa.marimo.models import KernelState, ServerStatus, SessionRef
-from hexa.marimo.saves import Applied
+from hexa.marimo.saves import BatchWatch
 from hexa.marimo.sessions import SessionOps
 from hexa.marimo.tools import ToolReads
 from hexa.marimo.transport import Connection, MarimoHTTP, make_http_client
@@ -47,7 +47,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
         request_timeout: float = 30.0,
         execute_timeout: float = 120.0,
         file_key: str | None = None,
-        on_applied: Callable[[Applied], None] | None = None,
+        watch: Callable[[], BatchWatch] | None = None,
     ) -> None:
         conn = Connection(
             base_url,
@@ -58,7 +58,7 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
             file_key=file_key,
         )
         # Every part shares `conn`; only CodeMode has settings of its own.
-        super().__init__(conn, execute_timeout=execute_timeout, on_applied=on_applied)
+        super().__init__(conn, execute_timeout=execute_timeout, watch=watch)
 
     @property
     def base_url(self) -> str:

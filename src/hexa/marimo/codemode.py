@@ -45,7 +45,7 @@ from hexa.marimo.models import (
     RunStale,
     Target,
 )
-from hexa.marimo.saves import Applied
+from hexa.marimo.saves import Applied, BatchWatch
 from hexa.marimo.sse import SSEParser
 from hexa.marimo.transport import (
     BROKEN,
@@ -75,13 +75,13 @@ class CodeMode(OnConnection):
         conn: Connection,
         *,
         execute_timeout: float = 120.0,
-        on_applied: Callable[[Applied], None] | None = None,
+        watch: Callable[[], BatchWatch] | None = None,
     ) -> None:
         super().__init__(conn)
         self._execute_timeout = execute_timeout
-        # Told what each edit batch changed, the moment marimo applied it (before it tells
-        # the editors): see hexa.marimo.saves.
-        self._on_applied = on_applied
+        # Watches each edit batch from its start: told what it changed the moment marimo
+        # applied it (before marimo tells the editors). See hexa.marimo.saves.
+        self._watch = watch
         # marimo runs one scratchpad at a time and starts watching for a hang-up before
         # it queues a call: a queued call that times out would interrupt the running one.
         # Hexa's own calls therefore wait here (inside their deadline) instead.
@@ -93,19 +93,23 @@ class CodeMode(OnConnection):
         timeout: float | None = None,
         *,
         on_stdout: Callable[[str], None] | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> ExecuteResult:
         """Run `code` in the kernel's scratchpad (`POST /api/kernel/execute`, SSE reply).
 
         On timeout the stream is closed and MarimoTimeoutError is raised. marimo answers a
         hang-up by interrupting the kernel, whatever it runs at that moment (a cell the
         person started included). Calls through one client are serialized, so use one
-        MarimoClient per notebook. `on_stdout` sees the program's output as it streams.
+        MarimoClient per notebook. `on_stdout` sees the program's output as it streams;
+        `on_start` is called when the call is about to be sent (its turn has come).
         """
         stable = self._conn.require_stable()
         limit = self._execute_timeout if timeout is None else timeout
         stream = _ExecuteStream(on_stdout)
         try:
             async with asyncio.timeout(limit), self._execute_lock:
+                if on_start is not None:
+                    on_start()
                 response = await self._conn.send(
                     "POST",
                     "/api/kernel/execute",
@@ -130,10 +134,33 @@ class CodeMode(OnConnection):
         return stream.result()
 
     async def _run_edit(
-        self, code: str, marker: str, timeout: float | None, on_before: BeforeHook | None = None
+        self,
+        code: str,
+        marker: str,
+        timeout: float | None,
+        on_before: BeforeHook | None = None,
+        *,
+        watched: bool = False,
     ) -> ApplyResult:
-        watch = _ReportWatch(marker, on_before, self._on_applied)
-        result = await self.execute(code, timeout, on_stdout=watch.feed if watch.wanted else None)
+        batch: BatchWatch | None = None
+
+        def start() -> None:
+            nonlocal batch
+            if watched and self._watch is not None:
+                batch = self._watch()
+
+        def applied(changes: Applied) -> None:
+            if batch is not None:
+                batch.applied(changes)
+
+        watch = _ReportWatch(marker, on_before, applied if watched else None)
+        try:
+            result = await self.execute(
+                code, timeout, on_stdout=watch.feed if watch.wanted else None, on_start=start
+            )
+        finally:
+            if batch is not None:
+                batch.close()
         payload = program.find_result(result.stdout, marker)
         stdout = program.strip_results(result.stdout, marker)
         if payload is None:
@@ -194,14 +221,14 @@ class CodeMode(OnConnection):
         if not ops:
             return ApplyResult(created=(), summary=(), stdout="", stderr="")
         marker = program.new_marker()
-        code = program.edit_program(
-            ops,
-            marker,
-            cells=with_cells,
-            before=on_before is not None,
-            applied=self._on_applied is not None,
+        # Runs alone change no cell: nothing for an editor's save to take back.
+        watched = self._watch is not None and any(
+            not isinstance(op, (RunCell, RunStale)) for op in ops
         )
-        return await self._run_edit(code, marker, timeout, on_before)
+        code = program.edit_program(
+            ops, marker, cells=with_cells, before=on_before is not None, applied=watched
+        )
+        return await self._run_edit(code, marker, timeout, on_before, watched=watched)
 
     async def create_cell(
         self,
@@ -262,14 +289,12 @@ class CodeMode(OnConnection):
         """Replace the whole notebook with `cells` (code, name) in one batch (undo,
         replace-notebook); the new cells' ids in order. `on_before` as for `apply`."""
         marker = program.new_marker()
+        watched = self._watch is not None
         code = program.replace_program(
-            cells,
-            run=run,
-            marker=marker,
-            before=on_before is not None,
-            applied=self._on_applied is not None,
+            cells, run=run, marker=marker, before=on_before is not None, applied=watched
         )
-        return list((await self._run_edit(code, marker, timeout, on_before)).created)
+        result = await self._run_edit(code, marker, timeout, on_before, watched=watched)
+        return list(result.created)
 
     async def read_cells(
         self, *, max_output_chars: int = 2000, timeout: float | None = None

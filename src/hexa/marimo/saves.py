@@ -27,7 +27,7 @@ import dataclasses
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hexa.marimo.errors import MarimoError
 
@@ -142,6 +142,16 @@ class Applied:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MarimoError(f"malformed changes from another replica: {exc!r}") from exc
+
+
+class BatchWatch(Protocol):
+    """Watches one code-mode batch that may change cells, from when it is sent."""
+
+    def applied(self, applied: Applied) -> None:
+        """marimo applied the batch (it is about to tell the editors)."""
+
+    def close(self) -> None:
+        """The call ended (after `applied`, or without: nothing changed, or it failed)."""
 
 
 def _save_name(name: Any) -> str:

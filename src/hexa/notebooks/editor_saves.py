@@ -9,6 +9,11 @@ An editor's write spares what it writes from the records known then, on every re
 write waits (briefly) until the relay has sent that, because the editor sends its save
 right after its writes are answered, and the save may go through another replica.
 
+A save that comes while one of this replica's batches on the same marimo is under way
+waits (briefly) for that batch's record: marimo may apply the batch between the proxy's
+look at the records and the save's arrival. (A batch another replica makes has no such
+hold: its record comes through the relay, a moment after marimo applied it.)
+
 The window bounds how late a save may be and still be mended: marimo's editor hears of a
 change within milliseconds and saves a second after an edit, so a save built before it
 heard arrives well inside it. A later save without the change is the person's.
@@ -32,6 +37,9 @@ logger = logging.getLogger(__name__)
 WINDOW = 10.0
 # How long an editor's write waits for the relay to have sent what it spares.
 SHARE_WAIT = 1.0
+# How long a save waits for batches under way (one that changes nothing ends with its
+# run; one queued behind a long run in the kernel is not waited for longer than this).
+BATCH_WAIT = 2.0
 
 # (notebook_id, message as JSON) to the other replicas; done once sent.
 Send = Callable[[str, str], Awaitable[None]]
@@ -60,11 +68,26 @@ class EditorSaves:
         self._window = window
         self._clock = clock
         self._recent: dict[str, list[_Record]] = {}
+        self._under_way: dict[tuple[str, str], set[_Batch]] = {}
         self._send: Send | None = None
 
     def share(self, send: Send) -> None:
         """Tell the other replicas through `send` (the relay) from now on."""
         self._send = send
+
+    def batch(self, notebook_id: str, marimo: str) -> _Batch:
+        """A batch that may change cells is about to be sent to `marimo` from here."""
+        batch = _Batch(self, notebook_id, marimo)
+        self._under_way.setdefault((notebook_id, marimo), set()).add(batch)
+        return batch
+
+    def ended(self, batch: _Batch, notebook_id: str, marimo: str) -> None:
+        """`batch` is no longer under way."""
+        under_way = self._under_way.get((notebook_id, marimo))
+        if under_way is not None:
+            under_way.discard(batch)
+            if not under_way:
+                del self._under_way[notebook_id, marimo]
 
     def applied(self, notebook_id: str, marimo: str, applied: Applied) -> None:
         """A batch made here was applied by `marimo`."""
@@ -76,6 +99,11 @@ class EditorSaves:
     async def editor_request(self, notebook_id: str, marimo: str, path: str, body: bytes) -> bytes:
         """What to send `marimo` for an editor's POST to `path` with `body`: a save mended,
         anything else as it is (a write spares what it writes from mending)."""
+        if path == SAVE_PATH and (under_way := self._under_way.get((notebook_id, marimo))):
+            waits = [asyncio.ensure_future(b.done.wait()) for b in under_way]
+            _, late = await asyncio.wait(waits, timeout=BATCH_WAIT)
+            for wait in late:
+                wait.cancel()
         records = [r for r in self._live(notebook_id) if r.marimo == marimo]
         if not records:
             return body
@@ -149,3 +177,20 @@ class EditorSaves:
         if self._send is None:
             return None
         return self._send(notebook_id, json.dumps(message))
+
+
+class _Batch:
+    """One of this replica's batches under way (see `EditorSaves.batch`)."""
+
+    def __init__(self, saves: EditorSaves, notebook_id: str, marimo: str) -> None:
+        self._saves, self._notebook_id, self._marimo = saves, notebook_id, marimo
+        self.done = asyncio.Event()
+
+    def applied(self, applied: Applied) -> None:
+        self._saves.applied(self._notebook_id, self._marimo, applied)
+        self.close()
+
+    def close(self) -> None:
+        if not self.done.is_set():
+            self.done.set()
+            self._saves.ended(self, self._notebook_id, self._marimo)

@@ -403,7 +403,7 @@ class NotebookService:
                 self._http,
                 stable_session_id=session,
                 file_key=upstream.file_key,
-                on_applied=functools.partial(self.saves.applied, notebook_id, marimo),
+                watch=functools.partial(self.saves.batch, notebook_id, marimo),
             )
             self._clients[notebook_id] = (key, client, user.id)
         return Running(

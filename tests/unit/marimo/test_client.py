@@ -464,7 +464,7 @@ def applied_then_result(report: str, *noise: str) -> Callable[[str], httpx2.Resp
     def handler(code: str) -> httpx2.Response:
         match = MARKER.search(code)
         assert match is not None
-        assert "applied " in code, "the program was asked to report what it applied"
+        assert match.group(0).rstrip() + "applied " in code, "asked to report what it applied"
         line = f"\n{match.group(0).rstrip()}applied {report}\n"
         events: list[tuple[str, Any]] = [("stdout", {"data": text}) for text in noise]
         events += [("stdout", {"data": line[i : i + 5]}) for i in range(0, len(line), 5)]
@@ -479,7 +479,16 @@ async def test_a_batch_reports_what_marimo_applied(
     fake: FakeMarimo, http: httpx2.AsyncClient
 ) -> None:
     got: list[Applied] = []
-    client = MarimoClient(BASE, TOKEN, http, stable_session_id="sess-1", on_applied=got.append)
+    closed: list[bool] = []
+
+    class Watch:
+        def applied(self, applied: Applied) -> None:
+            got.append(applied)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    client = MarimoClient(BASE, TOKEN, http, stable_session_id="sess-1", watch=Watch)
     report = {
         "stamp": 7,
         "changes": [
@@ -503,10 +512,20 @@ async def test_a_batch_reports_what_marimo_applied(
     ]
     assert result.stdout.count("applied") == 1, "our line is not the cells' output"
     assert forged in result.stdout
+    assert closed == [True]
     # Malformed: logged, never raised into the stream (that would interrupt the kernel).
     fake.execute = applied_then_result('{"stamp": "x"}')
     await client.apply([EditCell("Hbol", code="x = 2")])
     assert len(got) == 1
+    assert closed == [True, True]
+    # Runs alone change no cell: not watched, not asked to report.
+    fake.execute = reply_with({"ok": True, "created": []})
+    await client.apply([RunCell("Hbol")])
+    sent = json.loads(fake.requests[-1].content)["code"]
+    marker = MARKER.search(sent)
+    assert marker is not None
+    assert marker.group(0).rstrip() + "applied " not in sent
+    assert closed == [True, True]
 
 
 async def test_read_cells(fake: FakeMarimo, client: MarimoClient) -> None:

@@ -133,3 +133,25 @@ def test_records_past_the_window_are_dropped_for_every_notebook() -> None:
     clock.now += 11
     saves.applied("last", M1, MADE)
     assert list(saves._recent) == ["last"]
+
+
+async def test_a_save_waits_for_a_batch_under_way_on_its_marimo() -> None:
+    saves = EditorSaves()
+    batch = saves.batch("nb", M1)
+    elsewhere = saves.batch("nb", marimo_id("http://127.0.0.1:2719", "/", "s9"))
+    save = asyncio.create_task(saves.editor_request("nb", M1, SAVE, STALE))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not save.done()
+    batch.applied(MADE)  # marimo applied it: the save goes, mended
+    assert ids_of(await save) == ["Hbol", "New1"]
+    # A batch that ended without changing anything lets it go as it is.
+    quiet = saves.batch("other", M1)
+    save = asyncio.create_task(saves.editor_request("other", M1, SAVE, STALE))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not save.done()
+    quiet.close()
+    assert await save == STALE
+    elsewhere.close()
+    assert saves._under_way == {}
