@@ -43,7 +43,7 @@ async def proxy_http(
     page_load = request.method == "GET" and path in ("", "index.html")
     running = await svc.notebooks.running(user, notebook_id, start=page_load)
     body = None
-    if request.method == "POST" and (path == SAVE_PATH or path in WRITE_PATHS):
+    if request.method == "POST" and (path == SAVE_PATH or path in WRITE_PATHS) and _small(request):
         # The editor's saves and cell writes: see hexa.notebooks.editor_saves.
         saves = svc.notebooks.saves
         body = await saves.editor_request(notebook_id, running.marimo, path, await request.body())
@@ -51,6 +51,15 @@ async def proxy_http(
     return await http_proxy.forward(
         request, upstream=running.upstream, token=running.token, body=body
     )
+
+
+# Larger saves (a notebook of megabytes of code) stream through as they are, unmended.
+_MENDED_BODY = 1024 * 1024
+
+
+def _small(request: Request) -> bool:
+    length = request.headers.get("content-length", "")
+    return length.isdigit() and int(length) <= _MENDED_BODY
 
 
 @router.websocket("/nb/{notebook_id}/{path:path}")

@@ -149,9 +149,12 @@ class CodeMode(OnConnection):
             if watched and self._watch is not None:
                 batch = self._watch()
 
-        def applied(changes: Applied) -> None:
+        def applied(changes: Applied | None) -> None:
             if batch is not None:
-                batch.applied(changes)
+                if changes is None:
+                    batch.close()  # nothing to apply: no save need wait for it
+                else:
+                    batch.applied(changes)
 
         watch = _ReportWatch(marker, on_before, applied if watched else None)
         try:
@@ -345,7 +348,7 @@ class _ReportWatch:
         self,
         marker: str,
         on_before: BeforeHook | None,
-        on_applied: Callable[[Applied], None] | None,
+        on_applied: Callable[[Applied | None], None] | None,
     ) -> None:
         self._before = program.before_marker(marker) if on_before is not None else None
         self._applied = program.applied_marker(marker) if on_applied is not None else None
@@ -388,8 +391,9 @@ class _ReportWatch:
                 if self._on_before is not None:
                     self._on_before(cells or ())
             elif self._applied is not None and line.startswith(self._applied):
-                prefix, self._applied = self._applied, None
-                applied = Applied.from_report(json.loads(line[len(prefix) :]))
+                applied = Applied.from_report(json.loads(line[len(self._applied) :]))
+                if applied is not None:  # a report of nothing may come before a real one
+                    self._applied = None
                 if self._on_applied is not None:
                     self._on_applied(applied)
         except (ValueError, MarimoError) as exc:

@@ -56,6 +56,8 @@ async def main(req, space):
 
     created = []
     put = []
+    changes = False  # whether marimo may have anything to apply (and so to report)
+    unwatch = []
     failed = []
 
     def fail(payload):
@@ -86,7 +88,7 @@ async def main(req, space):
                 # anything is applied or run: the caller's undo snapshot.
                 print("\n" + req["before"] + json.dumps(states(ctx)), flush=True)
             if req.get("applied"):
-                _hexa_watch_applied(ctx, req["applied"], states(ctx))
+                unwatch.append(_hexa_watch_applied(ctx, req["applied"], states(ctx)))
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
@@ -98,6 +100,7 @@ async def main(req, space):
                         hide_code=op.get("hide_code", False),
                     )
                     created.append(cid)
+                    changes = True
                     if op.get("run"):
                         ctx.run_cell(cid)
                 elif kind == "edit":
@@ -107,16 +110,25 @@ async def main(req, space):
                         current = ctx.cells[target].code
                         if current != expected:
                             fail({"error": "conflict", "target": target, "code": current})
+                    if "cell" in op["target"]:
+                        cell = ctx.cells[target]
+                        code, name = op.get("code"), op.get("name")
+                        changes = changes or (code is not None and code != cell.code) or (
+                            name is not None and name != cell.name)
+                    else:
+                        changes = True
                     ctx.edit_cell(target, code=op.get("code"), name=op.get("name"))
                     if op.get("run"):
                         ctx.run_cell(target)
                 elif kind == "move":
+                    changes = True
                     ctx.move_cell(
                         resolve(ctx, op["target"]),
                         after=resolve(ctx, op.get("after")),
                         before=resolve(ctx, op.get("before")),
                     )
                 elif kind == "delete":
+                    changes = True
                     ctx.delete_cell(resolve(ctx, op["target"]))
                 elif kind == "run":
                     ctx.run_cell(resolve(ctx, op["target"]))
@@ -135,7 +147,9 @@ async def main(req, space):
                             cid, before = cell.id, cell.code
                             if before != code:
                                 ctx.edit_cell(cid, code=code)
+                                changes = True
                         else:
+                            changes = True
                             usable = (key.isidentifier() and not keyword.iskeyword(key)
                                       and not key.startswith("_"))
                             cid, before = ctx.create_cell(
@@ -145,6 +159,7 @@ async def main(req, space):
                         put.append({"id": str(cid), "before": before})
                         previous = cid
                 elif kind == "replace":
+                    changes = True
                     for cell in list(ctx.cells):
                         ctx.delete_cell(cell.id)
                     for spec in op["cells"]:
@@ -156,12 +171,18 @@ async def main(req, space):
                             ctx.run_cell(cid)
                 else:
                     fail({"error": "bad_op", "message": "unknown op %r" % kind})
+            if req.get("applied") and not changes:
+                # Nothing for marimo to apply: said now, not after the runs.
+                print("\n" + req["applied"] + json.dumps({"none": True}), flush=True)
     except Exception as exc:
         # Raised before or while marimo validated the batch: nothing was applied.
         if not failed:
             emit({"ok": False, "error": "invalid", "type": type(exc).__name__,
                   "message": str(exc)})
         raise
+    finally:
+        for undo in unwatch:
+            undo()
     done = {"ok": True, "created": [str(c) for c in created]}
     if put:
         done["put"] = put
@@ -180,8 +201,12 @@ def _hexa_watch_applied(ctx, prefix, found):
 
     import msgspec
 
+    import hashlib
+
     send = ctx.broadcast_raw_notification
-    old = {cid: [name, code] for cid, name, code in found}
+    # The old code as a hash: the report stays short (marimo cuts a console write at 1 MB).
+    old = {cid: [name, hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()]
+           for cid, name, code in found}
 
     def watched(notification):
         try:
@@ -197,12 +222,13 @@ def _hexa_watch_applied(ctx, prefix, found):
                     "changes": changes,
                     "old": {cid: v for cid, v in old.items() if cid in touched},
                     "order": [str(c.id) for c in ctx.cells],
-                }), flush=True)
+                }, ensure_ascii=False), flush=True)
         except Exception:
             pass
         send(notification)
 
     ctx.broadcast_raw_notification = watched
+    return lambda: ctx.__dict__.pop("broadcast_raw_notification", None)
 
 
 def _hexa_read(cells, limit):

@@ -24,6 +24,7 @@ known then: a cell's presence, its code, its name, each on its own.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,8 @@ class Applied:
     stamp: int  # the kernel's monotonic clock when it applied: orders the batches
     created: Mapping[str, NewCell] = field(default_factory=dict)
     deleted: frozenset[str] = frozenset()
-    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id: (old, new)
+    # id: (the old code's `digest`, the new code)
+    codes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     names: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # id: (old, new)
     order: tuple[str, ...] = ()  # every cell, as the batch left them
 
@@ -68,8 +70,11 @@ class Applied:
         )
 
     @classmethod
-    def from_report(cls, report: Any) -> Applied:
-        """The interpreter's report (see hexa.marimo.program); MarimoError when malformed."""
+    def from_report(cls, report: Any) -> Applied | None:
+        """The interpreter's report (see hexa.marimo.program), None when it says marimo
+        had nothing to apply; MarimoError when malformed."""
+        if isinstance(report, dict) and report.get("none") is True:
+            return None
         try:
             old: dict[str, list[str | None]] = report["old"]
             created: dict[str, NewCell] = {}
@@ -151,7 +156,13 @@ class BatchWatch(Protocol):
         """marimo applied the batch (it is about to tell the editors)."""
 
     def close(self) -> None:
-        """The call ended (after `applied`, or without: nothing changed, or it failed)."""
+        """Nothing (more) to wait for: marimo said it had nothing to apply, or the call
+        ended. May be called again, and `applied` may still follow the first."""
+
+
+def digest(code: str) -> str:
+    """How a report names a cell's old code (as the interpreter computes it)."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _save_name(name: Any) -> str:
@@ -245,7 +256,7 @@ def _apply(cells: list[_Cell], record: Applied, spared: set[Part]) -> list[str]:
             notes.append(f"dropped {cid}")
     for cid, (old, new) in record.codes.items():
         cell = by_id.get(cid)
-        if cell is not None and cell.code == old and (cid, "code") not in spared:
+        if cell is not None and digest(cell.code) == old and (cid, "code") not in spared:
             cell.code = new
             notes.append(f"code of {cid}")
     for cid, (old, new) in record.names.items():

@@ -10,9 +10,10 @@ write waits (briefly) until the relay has sent that, because the editor sends it
 right after its writes are answered, and the save may go through another replica.
 
 A save that comes while one of this replica's batches on the same marimo is under way
-waits (briefly) for that batch's record: marimo may apply the batch between the proxy's
-look at the records and the save's arrival. (A batch another replica makes has no such
-hold: its record comes through the relay, a moment after marimo applied it.)
+waits (a quarter of a second at most) for that batch's record: marimo may apply the batch
+between the proxy's look at the records and the save's arrival. (A batch another replica
+makes has no such hold: its record comes through the relay, a moment after marimo applied
+it.)
 
 The window bounds how late a save may be and still be mended: marimo's editor hears of a
 change within milliseconds and saves a second after an edit, so a save built before it
@@ -37,9 +38,10 @@ logger = logging.getLogger(__name__)
 WINDOW = 10.0
 # How long an editor's write waits for the relay to have sent what it spares.
 SHARE_WAIT = 1.0
-# How long a save waits for batches under way (one that changes nothing ends with its
-# run; one queued behind a long run in the kernel is not waited for longer than this).
-BATCH_WAIT = 2.0
+# How long a save waits for batches under way. marimo applies a batch within milliseconds
+# of starting it; one queued behind a long run in the kernel is not waited for longer,
+# and meanwhile the editor's own next writes (not held) could overtake the held save.
+BATCH_WAIT = 0.25
 
 # (notebook_id, message as JSON) to the other replicas; done once sent.
 Send = Callable[[str, str], Awaitable[None]]
@@ -101,9 +103,11 @@ class EditorSaves:
         anything else as it is (a write spares what it writes from mending)."""
         if path == SAVE_PATH and (under_way := self._under_way.get((notebook_id, marimo))):
             waits = [asyncio.ensure_future(b.done.wait()) for b in under_way]
-            _, late = await asyncio.wait(waits, timeout=BATCH_WAIT)
-            for wait in late:
-                wait.cancel()
+            try:
+                await asyncio.wait(waits, timeout=BATCH_WAIT)
+            finally:
+                for wait in waits:
+                    wait.cancel()
         records = [r for r in self._live(notebook_id) if r.marimo == marimo]
         if not records:
             return body

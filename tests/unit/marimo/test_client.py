@@ -29,7 +29,7 @@ from hexa.marimo.errors import (
     MarimoTimeoutError,
 )
 from hexa.marimo.models import CellState, EditCell, RunCell
-from hexa.marimo.saves import Applied
+from hexa.marimo.saves import Applied, digest
 from hexa.marimo.saves import NewCell as AppliedCell
 from hexa.marimo.transport import Connection
 
@@ -481,12 +481,17 @@ async def test_a_batch_reports_what_marimo_applied(
     got: list[Applied] = []
     closed: list[bool] = []
 
-    class Watch:
+    class Watch:  # one per batch
+        def __init__(self) -> None:
+            self.open = True
+
         def applied(self, applied: Applied) -> None:
             got.append(applied)
 
         def close(self) -> None:
-            closed.append(True)
+            if self.open:  # may be called again
+                self.open = False
+                closed.append(True)
 
     client = MarimoClient(BASE, TOKEN, http, stable_session_id="sess-1", watch=Watch)
     report = {
@@ -495,7 +500,7 @@ async def test_a_batch_reports_what_marimo_applied(
             {"type": "create-cell", "cellId": "New1", "code": "z = 3", "name": "", "config": {}},
             {"type": "set-code", "cellId": "Hbol", "code": "x = 2"},
         ],
-        "old": {"Hbol": [None, "x = 1"]},
+        "old": {"Hbol": [None, digest("x = 1")]},
         "order": ["Hbol", "New1"],
     }
     forged = '\n__hexa_0123456789abcdef__applied {"stamp": 1, "changes": []}\n'
@@ -506,7 +511,7 @@ async def test_a_batch_reports_what_marimo_applied(
         Applied(
             stamp=7,
             created={"New1": AppliedCell("z = 3", "_", {})},
-            codes={"Hbol": ("x = 1", "x = 2")},
+            codes={"Hbol": (digest("x = 1"), "x = 2")},
             order=("Hbol", "New1"),
         )
     ]
@@ -518,6 +523,22 @@ async def test_a_batch_reports_what_marimo_applied(
     await client.apply([EditCell("Hbol", code="x = 2")])
     assert len(got) == 1
     assert closed == [True, True]
+    # "Nothing to apply" ends the watch; a report after it (marimo changed something
+    # after all) is still handed over.
+    got.clear()
+    none_first = applied_then_result(json.dumps(report))
+
+    def none_then_report(code: str) -> httpx2.Response:
+        match = MARKER.search(code)
+        assert match is not None
+        none = f'\n{match.group(0).rstrip()}applied {{"none": true}}\n'
+        reply = none_first(code)
+        return httpx2.Response(200, content=sse(("stdout", {"data": none})) + reply.content)
+
+    fake.execute = none_then_report
+    await client.apply([EditCell("Hbol", code="x = 2")])
+    assert closed == [True, True, True]
+    assert len(got) == 1
     # Runs alone change no cell: not watched, not asked to report.
     fake.execute = reply_with({"ok": True, "created": []})
     await client.apply([RunCell("Hbol")])
@@ -525,7 +546,7 @@ async def test_a_batch_reports_what_marimo_applied(
     marker = MARKER.search(sent)
     assert marker is not None
     assert marker.group(0).rstrip() + "applied " not in sent
-    assert closed == [True, True]
+    assert closed == [True, True, True]
 
 
 async def test_read_cells(fake: FakeMarimo, client: MarimoClient) -> None:

@@ -191,6 +191,27 @@ class FakeCells:
         return iter(list(self._cells))
 
 
+@dataclass
+class FakeTransaction:
+    changes: list[dict[str, Any]]
+
+
+@dataclass
+class FakeNotification:
+    transaction: FakeTransaction
+
+
+def _change(op: tuple[Any, ...]) -> dict[str, Any]:
+    """A queued call as marimo's document change (only what the tests look at)."""
+    if op[0] == "create":
+        return {"type": "create-cell", "cellId": op[1], "code": op[2], "name": "_", "config": {}}
+    if op[0] == "edit":
+        return {"type": "set-code", "cellId": op[1], "code": op[2]}
+    if op[0] == "delete":
+        return {"type": "delete-cell", "cellId": op[1]}
+    return {"type": "move-cell", "cellId": op[1]}
+
+
 class FakeContext:
     """Queues calls like marimo's AsyncCodeModeContext; applies them on a clean exit."""
 
@@ -199,6 +220,7 @@ class FakeContext:
         self.reject = reject  # raised by __aexit__, like marimo's dry-run validation
         self.queued: list[tuple[Any, ...]] = []
         self.applied: list[tuple[Any, ...]] = []
+        self.broadcasts: list[object] = []
         self.count = 0
 
     @property
@@ -220,7 +242,19 @@ class FakeContext:
         if self.reject is not None:
             raise self.reject("rejected by validation")
         self.applied = self.queued
+        code = {str(c.id): c.code for c in self.notebook}
+        # As marimo: runs and an edit to the same code change nothing in the document.
+        changes = [
+            _change(op)
+            for op in self.queued
+            if op[0] != "run" and not (op[0] == "edit" and code.get(op[1]) == op[2])
+        ]
+        if changes:  # as marimo: one transaction, told before any cell runs
+            self.broadcast_raw_notification(FakeNotification(FakeTransaction(changes)))
         print("created cell 'new0'")
+
+    def broadcast_raw_notification(self, notification: object) -> None:
+        self.broadcasts.append(notification)
 
     def create_cell(self, code: str, **kw: object) -> str:
         cid = f"new{self.count}"
@@ -463,6 +497,40 @@ async def test_a_batch_first_prints_the_cells_it_found_when_asked(fake: FakeCont
     # Not asked: not printed.
     stdout, _ = await run(program.edit_program([RunCell("Hbol")], marker))
     assert prefix not in stdout
+
+
+async def test_a_batch_reports_what_marimo_applied_before_the_cells_run(
+    fake: FakeContext,
+) -> None:
+    marker = program.new_marker()
+    prefix = program.applied_marker(marker)
+    assert not prefix.startswith(marker), "never taken for the result line"
+    ops: list[Op] = [EditCell("MJUe", code="df = 2"), CreateCell("z = 1", run=False)]
+    stdout, error = await run(program.edit_program(ops, marker, applied=True))
+    assert error is None
+    lines = [line for line in stdout.splitlines() if line]
+    assert lines[0].startswith(prefix), "before what the batch's runs print"
+    report = json.loads(lines[0][len(prefix) :])
+    assert report["changes"] == [
+        {"type": "set-code", "cellId": "MJUe", "code": "df = 2"},
+        {"type": "create-cell", "cellId": "new0", "code": "z = 1", "name": "_", "config": {}},
+    ]
+    # Old values of what is set, the code as its digest; marimo's order after the batch.
+    assert report["old"] == {"MJUe": ["data", hashlib.sha256(b"df = 1").hexdigest()]}
+    assert report["order"] == ["Hbol", "MJUe", "bkHC"]
+    assert isinstance(report["stamp"], int)
+    assert prefix not in program.strip_results(stdout, marker)
+    # Nothing for marimo to apply (the same code; runs): said at once, no report after.
+    for same in ([EditCell("MJUe", code="df = 1", run=True)], [RunCell("Hbol")]):
+        fake.broadcasts.clear()
+        stdout, _ = await run(program.edit_program(same, marker, applied=True))
+        lines = [line for line in stdout.splitlines() if line]
+        assert lines[0] == prefix + '{"none": true}'
+        assert fake.broadcasts == []
+    # Not asked: the notification goes out untouched and nothing is printed.
+    stdout, _ = await run(program.edit_program([DeleteCell("bkHC")], marker))
+    assert prefix not in stdout
+    assert len(fake.broadcasts) == 1
 
 
 async def test_read_program(fake: FakeContext) -> None:

@@ -4,13 +4,14 @@ tests/integration/api/test_server.py sends real saves to a real marimo)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 import pytest
 
 from hexa.marimo.errors import MarimoError
-from hexa.marimo.saves import Applied, NewCell, Part, mend, touches
+from hexa.marimo.saves import Applied, NewCell, Part, digest, mend, touches
 
 HIDDEN = {"column": None, "disabled": False, "hide_code": True, "expand_output": False}
 
@@ -57,7 +58,7 @@ def test_a_report_reads_into_what_changed() -> None:
             {"type": "reorder-cells", "cellIds": ["MJUe", "Hbol", "New1"]},
             {"type": "set-config", "cellId": "Hbol", "column": None, "disabled": True},
         ],
-        "old": {"MJUe": [None, "b = 1"], "Hbol": [None, "a = 1"], "vblA": ["named", "c = 1"]},
+        "old": {"MJUe": [None, digest("b = 1")], "Hbol": [None, digest("a = 1")]},
         "order": ["MJUe", "Hbol", "New1"],
     }
     applied = Applied.from_report(report)
@@ -65,7 +66,7 @@ def test_a_report_reads_into_what_changed() -> None:
         stamp=12,
         created={"New1": NewCell("z = 2", "_", {})},
         deleted=frozenset({"vblA"}),
-        codes={"MJUe": ("b = 1", "b = 3")},
+        codes={"MJUe": (digest("b = 1"), "b = 3")},
         names={"Hbol": ("_", "first")},
         order=("MJUe", "Hbol", "New1"),
     )
@@ -76,6 +77,13 @@ def test_a_report_reads_into_what_changed() -> None:
         ("Hbol", "name"),
     }
     assert Applied.from_json(json.loads(json.dumps(applied.to_json()))) == applied
+    # The interpreter's word that marimo had nothing to apply.
+    assert Applied.from_report({"none": True}) is None
+    # The old code is named by the interpreter's digest: the same bytes, surrogates too.
+    assert (
+        digest("x = '\udcff'")
+        == hashlib.sha256("x = '\udcff'".encode("utf-8", "surrogatepass")).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,7 +122,7 @@ def test_a_deleted_cell_is_dropped_and_an_edit_taken_only_over_the_old_code() ->
     changed = Applied(
         stamp=1,
         deleted=frozenset({"vblA"}),
-        codes={"Hbol": ("a = 1", "a = 2"), "MJUe": ("b = 1", "b = 2")},
+        codes={"Hbol": (digest("a = 1"), "a = 2"), "MJUe": (digest("b = 1"), "b = 2")},
         names={"MJUe": ("_", "bee")},
         order=("Hbol", "MJUe"),
     )
@@ -129,7 +137,7 @@ def test_the_cells_a_person_wrote_since_are_theirs() -> None:
     changed = Applied(
         stamp=1,
         created={"New1": NewCell("z = 1", "_", {})},
-        codes={"Hbol": ("a = 1", "a = 2")},
+        codes={"Hbol": (digest("a = 1"), "a = 2")},
         order=("Hbol", "New1", "MJUe"),
     )
     # The person deleted the new cell and typed the old code back.
@@ -148,7 +156,7 @@ def test_the_cells_a_person_wrote_since_are_theirs() -> None:
 
 def test_records_apply_oldest_first() -> None:
     made = Applied(stamp=1, created={"New1": NewCell("z = 1", "_", {})}, order=("Hbol", "New1"))
-    edited = Applied(stamp=2, codes={"New1": ("z = 1", "z = 2")}, order=("Hbol", "New1"))
+    edited = Applied(stamp=2, codes={"New1": (digest("z = 1"), "z = 2")}, order=("Hbol", "New1"))
     gone = Applied(stamp=3, deleted=frozenset({"New1"}), order=("Hbol",))
     assert cells_of(mended(save_of(A), edited, made)) == [A, ("New1", "z = 2", "_")]
     assert mend(save_of(A), [(gone, ()), (made, ()), (edited, ())]) is None
