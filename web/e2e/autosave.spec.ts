@@ -3,7 +3,7 @@
 // The e2e data dir lies under /tmp, where marimo's editor would never autosave a file;
 // the sandbox shows the notebook at /home/<user>/notebooks, so it does.
 
-import type { Frame, Page } from '@playwright/test'
+import type { Frame, Page, Route } from '@playwright/test'
 import { expect, openFromList, readNotebookFile, server, test, uniqueName } from './fixtures'
 
 /** Type `name = 6 * 7` and `name` at the end of the first cell, run it, and see 42. */
@@ -45,4 +45,38 @@ test("a person's next notebook opens in their warm spare and its editor saves to
     .poll(() => readNotebookFile(next), { timeout: 30_000, message: "the spare saves the notebook's own file" })
     .toContain('in_the_spare = 6 * 7')
   expect(readNotebookFile(first)).not.toContain('in_the_spare')
+})
+
+test("an editor's save built before the API's change does not take it back", async ({ app: page, api }) => {
+  const nb = await api.create(uniqueName('Mended'))
+  await page.reload()
+  const frame = await openFromList(page, nb.name)
+  // The editor's next save is held in the browser, as a slow network would: it was built
+  // before the change below, and reaches Hexa after the editor heard of it.
+  let held: Route | undefined
+  const saveHeld = new Promise<void>((resolve) => {
+    void page.route('**/api/kernel/save', async (route) => {
+      if (held !== undefined) return route.continue()
+      held = route
+      resolve()
+    })
+  })
+  await typeAndRun(page, frame, 'typed_first')
+  await saveHeld
+
+  const added = await api.json<{ cell_ids: string[] }>('POST', `/api/notebooks/${nb.notebook_id}/cells/execute`, {
+    cell_ids: ['added-meanwhile'],
+    codes: ['added_meanwhile = 1'],
+  })
+  await expect(frame.locator('.marimo-cell').filter({ hasText: 'added_meanwhile = 1' })).toHaveCount(1)
+  const saved = page.waitForResponse('**/api/kernel/save')
+  await held!.continue()
+  expect((await saved).ok()).toBe(true)
+  // Right after the stale save: marimo still has the cell (without the mend it was gone
+  // until the editor's next save).
+  expect((await api.cells(nb.notebook_id)).map((c) => c.cell_id)).toContain(added.cell_ids[0])
+  await expect
+    .poll(() => readNotebookFile(nb), { timeout: 30_000, message: 'the file has both' })
+    .toMatch(/typed_first = 6 \* 7[\s\S]*added_meanwhile = 1/)
+  await page.unroute('**/api/kernel/save')
 })
