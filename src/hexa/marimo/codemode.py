@@ -355,6 +355,7 @@ class _ReportWatch:
         self._on_before, self._on_applied = on_before, on_applied
         self._line: list[str] | None = []  # the line so far; None: not one of ours
         self._head = ""  # its first characters, enough to tell
+        self._head_size = max(len(p) for p in (self._before or "", self._applied or ""))
 
     @property
     def wanted(self) -> bool:
@@ -374,9 +375,9 @@ class _ReportWatch:
 
     def _take(self, piece: str) -> None:
         assert self._line is not None
-        prefixes = [p for p in (self._before, self._applied) if p is not None]
-        if len(self._head) < max(map(len, prefixes)):
-            self._head += piece[: max(map(len, prefixes)) - len(self._head)]
+        if len(self._head) < self._head_size:
+            self._head += piece[: self._head_size - len(self._head)]
+            prefixes = [p for p in (self._before, self._applied) if p is not None]
             if not any(p.startswith(self._head) or self._head.startswith(p) for p in prefixes):
                 self._line = None
                 return

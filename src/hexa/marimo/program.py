@@ -83,12 +83,13 @@ async def main(req, space):
 
     try:
         async with cm.get_context(skip_staleness_check=True) as ctx:
+            found = states(ctx) if req.get("before") or req.get("applied") else None
             if req.get("before"):
                 # The document this batch applies to, printed (and so streamed) before
                 # anything is applied or run: the caller's undo snapshot.
-                print("\n" + req["before"] + json.dumps(states(ctx)), flush=True)
+                print("\n" + req["before"] + json.dumps(found), flush=True)
             if req.get("applied"):
-                unwatch.append(_hexa_watch_applied(ctx, req["applied"], states(ctx)))
+                unwatch.append(_hexa_watch_applied(ctx, req["applied"], found))
             for op in req["ops"]:
                 kind = op["op"]
                 if kind == "create":
@@ -105,19 +106,17 @@ async def main(req, space):
                         ctx.run_cell(cid)
                 elif kind == "edit":
                     target = resolve(ctx, op["target"])
-                    expected = op.get("expected_code")
-                    if expected is not None and "cell" in op["target"]:
-                        current = ctx.cells[target].code
-                        if current != expected:
-                            fail({"error": "conflict", "target": target, "code": current})
+                    code, name = op.get("code"), op.get("name")
                     if "cell" in op["target"]:
                         cell = ctx.cells[target]
-                        code, name = op.get("code"), op.get("name")
+                        expected = op.get("expected_code")
+                        if expected is not None and cell.code != expected:
+                            fail({"error": "conflict", "target": target, "code": cell.code})
                         changes = changes or (code is not None and code != cell.code) or (
                             name is not None and name != cell.name)
                     else:
                         changes = True
-                    ctx.edit_cell(target, code=op.get("code"), name=op.get("name"))
+                    ctx.edit_cell(target, code=code, name=name)
                     if op.get("run"):
                         ctx.run_cell(target)
                 elif kind == "move":
@@ -196,17 +195,20 @@ def _hexa_watch_applied(ctx, prefix, found):
     # What the batch changes, printed the moment marimo has applied it and before it
     # tells the editors (and before any cell runs): the proxy needs it to mend an editor's
     # save built before the editor heard of the change.
+    import hashlib
     import json
     import time
 
     import msgspec
 
-    import hashlib
-
     send = ctx.broadcast_raw_notification
-    # The old code as a hash: the report stays short (marimo cuts a console write at 1 MB).
-    old = {cid: [name, hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()]
-           for cid, name, code in found}
+    old = {cid: (name, code) for cid, name, code in found}
+
+    def was(cid):
+        # The old code as a digest: the report stays short (marimo cuts a console write
+        # at 1 MB).
+        name, code = old[cid]
+        return [name, hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()]
 
     def watched(notification):
         try:
@@ -220,7 +222,7 @@ def _hexa_watch_applied(ctx, prefix, found):
                 print("\n" + prefix + json.dumps({
                     "stamp": time.monotonic_ns(),
                     "changes": changes,
-                    "old": {cid: v for cid, v in old.items() if cid in touched},
+                    "old": {cid: was(cid) for cid in touched if cid in old},
                     "order": [str(c.id) for c in ctx.cells],
                 }, ensure_ascii=False), flush=True)
         except Exception:

@@ -413,16 +413,20 @@ async def test_edit_results(fake: FakeMarimo, client: MarimoClient) -> None:
     assert not silent.value.applied
 
 
-def before_then_result(before: str, *forged: str) -> Callable[[str], httpx2.Response]:
-    """An execute handler that streams a batch's "cells found" line split over several
-    stdout events (as marimo may cut it), lines a cell printed, then the result."""
+def report_then_result(kind: str, report: str, *noise: str) -> Callable[[str], httpx2.Response]:
+    """An execute handler that streams what a cell printed (`noise`), then a batch's
+    `kind` line ("before": the cells it found; "applied": what marimo applied) cut over
+    several stdout events (as marimo may cut it), then the result. It checks the program
+    asked for that line."""
 
     def handler(code: str) -> httpx2.Response:
         match = MARKER.search(code)
         assert match is not None
-        line = f"\n{match.group(0).rstrip()}before {before}\n"
-        events: list[tuple[str, Any]] = [("stdout", {"data": text}) for text in forged]
-        events += [("stdout", {"data": line[i : i + 7]}) for i in range(0, len(line), 7)]
+        prefix = f"{match.group(0).rstrip()}{kind} "
+        assert prefix in code, f"asked to print its {kind} line"
+        line = f"\n{prefix}{report}\n"
+        events: list[tuple[str, Any]] = [("stdout", {"data": text}) for text in noise]
+        events += [("stdout", {"data": line[i : i + 5]}) for i in range(0, len(line), 5)]
         events.append(("stdout", {"data": f"\n{match.group(0)}{json.dumps({'ok': True})}\n"}))
         events.append(done(True))
         return httpx2.Response(200, content=sse(*events))
@@ -436,7 +440,7 @@ async def test_a_batch_hands_over_the_cells_it_found(
     found: list[Sequence[CellState]] = []
     cells = [["Hbol", None, "import math"], ["MJUe", "data", "x = 'a\\nb'"]]
     forged = '__hexa_0123456789abcdef__before [["fake", null, "x"]]\n'
-    fake.execute = before_then_result(json.dumps(cells), forged)
+    fake.execute = report_then_result("before", json.dumps(cells), forged)
     result = await client.apply([RunCell("Hbol")], on_before=found.append)
     assert [list(f) for f in found] == [
         [CellState("Hbol", None, "import math"), CellState("MJUe", "data", "x = 'a\\nb'")]
@@ -449,30 +453,11 @@ async def test_a_malformed_cells_line_is_logged_and_the_batch_still_reads(
     fake: FakeMarimo, client: MarimoClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     found: list[Sequence[CellState]] = []
-    fake.execute = before_then_result('[["only two", null]]')
+    fake.execute = report_then_result("before", '[["only two", null]]')
     result = await client.apply([RunCell("Hbol")], on_before=found.append)
     assert found == []
     assert result.created == ()
     assert "could not be read" in caplog.text
-
-
-def applied_then_result(report: str, *noise: str) -> Callable[[str], httpx2.Response]:
-    """An execute handler that streams what a cell printed (`noise`), a batch's "changes
-    applied" line cut into pieces, then the result; it checks the program asked for that
-    line."""
-
-    def handler(code: str) -> httpx2.Response:
-        match = MARKER.search(code)
-        assert match is not None
-        assert match.group(0).rstrip() + "applied " in code, "asked to report what it applied"
-        line = f"\n{match.group(0).rstrip()}applied {report}\n"
-        events: list[tuple[str, Any]] = [("stdout", {"data": text}) for text in noise]
-        events += [("stdout", {"data": line[i : i + 5]}) for i in range(0, len(line), 5)]
-        events.append(("stdout", {"data": f"\n{match.group(0)}{json.dumps({'ok': True})}\n"}))
-        events.append(done(True))
-        return httpx2.Response(200, content=sse(*events))
-
-    return handler
 
 
 async def test_a_batch_reports_what_marimo_applied(
@@ -505,7 +490,7 @@ async def test_a_batch_reports_what_marimo_applied(
     }
     forged = '\n__hexa_0123456789abcdef__applied {"stamp": 1, "changes": []}\n'
     progress = [f"\r{i}%" for i in range(100)]  # a progress bar: one long line
-    fake.execute = applied_then_result(json.dumps(report), forged, *progress)
+    fake.execute = report_then_result("applied", json.dumps(report), forged, *progress)
     result = await client.apply([EditCell("Hbol", code="x = 2")])
     assert got == [
         Applied(
@@ -519,14 +504,14 @@ async def test_a_batch_reports_what_marimo_applied(
     assert forged in result.stdout
     assert closed == [True]
     # Malformed: logged, never raised into the stream (that would interrupt the kernel).
-    fake.execute = applied_then_result('{"stamp": "x"}')
+    fake.execute = report_then_result("applied", '{"stamp": "x"}')
     await client.apply([EditCell("Hbol", code="x = 2")])
     assert len(got) == 1
     assert closed == [True, True]
     # "Nothing to apply" ends the watch; a report after it (marimo changed something
     # after all) is still handed over.
     got.clear()
-    none_first = applied_then_result(json.dumps(report))
+    none_first = report_then_result("applied", json.dumps(report))
 
     def none_then_report(code: str) -> httpx2.Response:
         match = MARKER.search(code)
