@@ -351,7 +351,9 @@ def supervisor(
     pool = Spares(spawner, connector, start_timeout=60, stop_timeout=5) if spares else None
     limits = Limits(max_processes=50, max_per_user=50)
     serving: Spawner = (
-        SharedServers(spawner, connector.close_session, stop_timeout=5) if shared else spawner
+        SharedServers(spawner, connector.close_session, stop_timeout=5, notebooks_per_person=50)
+        if shared
+        else spawner
     )
     sup = Supervisor(spawner=serving, connector=connector, limits=limits, spares=pool)
     return sup, pool

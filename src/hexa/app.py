@@ -345,7 +345,10 @@ async def _start_supervisor(
         )
         if settings.server_per_person:
             spawner = shared = SharedServers(
-                local, connector.close_session, stop_timeout=limits.stop_timeout
+                local,
+                connector.close_session,
+                stop_timeout=limits.stop_timeout,
+                notebooks_per_person=settings.max_notebooks_per_user,
             )
             # Runs after the supervisor's shutdown (pushed before it): a server left up by
             # an open cancelled half-way goes too.

@@ -15,6 +15,7 @@ from hexa.marimo.protocol import NotebookClient
 from hexa.marimo.transport import MarimoHTTP
 from hexa.runtime.groups import kill_all
 from hexa.runtime.process import NotebookProcess
+from hexa.runtime.shared import SessionProcess
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,15 @@ class MarimoConnector:
         async def ready() -> None:
             nonlocal held
             if held:
-                self._kernels[process] = await self._new_kernels(root, before)
-                held = False
-                gate.release()
+                kernels = self._kernels[process] = await self._new_kernels(root, before)
+                try:
+                    if kernels and isinstance(process, SessionProcess):
+                        # Before its cells run: what they use counts against their limits.
+                        pids = [kernel.pid for kernel in kernels]
+                        await asyncio.to_thread(process.confine_kernel, pids)
+                finally:
+                    held = False
+                    gate.release()
 
         try:
             root = await asyncio.to_thread(process.tree_root)

@@ -244,6 +244,10 @@ class MarimoProcess:
         """Times a limit stopped something in its tree so far (see Confinement)."""
         return self._confinement.limit_events()
 
+    def confine_part(self, name: str, pids: list[int]) -> Confinement | None:
+        """One notebook's limits within the server's, for its kernel (blocking)."""
+        return self._confinement.part(name, pids)
+
     def tree_root(self) -> int | None:
         return self._confinement.tree_root(self._proc.pid)
 
@@ -286,7 +290,7 @@ class MarimoSpawner:
         """The user's HOME: marimo writes config and caches there, per user."""
         return self._home_root / owner
 
-    def jail(self, name: str, owner: OwnerSpec, home: Path, cwd: Path) -> Jail:
+    def jail(self, name: str, owner: OwnerSpec, home: Path, cwd: Path, notebooks: int = 1) -> Jail:
         """The owner's folder and HOME, the only places it may write.
 
         Where the sandbox can, they appear at /home/<user> and /home/<user>/notebooks,
@@ -297,10 +301,10 @@ class MarimoSpawner:
         folder = owner.folder
         if not self._sandbox.relocates:
             binds = (Bind(folder, folder), Bind(home, home))
-            return Jail(name, owner.owner_id, owner.owner, binds, cwd)
+            return Jail(name, owner.owner_id, owner.owner, binds, cwd, notebooks)
         inside_home = home_root() / owner.owner
         binds = (Bind(home, inside_home), Bind(folder, inside_home / "notebooks"))
-        jail = Jail(name, owner.owner_id, owner.owner, binds, inside_home)
+        jail = Jail(name, owner.owner_id, owner.owner, binds, inside_home, notebooks)
         return replace(jail, cwd=jail.inside(cwd))
 
     def command(self, target: Path, port: int, base_url: str | None) -> list[str]:
@@ -339,14 +343,20 @@ class MarimoSpawner:
         name = f"spare.{secrets.token_hex(6)}"
         return await self._start(name, owner, owner.folder, owner.folder, "")
 
-    async def spawn_folder(self, owner: OwnerSpec) -> MarimoProcess:
-        """marimo serving the owner's folder, shared by their notebooks there (one session
-        and kernel each: `hexa.runtime.shared`)."""
+    async def spawn_folder(self, owner: OwnerSpec, notebooks: int) -> MarimoProcess:
+        """marimo serving the owner's folder, shared by up to `notebooks` of theirs there
+        (one session and kernel each: `hexa.runtime.shared`), with their limits together."""
         name = f"person{owner.owner_id}.{secrets.token_hex(6)}"
-        return await self._start(name, owner, owner.folder, owner.folder, "")
+        return await self._start(name, owner, owner.folder, owner.folder, "", notebooks)
 
     async def _start(
-        self, name: str, owner: OwnerSpec, target: Path, host_cwd: Path, base_url: str
+        self,
+        name: str,
+        owner: OwnerSpec,
+        target: Path,
+        host_cwd: Path,
+        base_url: str,
+        notebooks: int = 1,
     ) -> MarimoProcess:
         self._logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_path = self._logs_dir / f"{name}.log"
@@ -355,7 +365,7 @@ class MarimoSpawner:
         home = self.home(owner.owner)
         for sub in (".config", ".cache", ".local/state", ".local/share"):
             (home / sub).mkdir(parents=True, exist_ok=True)
-        jail = self.jail(name, owner, home, host_cwd)
+        jail = self.jail(name, owner, home, host_cwd, notebooks)
         launch = self._sandbox.launch(self.command(jail.inside(target), port, base_url), jail)
         user = launch.identity.name if launch.identity is not None else owner.owner
         inside_home = jail.inside(home)

@@ -9,9 +9,11 @@ To the supervisor each notebook is still a `NotebookProcess` of its own (`Sessio
 it is started, watched, restarted and stopped alone. Stopping one closes its session and
 sees its kernel gone; the server stops with the person's last session. A server that dies
 takes every session in it down: each is restarted in a new server, as a crashed notebook
-is. The server's limits (memory, processes, CPU) hold for all of the person's notebooks
-in it together. A notebook in a subfolder gets a server of its own, as with spares, so
-that its relative paths keep meaning what they did.
+is. Each kernel gets one notebook's limits (memory, processes, CPU: a cgroup of its own,
+`Confinement.part`) once the connector knows it, inside the server's, which are as many
+notebooks' as a person may open; a limit a kernel hits is then its own notebook's. A
+notebook in a subfolder gets a server of its own, as with spares, so that its relative
+paths keep meaning what they did.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hexa.runtime.process import NotebookProcess, NotebookSpec, OwnerSpec, Spawner
+from hexa.sandbox import Confinement
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,16 @@ class FolderServer(NotebookProcess, Protocol):
         """Times a limit stopped something in the server's tree so far."""
         ...
 
+    def confine_part(self, name: str, pids: list[int]) -> Confinement | None:
+        """One notebook's limits within the server's, for its kernel (blocking); None
+        where it gets none of its own."""
+        ...
+
 
 class FolderSpawner(Spawner, Protocol):
-    async def spawn_folder(self, owner: OwnerSpec) -> FolderServer:
-        """A marimo serving the owner's folder, no notebook open yet."""
+    async def spawn_folder(self, owner: OwnerSpec, notebooks: int) -> FolderServer:
+        """A marimo serving the owner's folder, no notebook open yet, with the limits of
+        `notebooks` notebooks together."""
         ...
 
 
@@ -73,11 +82,17 @@ class SharedServers:
     server of their own for the others."""
 
     def __init__(
-        self, spawner: FolderSpawner, close_session: SessionCloser, *, stop_timeout: float
+        self,
+        spawner: FolderSpawner,
+        close_session: SessionCloser,
+        *,
+        stop_timeout: float,
+        notebooks_per_person: int,
     ) -> None:
         self._spawner = spawner
         self.close_session = close_session
         self._stop_timeout = stop_timeout
+        self._notebooks = notebooks_per_person
         self._owners: dict[int, _Owner] = {}
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:
@@ -88,13 +103,13 @@ class SharedServers:
             server = owner.server
             if server is None or server.process.returncode() is not None:
                 # None yet, or it died: its sessions let go of it as they are restarted.
-                process = await self._spawner.spawn_folder(spec.owner_spec)
+                process = await self._spawner.spawn_folder(spec.owner_spec, self._notebooks)
                 server = owner.server = _Server(spec.owner_id, process)
                 logger.info("started the shared marimo of %s (pid %s)", spec.owner, process.pid)
             # Counted and handed out with no await between: a cancelled open either has
             # its session to stop or was never counted.
             server.sessions += 1
-            return SessionProcess(self, server, spec.file_key)
+            return SessionProcess(self, server, spec.file_key, spec.notebook_id)
 
     async def close(self) -> None:
         """Stop every server still up (at shutdown, after the supervisor stopped its
@@ -121,11 +136,23 @@ class SharedServers:
 class SessionProcess:
     """One notebook in a shared server: the server, seen through its session."""
 
-    def __init__(self, servers: SharedServers, server: _Server, file_key: str) -> None:
+    def __init__(
+        self, servers: SharedServers, server: _Server, file_key: str, notebook_id: str
+    ) -> None:
         self._servers = servers
         self._server = server
         self._file_key = file_key
+        self._notebook_id = notebook_id
         self._stopped = False
+        self._part: Confinement | None = None  # its kernel's limits, once it is known
+
+    def confine_kernel(self, pids: list[int]) -> None:
+        """The notebook's limits, within the server's, for its kernel (blocking: the
+        connector calls it in a thread once it knows the kernel)."""
+        if self._part is None and not self._stopped:
+            self._part = self.server.confine_part(f"nb.{self._notebook_id}", pids)
+            if self._part is not None:
+                logger.info("kernel %s of %s has limits of its own", pids, self._notebook_id)
 
     @property
     def server(self) -> FolderServer:
@@ -172,14 +199,27 @@ class SessionProcess:
         except Exception:
             logger.exception("could not close the session of %s", self._file_key)
         finally:
-            await self._servers.release(self._server)
+            try:
+                if self._part is not None:  # what the kernel started goes with it
+                    await asyncio.to_thread(self._part.release)
+            finally:
+                await self._servers.release(self._server)
 
     def log_tail(self, lines: int = 20) -> str:
         return self.server.log_tail(lines)
 
     def limit_breach(self) -> str | None:
-        # Asked when its kernel died: a limit event since the last one blamed is taken as
-        # its doing (a kernel killed for memory is noticed within a watch interval).
+        # Asked when its kernel died.
+        if self._part is not None:
+            # Exact: a kill for memory counts where the killed process was (its own
+            # cgroup), whichever limit it hit, its own or the person's.
+            own = self._part.breach()
+            if own is not None:  # cgroup v2 counts it in the server's too: not another's
+                self._server.blamed = max(self._server.blamed, self._server.process.limit_events())
+            return own
+        # A kernel with no cgroup of its own: an event of the server's since the last one
+        # blamed is taken as its doing (a kernel killed for memory is noticed within a
+        # watch interval).
         return self._server.new_breach()
 
     def tree_root(self) -> int | None:

@@ -80,7 +80,9 @@ class BwrapSandbox:
         binds = tuple(Bind(_real(b.host), b.inside) for b in jail.binds)
         inner = self._drop_privileges(identity) + argv
         command = [self._bwrap, *self.arguments(binds, jail.cwd, identity), "--", *inner]
-        confinement = self._enforcer.confine(jail.name, own_uid=identity is not None)
+        confinement = self._enforcer.confine(
+            jail.name, own_uid=identity is not None, notebooks=jail.notebooks
+        )
         return Launch(confinement.wrap(command), confinement, identity)
 
     def arguments(self, binds: tuple[Bind, ...], cwd: Path, identity: Identity | None) -> list[str]:

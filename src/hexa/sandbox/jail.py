@@ -43,6 +43,9 @@ class Jail:
     owner: str
     binds: tuple[Bind, ...]  # the only writable folders
     cwd: Path  # as seen inside
+    # Notebooks the tree runs (a person's shared marimo): their limits hold together, and
+    # each kernel gets one notebook's (`Confinement.part`).
+    notebooks: int = 1
 
     def inside(self, host: Path) -> Path:
         """Where the tree sees `host` (a path in one of the binds)."""
@@ -124,5 +127,5 @@ class PlainSandbox:
             bind.host.mkdir(parents=True, exist_ok=True)
         if self._enforcer is None:
             return Launch(argv, Confinement(), None)
-        confinement = self._enforcer.confine(jail.name, own_uid=False)
+        confinement = self._enforcer.confine(jail.name, own_uid=False, notebooks=jail.notebooks)
         return Launch(confinement.wrap(argv), confinement, None)

@@ -8,6 +8,10 @@ rest. cgroup v1 (one hierarchy per controller) and v2 (one unified hierarchy, wh
 own cgroup has the controllers delegated) are both handled; where neither is writable,
 `prlimit` caps processes (only when the sandbox has a uid of its own: RLIMIT_NPROC counts
 every process of the uid) and the data segment.
+
+A tree that holds several notebooks (a person's shared marimo) gets their limits together,
+and each notebook's kernel a cgroup of its own below it (`Confinement.part`) with one
+notebook's limits: one kernel cannot starve the others, and a limit it hits is its own.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ class ResourceLimits:
     def describe_memory(self) -> str:
         return f"{self.memory_bytes / 1024**2:g} MiB"
 
+    def times(self, notebooks: int) -> ResourceLimits:
+        """The limits of `notebooks` notebooks together."""
+        return ResourceLimits(
+            self.memory_bytes * notebooks, self.max_processes * notebooks, self.cpus * notebooks
+        )
+
 
 class Confinement:
     """The limits of one process tree: how to enter them, whether one was hit, release."""
@@ -69,6 +79,12 @@ class Confinement:
         """The tree now goes by `tree` (a spare claimed by a notebook), where the name is
         seen outside Hexa (a container's)."""
 
+    def part(self, name: str, pids: list[int]) -> Confinement | None:
+        """One notebook's limits, within this tree's, for `pids` (its kernel) and what they
+        start from now on (blocking); None where it gets none of its own (prlimit's are
+        per process already) and the tree's alone hold."""
+        return None
+
 
 class PrlimitConfinement(Confinement):
     def __init__(self, limits: ResourceLimits, *, own_uid: bool) -> None:
@@ -86,12 +102,43 @@ class PrlimitConfinement(Confinement):
 
 
 class CgroupConfinement(Confinement):
-    """Leaf cgroups, one per controller directory (v1) or one (v2)."""
+    """Leaf cgroups, one per controller directory (v1) or one (v2).
 
-    def __init__(self, leaves: dict[str, Path], limits: ResourceLimits, *, v2: bool) -> None:
+    `limits` are one notebook's; the tree holds `notebooks` times them (a person's shared
+    marimo), and each `part` one notebook's.
+    """
+
+    def __init__(
+        self, leaves: dict[str, Path], limits: ResourceLimits, *, v2: bool, notebooks: int = 1
+    ) -> None:
         self._leaves = leaves
         self._limits = limits
         self._v2 = v2
+        self._notebooks = notebooks
+
+    def part(self, name: str, pids: list[int]) -> Confinement | None:
+        children: dict[str, Path] = {}
+        try:
+            if self._v2:
+                _keep_processes_out(self._leaves["memory"])
+            for controller, leaf in self._leaves.items():
+                child = leaf / name
+                if child not in children.values():
+                    _remake(child)
+                    if not self._v2:  # v1 moves what the kernel used so far along with it
+                        with contextlib.suppress(OSError):
+                            (child / "memory.move_charge_at_immigrate").write_text("3")
+                children[controller] = child
+            apply_limits(children, self._limits, v2=self._v2)
+            for child in dict.fromkeys(children.values()):
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        (child / "cgroup.procs").write_text(str(pid))
+        except OSError as exc:
+            logger.warning("no cgroup of its own for %s (%s): its server's limits hold", name, exc)
+            CgroupConfinement(children, self._limits, v2=self._v2).release()
+            return None
+        return CgroupConfinement(children, self._limits, v2=self._v2)
 
     def wrap(self, argv: list[str]) -> list[str]:
         procs = [str(leaf / "cgroup.procs") for leaf in dict.fromkeys(self._leaves.values())]
@@ -103,18 +150,30 @@ class CgroupConfinement(Confinement):
             events = memory / ("memory.events" if self._v2 else "memory.oom_control")
             if _counter(events, "oom_kill") > 0:
                 return (
-                    "out of memory: the notebook used more than its "
-                    f"{self._limits.describe_memory()} limit (HEXA_NOTEBOOK_MEMORY_MB) "
-                    "and its kernel was stopped"
+                    f"out of memory: {self._whose} used more than {self._their} "
+                    f"{self._limits.times(self._notebooks).describe_memory()} limit "
+                    f"({self._setting('HEXA_NOTEBOOK_MEMORY_MB')}) and "
+                    f"{'its' if self._notebooks == 1 else 'a'} kernel was stopped"
                 )
         pids = self._leaves.get("pids")
         if pids is not None and _counter(pids / "pids.events", "max") > 0:
             return (
-                f"too many processes: the notebook reached its limit of "
-                f"{self._limits.max_processes} processes and threads "
-                "(HEXA_NOTEBOOK_MAX_PROCESSES)"
+                f"too many processes: {self._whose} reached {self._their} limit of "
+                f"{self._limits.times(self._notebooks).max_processes} processes and threads "
+                f"({self._setting('HEXA_NOTEBOOK_MAX_PROCESSES')})"
             )
         return None
+
+    @property
+    def _whose(self) -> str:
+        return "the notebook" if self._notebooks == 1 else "the person's notebooks together"
+
+    @property
+    def _their(self) -> str:
+        return "its" if self._notebooks == 1 else "their"
+
+    def _setting(self, name: str) -> str:
+        return name if self._notebooks == 1 else f"{self._notebooks} x {name}"
 
     def limit_events(self) -> int:
         count = 0
@@ -153,7 +212,12 @@ def _members(leaf: Path) -> list[int]:
 
 def _remove(leaf: Path, timeout: float = 2.0) -> None:
     """Kill what is left in a leaf (a process that escaped its group, one still dying
-    with its PID namespace) and remove it once it is empty (bounded wait)."""
+    with its PID namespace) and remove it once it is empty (bounded wait); its parts
+    first."""
+    with contextlib.suppress(OSError):
+        for child in leaf.iterdir():
+            if child.is_dir():
+                _remove(child, timeout)
     deadline = time.monotonic() + timeout
     while members := _members(leaf):
         for pid in members:
@@ -197,7 +261,9 @@ class LimitEnforcer:
             )
         return cls(limits, parents=parents, v2=v2)
 
-    def confine(self, name: str, *, own_uid: bool) -> Confinement:
+    def confine(self, name: str, *, own_uid: bool, notebooks: int = 1) -> Confinement:
+        """Limits for the tree `name`, which runs `notebooks` notebooks (a person's shared
+        marimo: their limits together; each kernel is then given its own `part`)."""
         if self._parents is None:
             return PrlimitConfinement(self.limits, own_uid=own_uid)
         leaves: dict[str, Path] = {}
@@ -207,12 +273,12 @@ class LimitEnforcer:
                 if leaf not in leaves.values():
                     _remake(leaf)
                 leaves[controller] = leaf
-            self._apply(leaves)
+            apply_limits(leaves, self.limits.times(notebooks), v2=self._v2)
         except OSError as exc:
             logger.warning("could not make cgroups for %s (%s); using prlimit", name, exc)
             CgroupConfinement(leaves, self.limits, v2=self._v2).release()
             return PrlimitConfinement(self.limits, own_uid=own_uid)
-        return CgroupConfinement(leaves, self.limits, v2=self._v2)
+        return CgroupConfinement(leaves, self.limits, v2=self._v2, notebooks=notebooks)
 
     def close(self) -> None:
         """Remove Hexa's own cgroups (at shutdown, once every notebook is stopped)."""
@@ -229,25 +295,45 @@ class LimitEnforcer:
                     if leaf.is_dir():
                         _remove(leaf)
 
-    def _apply(self, leaves: dict[str, Path]) -> None:
-        mem, pids, cpu = leaves["memory"], leaves["pids"], leaves["cpu"]
-        limits = self.limits
-        if self._v2:
-            (mem / "memory.max").write_text(str(limits.memory_bytes))
-            with contextlib.suppress(OSError):
-                (mem / "memory.swap.max").write_text("0")
-            (pids / "pids.max").write_text(str(limits.max_processes))
-            if limits.cpus > 0:
-                quota = int(limits.cpus * _CPU_PERIOD_US)
-                (cpu / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
-            return
-        (mem / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+
+def apply_limits(leaves: dict[str, Path], limits: ResourceLimits, *, v2: bool) -> None:
+    mem, pids, cpu = leaves["memory"], leaves["pids"], leaves["cpu"]
+    if v2:
+        (mem / "memory.max").write_text(str(limits.memory_bytes))
         with contextlib.suppress(OSError):
-            (mem / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
+            (mem / "memory.swap.max").write_text("0")
         (pids / "pids.max").write_text(str(limits.max_processes))
         if limits.cpus > 0:
-            (cpu / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
-            (cpu / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * _CPU_PERIOD_US)))
+            quota = int(limits.cpus * _CPU_PERIOD_US)
+            (cpu / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
+        return
+    (mem / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+    with contextlib.suppress(OSError):
+        (mem / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
+    (pids / "pids.max").write_text(str(limits.max_processes))
+    if limits.cpus > 0:
+        (cpu / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
+        (cpu / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * _CPU_PERIOD_US)))
+
+
+def _keep_processes_out(leaf: Path, attempts: int = 5) -> None:
+    """cgroup v2 keeps processes out of a cgroup whose children have controllers: the
+    tree's processes move to a `main` child before its first part is made. A process
+    forked meanwhile lands in the leaf and fails the switch (EBUSY): moved again, a few
+    times."""
+    if (leaf / "main").is_dir():
+        return
+    (leaf / "main").mkdir()
+    for attempt in range(attempts):
+        for pid in _members(leaf):
+            with contextlib.suppress(ProcessLookupError):
+                (leaf / "main" / "cgroup.procs").write_text(str(pid))
+        try:
+            (leaf / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+            return
+        except OSError:
+            if attempt == attempts - 1:
+                raise
 
 
 def _remake(leaf: Path) -> None:

@@ -9,6 +9,7 @@ works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,8 @@ from hexa.marimo.client import MarimoClient, make_http_client
 from hexa.runtime.process import NotebookSpec
 from hexa.runtime.shared import SharedServers
 from hexa.runtime.supervisor import ProcessState, Supervisor
-from hexa.sandbox import bwrap_works
+from hexa.sandbox import ResourceLimits, bwrap_works
+from hexa.sandbox.limits import LimitEnforcer
 from tests.integration.runtime.test_spares_real import value_of
 from tests.integration.runtime.test_supervisor_real import (
     LIMITS,
@@ -72,7 +74,9 @@ async def setup(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
     folder = tmp_path / "nb"
     folder.mkdir()
     async with real_parts(tmp_path, request.param) as (spawner, connector):
-        shared = SharedServers(spawner, connector.close_session, stop_timeout=5)
+        shared = SharedServers(
+            spawner, connector.close_session, stop_timeout=5, notebooks_per_person=5
+        )
         supervisor = Supervisor(spawner=shared, connector=connector, limits=LIMITS)
         try:
             yield Setup(supervisor, folder, tmp_path / "run")
@@ -185,3 +189,78 @@ async def test_concurrent_opens_each_know_their_own_kernel_and_recover(setup: Se
     assert "45" in str(await value_of(setup.sup, "one"))
     assert "45" in str(await value_of(setup.sup, "two"))
     await wait_group_gone(old, 10)
+
+
+def cgroups_writable() -> bool:
+    enforcer = LimitEnforcer.detect(ResourceLimits(), name="hexa-test-probe")
+    try:
+        return enforcer.mechanism.startswith("cgroup")
+    finally:
+        enforcer.close()
+
+
+def memory_cgroup(pid: int) -> Path:
+    """The process's memory cgroup, as a folder (v1's memory hierarchy, or v2's one)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+    (line,) = [x for x in Path(f"/proc/{pid}/cgroup").read_text().splitlines() if x[:3] == "0::"]
+    return Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+
+
+@pytest.mark.skipif(not cgroups_writable(), reason="no writable cgroups here")
+async def test_each_kernel_has_its_own_limits_and_hits_them_alone(tmp_path: Path) -> None:
+    """Real cgroups: one notebook's kernel that outgrows one notebook's memory is stopped,
+    though the person's server has room for five, and its notebook fails for it; the other
+    notebook in the same server goes on with the same kernel."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    one_notebook = ResourceLimits(memory_bytes=256 * 1024**2, max_processes=256)
+    async with real_parts(tmp_path, DEFAULT_SANDBOX[0], one_notebook) as (spawner, connector):
+        shared = SharedServers(
+            spawner, connector.close_session, stop_timeout=5, notebooks_per_person=5
+        )
+        supervisor = Supervisor(spawner=shared, connector=connector, limits=LIMITS)
+        setup = Setup(supervisor, folder, tmp_path / "run")
+        try:
+            await two_open(setup)
+            kernels = {n: await kernel_pid(supervisor, n) for n in ("one", "two")}
+            server = memory_cgroup(setup.server_pid("one"))
+            parts = {n: memory_cgroup(pid) for n, pid in kernels.items()}
+            assert parts == {n: server / f"nb.{n}" for n in kernels}, (server, parts)
+            limit = "memory.max" if (server / "memory.max").exists() else "memory.limit_in_bytes"
+            assert int((parts["two"] / limit).read_text()) == 256 * 1024**2
+            assert int((server / limit).read_text()) == 5 * 256 * 1024**2
+            # 600 MiB: over one notebook's limit, well under the five the server holds.
+            nb = supervisor.get("two")
+            assert nb is not None
+            assert nb.process is not None
+            async with make_http_client() as http:
+                client = MarimoClient(
+                    nb.process.url,
+                    nb.process.token,
+                    http,
+                    stable_session_id=nb.session_id,
+                    file_key=nb.process.file_key,
+                )
+                # The call is left waiting on a dead kernel: the notebook's state ends it.
+                hog = asyncio.create_task(client.execute("hog = b'x' * (600 * 1024**2)"))
+                try:
+                    await wait_state(supervisor, "two", ProcessState.FAILED, 60)
+                finally:
+                    hog.cancel()
+                    with contextlib.suppress(BaseException):
+                        await hog
+            two = supervisor.get("two")
+            assert two is not None
+            assert two.reason is not None
+            assert two.reason.startswith("out of memory: the notebook used more than its 256 MiB")
+            assert await kernel_pid(supervisor, "one") == kernels["one"], "one was left alone"
+            assert "45" in str(await value_of(supervisor, "one"))
+            assert not parts["two"].exists(), "the failed notebook's cgroup is gone"
+            assert await supervisor.stop("one")
+            assert not parts["one"].exists()
+        finally:
+            await supervisor.shutdown()
+        assert not server.exists(), "the person's cgroup goes with their server"

@@ -66,7 +66,7 @@ LIMITS = Limits(start_timeout=60, max_restarts=2, backoff_base=0.1, watch_interv
 
 @contextlib.asynccontextmanager
 async def real_parts(
-    tmp_path: Path, kind: str
+    tmp_path: Path, kind: str, limits: ResourceLimits | None = None
 ) -> AsyncIterator[tuple[MarimoSpawner, MarimoConnector]]:
     """The real spawner (in sandbox `kind`, data under `tmp_path`) and connector; closed
     after (the caller shuts its supervisor down first)."""
@@ -74,7 +74,7 @@ async def real_parts(
         kind,
         data_dir=tmp_path,
         python=Path(sys.executable),
-        limits=ResourceLimits(),
+        limits=limits or ResourceLimits(),
         uid_base=200000,
     )
     http = make_http_client()

@@ -31,6 +31,7 @@ class SessionConnector(FakeConnector):
     def __init__(self) -> None:
         self.dead_kernels: set[str] = set()  # file keys whose kernel died
         self.closed: list[str] = []  # file keys whose session was closed, in order
+        self.confines = True  # gives each kernel limits of its own (cgroups: a part)
         self.changed = asyncio.Event()
 
     async def wait_healthy(self, process: NotebookProcess, timeout: float) -> None:
@@ -38,6 +39,8 @@ class SessionConnector(FakeConnector):
         await super().wait_healthy(own, timeout)
 
     async def open_session(self, process: NotebookProcess, timeout: float) -> str:
+        if self.confines and isinstance(process, SessionProcess):  # as the real one does
+            process.confine_kernel([4000 + len(self.closed)])
         return f"sess-{process.file_key or process.url}"
 
     def kernel_alive(self, process: NotebookProcess) -> bool:
@@ -55,7 +58,7 @@ def make(
 ) -> tuple[Supervisor, FakeSpawner, SessionConnector]:
     spawner = FakeSpawner(spare_script=spare_script)
     connector = SessionConnector()
-    shared = SharedServers(spawner, connector.close_session, stop_timeout=1)
+    shared = SharedServers(spawner, connector.close_session, stop_timeout=1, notebooks_per_person=5)
     sup = Supervisor(spawner=shared, connector=connector, limits=limits, clock=Clock())
     return sup, spawner, connector
 
@@ -180,6 +183,7 @@ def test_the_option_is_refused_where_a_notebook_has_its_own_container(sandbox: s
 
 async def test_each_limit_event_fails_one_notebook_once() -> None:
     sup, spawner, connector = make()
+    connector.confines = False  # kernels with no limits of their own (prlimit, or unknown)
     a = await sup.ensure_running(in_folder("a"))
     b = await sup.ensure_running(in_folder("b"))
     (server,) = spawner.spares
@@ -203,6 +207,30 @@ async def test_each_limit_event_fails_one_notebook_once() -> None:
     await sup.shutdown()
 
 
+async def test_each_kernel_has_one_notebooks_limits_and_its_breach_is_its_own() -> None:
+    sup, spawner, connector = make()
+    a = await sup.ensure_running(in_folder("a"))
+    b = await sup.ensure_running(in_folder("b"))
+    (server,) = spawner.spares
+    assert spawner.folder_notebooks == 5, "the server holds a person's notebooks' limits"
+    assert set(server.parts) == {"nb.a", "nb.b"}
+    # b's kernel hit its own limit; cgroup v2 counts that in the server's events too.
+    server.parts["nb.b"].hit = "out of memory: the notebook used more than its 2 GiB"
+    server.breach, server.events = "out of memory: the person's notebooks together", 1
+    # a's kernel died first, of something else: not blamed for b's limit, restarted.
+    await kernel_dies(connector, a, "a.py")
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
+    assert a.reason != server.breach
+    await kernel_dies(connector, b, "b.py")
+    assert b.state is ProcessState.FAILED
+    assert b.reason == "out of memory: the notebook used more than its 2 GiB"
+    assert server.parts["nb.b"].released, "what b's kernel started goes with it"
+    # The server's event was b's: a later death of a is not blamed on it either.
+    await kernel_dies(connector, a, "a.py")
+    await wait_for_state(sup, "a", ProcessState.RUNNING)
+    await sup.shutdown()
+
+
 async def kernel_dies(connector: SessionConnector, nb: ManagedProcess, key: str) -> None:
     """Kill the notebook's kernel and wait until its watcher has handled it."""
     watcher = nb.watcher
@@ -215,7 +243,7 @@ async def kernel_dies(connector: SessionConnector, nb: ManagedProcess, key: str)
 async def test_close_stops_a_server_no_session_let_go_of() -> None:
     spawner = FakeSpawner()
     connector = SessionConnector()
-    shared = SharedServers(spawner, connector.close_session, stop_timeout=1)
+    shared = SharedServers(spawner, connector.close_session, stop_timeout=1, notebooks_per_person=5)
     await shared.spawn(in_folder("a"))  # an open cancelled after: never stopped
     (server,) = spawner.spares
     assert not server.stopped

@@ -21,6 +21,7 @@ from hexa.runtime.supervisor import (
     StartError,
     Supervisor,
 )
+from hexa.sandbox import Confinement
 from tests.support.states import wait_state
 
 
@@ -38,6 +39,7 @@ class FakeProcess:
     events: int = 0  # times a limit was hit (limit_events)
     spare: bool = False  # serves a folder until claimed (file_key then names the notebook)
     file_key: str | None = None
+    parts: dict[str, FakePart] = field(default_factory=dict)  # confine_part's, by name
     probed: asyncio.Event = field(default_factory=asyncio.Event)  # health is being waited for
     _healthy: asyncio.Event = field(default_factory=asyncio.Event)
     _exited: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,8 +108,27 @@ class FakeProcess:
     def limit_events(self) -> int:
         return self.events
 
+    def confine_part(self, name: str, pids: list[int]) -> FakePart:
+        part = self.parts[name] = FakePart(pids)
+        return part
+
     def tree_root(self) -> int | None:
         return self.pid
+
+
+class FakePart(Confinement):
+    """A kernel's own limits inside a fake server: the test says when they were hit."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.hit: str | None = None
+        self.released = False
+
+    def breach(self) -> str | None:
+        return self.hit
+
+    def release(self) -> None:
+        self.released = True
 
 
 class Mode(TypedDict, total=False):
@@ -138,8 +159,9 @@ class FakeSpawner:
         self.spares.append(proc)
         return proc
 
-    async def spawn_folder(self, owner: OwnerSpec) -> FakeProcess:
+    async def spawn_folder(self, owner: OwnerSpec, notebooks: int) -> FakeProcess:
         """A server of the owner's folder (a spare's kind, never claimed)."""
+        self.folder_notebooks = notebooks
         return await self.spawn_spare(owner)
 
     async def spawn(self, spec: NotebookSpec) -> NotebookProcess:

@@ -121,6 +121,49 @@ def test_cgroup_breaches_name_the_limit(tmp_path: Path) -> None:
     assert str(mem / "cgroup.procs") in wrapped
 
 
+def test_a_kernels_part_has_one_notebooks_limits_in_v1_and_v2(tmp_path: Path) -> None:
+    """On folders standing in for cgroupfs (the real kernel's in
+    tests/integration/runtime/test_shared_real.py): what is written where."""
+    limits = ResourceLimits(memory_bytes=256 * 1024**2, max_processes=64, cpus=1.0)
+    leaves = {c: tmp_path / "v1" / c / "person1" for c in ("memory", "pids", "cpu")}
+    for leaf in leaves.values():
+        leaf.mkdir(parents=True)
+    person = CgroupConfinement(leaves, limits, v2=False, notebooks=5)
+    part = person.part("nb.a", [4242])
+    assert isinstance(part, CgroupConfinement)
+    kernel = {c: leaf / "nb.a" for c, leaf in leaves.items()}
+    assert (kernel["memory"] / "memory.limit_in_bytes").read_text() == str(256 * 1024**2)
+    assert (kernel["memory"] / "memory.move_charge_at_immigrate").read_text() == "3"
+    assert (kernel["pids"] / "pids.max").read_text() == "64"
+    assert (kernel["cpu"] / "cpu.cfs_quota_us").read_text() == "100000"
+    assert all((k / "cgroup.procs").read_text() == "4242" for k in kernel.values())
+    # v2: the server's processes leave the person's cgroup for `main` before it has parts.
+    leaf = tmp_path / "v2" / "person1"
+    leaf.mkdir(parents=True)
+    (leaf / "cgroup.procs").write_text("11\n")
+    person = CgroupConfinement(dict.fromkeys(("memory", "pids", "cpu"), leaf), limits, v2=True)
+    assert isinstance(person.part("nb.b", [4343]), CgroupConfinement)
+    assert (leaf / "main" / "cgroup.procs").read_text() == "11"
+    assert (leaf / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+    assert (leaf / "nb.b" / "memory.max").read_text() == str(256 * 1024**2)
+    assert (leaf / "nb.b" / "cgroup.procs").read_text() == "4343"
+    # Where a part cannot be made, the kernel keeps the server's limits only.
+    assert CgroupConfinement({"memory": tmp_path / "gone"}, limits, v2=False).part("x", [1]) is None
+    assert PrlimitConfinement(limits, own_uid=True).part("x", [1]) is None
+
+
+def test_a_persons_limits_are_their_notebooks_together(tmp_path: Path) -> None:
+    mem = tmp_path / "memory"
+    mem.mkdir()
+    limits = ResourceLimits(memory_bytes=256 * 1024**2, max_processes=64)
+    person = CgroupConfinement({"memory": mem}, limits, v2=False, notebooks=5)
+    (mem / "memory.oom_control").write_text("oom_kill 1\n")
+    assert person.breach() == (
+        "out of memory: the person's notebooks together used more than their 1280 MiB "
+        "limit (5 x HEXA_NOTEBOOK_MEMORY_MB) and a kernel was stopped"
+    )
+
+
 def test_prlimit_caps_processes_only_for_a_uid_of_its_own() -> None:
     limits = ResourceLimits(memory_bytes=1024, max_processes=10)
     own = PrlimitConfinement(limits, own_uid=True).wrap(["x"])
