@@ -17,7 +17,7 @@ and writes the numbers (JSON) and a plot of latency over time per route next to 
 Loops are bounded in count; only loopback traffic.
 
 Usage: python bench/load.py [--users 5 --per-user 5 --parallel 3 --clients 10
-       --requests 20 --cycles 2 --plain 3 --out bench/out] [--server-per-person] [--no-direct]
+       --requests 20 --cycles 2 --plain 3 --out bench/out] [--spares] [--no-direct]
 """
 
 from __future__ import annotations
@@ -322,8 +322,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "HEXA_MAX_PROCESSES": str(total + args.users),
         "HEXA_IDLE_TIMEOUT": "3600",
     }
-    if args.server_per_person:
-        env["HEXA_SERVER_PER_PERSON"] = "true"
+    env["HEXA_SERVER_PER_PERSON"] = "false" if args.spares else "true"
     server = HexaServer(data_dir=root / "data", env=env)
     (root / "data").mkdir()
     figures: dict[str, Any] = {}
@@ -363,7 +362,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "per_user": args.per_user,
         "parallel": args.parallel,
         "clients": args.clients,
-        "server_per_person": args.server_per_person,
+        "server_per_person": not args.spares,
         "plain_open_p50_s": plain_p50,
         "plain_pss_mib": plain_pss / 2**20,
         "open_p50_s": statistics.median(opens),
@@ -420,9 +419,10 @@ if __name__ == "__main__":
     parser.add_argument("--cycles", type=int, default=2)
     parser.add_argument("--plain", type=int, default=3)
     parser.add_argument(
-        "--server-per-person",
+        "--spares",
         action="store_true",
-        help="run Hexa with HEXA_SERVER_PER_PERSON (each person's notebooks share a marimo)",
+        help="run Hexa with a marimo per notebook and warm spares (HEXA_SERVER_PER_PERSON="
+        "false) instead of the default marimo per person",
     )
     parser.add_argument(
         "--no-direct",

@@ -93,8 +93,7 @@ async def hexa_arm(root: Path, n: int, *, shared: bool = False) -> tuple[list[in
     `shared`), and the PSS of `hexa serve` itself."""
     # Room for one more: no spare is made for a person at their own cap.
     env = {"HEXA_IDLE_TIMEOUT": "3600", "HEXA_MAX_NOTEBOOKS_PER_USER": str(n + 1)}
-    if shared:
-        env["HEXA_SERVER_PER_PERSON"] = "true"
+    env["HEXA_SERVER_PER_PERSON"] = "true" if shared else "false"
     data = root / ("hexa-shared" if shared else "hexa")
     server = HexaServer(data_dir=data, env=env)
     data.mkdir()

@@ -343,7 +343,7 @@ async def _start_supervisor(
             pid_file=pid_file,
             sandbox=sandbox,
         )
-        if settings.server_per_person:
+        if settings.shares_servers:
             spawner = shared = SharedServers(
                 local,
                 connector.close_session,

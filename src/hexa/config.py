@@ -58,17 +58,18 @@ class Settings(BaseSettings):
     )
     spare_notebooks: bool = Field(
         True,
-        description="Keep a warm spare marimo per person with a notebook open (in their "
-        "sandbox, counted against max_processes), so their next notebook opens in about "
-        "a third of the time. Not with HEXA_SANDBOX=kubernetes.",
+        description="Without server_per_person: keep a warm spare marimo per person with a "
+        "notebook open (in their sandbox, counted against max_processes), so their next "
+        "notebook opens in about half the time. Not with HEXA_SANDBOX=kubernetes.",
     )
-    server_per_person: bool = Field(
-        False,
+    server_per_person: bool | None = Field(
+        None,
         description="Run one marimo per person, serving their folder, with each of their "
-        "notebooks there a session in it (a kernel each): a second notebook then costs "
-        "its kernel, not a second server. The sandbox's limits then hold for all of a "
-        "person's notebooks together, and a crash of the server restarts them all. "
-        "Replaces spare_notebooks. Only with HEXA_SANDBOX=bwrap or none (or auto).",
+        "notebooks there a session in it (a kernel each, with one notebook's limits): a "
+        "second notebook then costs its kernel, not a second server, and opens as fast as "
+        "a spare. A crash of the server itself restarts all of the person's notebooks. "
+        "Unset: on with HEXA_SANDBOX=bwrap, none or auto; off (a server per notebook) "
+        "with docker or kubernetes, where it is not available.",
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body.")
     max_code_bytes: int = Field(256 * 1024, gt=0, description="Largest code of one cell.")
@@ -161,6 +162,13 @@ class Settings(BaseSettings):
                 "(only with bwrap or none)"
             )
         return self
+
+    @property
+    def shares_servers(self) -> bool:
+        """server_per_person, resolved: by default wherever it is available."""
+        if self.server_per_person is None:
+            return self.sandbox not in ("docker", "kubernetes")
+        return self.server_per_person
 
     @property
     def resolved_data_dir(self) -> Path:

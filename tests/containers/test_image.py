@@ -104,16 +104,16 @@ def test_the_image_serves_hexa_and_keeps_notebooks_on_its_volume(
     )
 
     # docker stop: SIGTERM through tini; Hexa stops its marimo (and so removes the
-    # notebook's pid file, which a Hexa killed outright would leave behind) and exits by
+    # marimo's pid file, which a Hexa killed outright would leave behind) and exits by
     # that SIGTERM (uvicorn re-raises it after its shutdown: 143; 0 would do too), not by
     # docker's SIGKILL at the end of the grace time (137).
-    # One replica: its pid files are under run/<replica>/.
-    (pid_file,) = (mountpoint / "run").glob("*/boxed.pid")
+    # One replica, one marimo (the person's, serving their folder): run/<replica>/*.pid.
+    (pid_file,) = (mountpoint / "run").glob("*/*.pid")
     docker.run("stop", "--time", "30", name, timeout=60)
     state = docker.inspect("container", name)["State"]
     assert isinstance(state, dict)
     assert state["ExitCode"] in (0, 143), json.dumps(state)
-    assert not pid_file.exists(), "Hexa did not shut down: its notebook's pid file is left"
+    assert not pid_file.exists(), "Hexa did not shut down: its marimo's pid file is left"
     assert not state["OOMKilled"]
     docker.run("rm", name)
     # Nothing of it runs on the host any more: no hexa, no marimo, no tini.

@@ -28,23 +28,24 @@ test('typed and run in the editor, saved to the file without Ctrl+S', async ({ a
     .toContain('typed_by_hand = 6 * 7')
 })
 
-test("a person's next notebook opens in their warm spare and its editor saves too", async ({ app: page, api }) => {
+test("a person's next notebook opens in their own marimo and its editor saves its own file", async ({ app: page, api }) => {
   const first = await api.create(uniqueName('Before'))
-  const next = await api.create(uniqueName('InSpare'))
+  const next = await api.create(uniqueName('Session'))
   await page.reload()
   const start = server.log().length
   await openFromList(page, first.name)
-  await expect
-    .poll(() => server.log().slice(start).includes('a spare is ready for default'), { timeout: 60_000 })
-    .toBe(true)
   const frame = await openFromList(page, next.name)
-  expect(server.log().slice(start)).toContain(`now serves ${next.notebook_id}`)
+  // One marimo per person (the default): the second notebook is a session in the first's.
+  const log = server.log().slice(start)
+  expect(log).not.toContain(`started marimo ${first.notebook_id}:`)
+  expect(log).not.toContain(`started marimo ${next.notebook_id}:`)
+  expect(log.split('started the shared marimo of default').length - 1).toBeLessThanOrEqual(1)
 
-  await typeAndRun(page, frame, 'in_the_spare')
+  await typeAndRun(page, frame, 'in_a_session')
   await expect
-    .poll(() => readNotebookFile(next), { timeout: 30_000, message: "the spare saves the notebook's own file" })
-    .toContain('in_the_spare = 6 * 7')
-  expect(readNotebookFile(first)).not.toContain('in_the_spare')
+    .poll(() => readNotebookFile(next), { timeout: 30_000, message: "the session saves the notebook's own file" })
+    .toContain('in_a_session = 6 * 7')
+  expect(readNotebookFile(first)).not.toContain('in_a_session')
 })
 
 test("an editor's save built before the API's change does not take it back", async ({ app: page, api }) => {

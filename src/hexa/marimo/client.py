@@ -68,6 +68,11 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
     def stable_session_id(self) -> str | None:
         return self._conn.stable_session_id
 
+    def abort(self, reason: str) -> None:
+        """The notebook stopped or its kernel died: end the calls waiting on it (and any
+        later one) with MarimoNotRunningError."""
+        self._conn.abort(reason)
+
     # ------------------------------------------------------------------ server, sessions
 
     async def health(self, timeout: float = 2.0) -> bool:

@@ -108,6 +108,7 @@ class CodeMode(OnConnection):
         stream = _ExecuteStream(on_stdout)
         try:
             async with asyncio.timeout(limit), self._execute_lock:
+                self._conn.require_alive()
                 if on_start is not None:
                     on_start()
                 response = await self._conn.send(
@@ -120,7 +121,7 @@ class CodeMode(OnConnection):
                     stream=True,
                 )
                 try:
-                    await stream.read(response)
+                    await self._conn.unless_gone(stream.read(response))
                 finally:
                     await response.aclose()
         except TimeoutError as exc:

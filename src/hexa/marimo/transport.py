@@ -9,10 +9,11 @@ stable id Hexa opened, and the ws id marimo currently files that session under, 
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -44,6 +45,8 @@ __all__ = [
     "decode",
     "make_http_client",
 ]
+
+T = TypeVar("T")
 
 SESSION_HEADER = "Marimo-Session-Id"
 STABLE_HEADER = "Marimo-Stable-Session-Id"
@@ -103,6 +106,37 @@ class Connection:
         self.stable_session_id = stable_session_id
         self.ws_id: str | None = None  # cached current ws id of the stable session
         self.request_timeout = request_timeout
+        self.gone_reason: str | None = None
+        self._gone = asyncio.Event()
+
+    def abort(self, reason: str) -> None:
+        """The notebook's kernel or server is gone: calls still waiting on it end now.
+
+        A kernel that dies inside a server that lives on (one marimo per person) leaves
+        marimo's code-mode stream open with nothing to end it: Hexa ends it here."""
+        if self.gone_reason is None:
+            self.gone_reason = reason
+        self._gone.set()
+
+    def require_alive(self) -> None:
+        if self.gone_reason is not None:
+            raise MarimoNotRunningError(self.gone_reason)
+
+    async def unless_gone(self, work: Awaitable[T]) -> T:
+        """`work`'s result, or MarimoNotRunningError the moment the notebook is gone."""
+        self.require_alive()
+        task = asyncio.ensure_future(work)
+        gone = asyncio.ensure_future(self._gone.wait())
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})  # a cancel of the caller still propagates
+        if task.cancelled():
+            raise MarimoNotRunningError(self.gone_reason or "the notebook is gone")
+        return task.result()
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}

@@ -104,6 +104,18 @@ class NotebookService:
         self._clients: dict[str, tuple[object, MarimoClient, int]] = {}
         self._max_code_bytes = max_code_bytes
         self._sole_user_id = sole_user_id
+        supervisor.on_state_change(self._state_changed)
+
+    def _state_changed(self, nb: ManagedProcess) -> None:
+        """A notebook that left RUNNING here takes its client's waiting calls with it (a
+        kernel dead inside a person's shared marimo would leave them hanging)."""
+        if nb.state is ProcessState.RUNNING:
+            return
+        cached = self._clients.get(nb.notebook_id)
+        if cached is not None:
+            del self._clients[nb.notebook_id]
+            reason = nb.reason or f"the notebook is {nb.state.value}"
+            cached[1].abort(f"notebook {nb.notebook_id} stopped running: {reason}")
 
     # -- the catalogue -------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Real `hexa serve` (its default sandbox: bwrap where it works), real marimo, real HTTP and
 WebSocket through Hexa's proxy, on SQLite and on PostgreSQL. Which marimo served an open
-is read from Hexa's log, the only place it is told. The server is conftest's module one.
+is read from Hexa's log, the only place it is told. The server is this module's, with
+spares instead of the default server per person.
 """
 
 from __future__ import annotations
@@ -11,14 +12,24 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
 import websockets
 
-from tests.support.server import HexaServer
+from tests.support.server import HexaServer, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, module_store_env: dict[str, str]
+) -> Iterator[HexaServer]:
+    data = tmp_path_factory.mktemp("hexa-spares")
+    with running_server(data, HEXA_SERVER_PER_PERSON="false", **module_store_env) as srv:
+        yield srv
 
 
 def spare_pids(server: HexaServer) -> list[int]:

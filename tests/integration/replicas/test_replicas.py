@@ -178,21 +178,40 @@ def test_an_editor_save_through_a_keeps_the_cell_bs_turn_added(pair: Pair) -> No
     ) == 1
 
 
-def test_a_notebook_in_a_spare_on_a_is_reached_through_b(pair: Pair) -> None:
-    start = len(pair.a.log_text())
-    open_on(pair.a, "first")
-    pair.a.wait_for_log(r"a spare is ready for default", after=start)
-    open_on(pair.a, "second")
-    pair.a.wait_for_log(r"now serves second", after=start)
-    # B finds A's spare at its root, serving this notebook's file, by what A recorded.
-    with pair.b.client() as api:
-        editor = api.get("/nb/second/?file=first.py")
-        assert editor.status_code == 200
-        assert "<marimo-filename hidden>second.py</marimo-filename>" in editor.text
-    assert chat_on(pair.b, "second", "```python\nvia_b = 6 * 7\n```")["status"] == "done"
-    with pair.a.client() as api:
-        state = api.get("/api/notebooks/second/state").json()
-        assert state["variables"]["via_b"]["value"] == "42"
+@pytest.mark.parametrize("shared", [True, False], ids=["person-server", "spare"])
+def test_a_notebook_in_a_folder_marimo_on_a_is_reached_through_b(
+    postgres: PostgresCluster, tmp_path: Path, shared: bool
+) -> None:
+    """A person's next notebook on A is a session in their marimo (the default) or runs in
+    their warm spare: either way a marimo at its root, serving the person's folder."""
+    name = postgres.create_database()
+    pair = Pair(tmp_path, postgres.url(name), HEXA_SERVER_PER_PERSON=str(shared).lower())
+    try:
+        pair.a.start()
+        pair.b.start()
+        start = len(pair.a.log_text())
+        open_on(pair.a, "first")
+        if not shared:
+            pair.a.wait_for_log(r"a spare is ready for default", after=start)
+        open_on(pair.a, "second")
+        if shared:
+            log = pair.a.log_text()[start:]
+            assert log.count("started the shared marimo of default") == 1
+            assert "started marimo second:" not in log
+        else:
+            pair.a.wait_for_log(r"now serves second", after=start)
+        # B finds A's marimo at its root, serving this notebook's file, by what A recorded.
+        with pair.b.client() as api:
+            editor = api.get("/nb/second/?file=first.py")
+            assert editor.status_code == 200
+            assert "<marimo-filename hidden>second.py</marimo-filename>" in editor.text
+        assert chat_on(pair.b, "second", "```python\nvia_b = 6 * 7\n```")["status"] == "done"
+        with pair.a.client() as api:
+            state = api.get("/api/notebooks/second/state").json()
+            assert state["variables"]["via_b"]["value"] == "42"
+    finally:
+        pair.stop()
+        postgres.drop_database(name)
 
 
 def test_twenty_concurrent_approvals_split_across_replicas_apply_once(pair: Pair) -> None:

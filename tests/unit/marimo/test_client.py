@@ -563,6 +563,34 @@ async def test_empty_batch_sends_nothing(fake: FakeMarimo, client: MarimoClient)
     assert fake.requests == []
 
 
+async def test_an_aborted_client_ends_its_waiting_execute_and_refuses_more(
+    fake: FakeMarimo, client: MarimoClient
+) -> None:
+    # marimo keeps the stream of a kernel that died open (one server per person): only
+    # Hexa's abort ends it, and it hangs up.
+    running, closed = asyncio.Event(), asyncio.Event()
+
+    async def dead_kernel() -> AsyncIterator[bytes]:
+        try:
+            running.set()
+            yield sse(("stdout", {"data": "started\n"}))
+            await asyncio.Event().wait()
+        finally:
+            closed.set()
+
+    fake.execute = lambda code: httpx2.Response(200, content=dead_kernel())
+    call = asyncio.create_task(client.execute("hog = b'x' * 2**40", timeout=30))
+    await running.wait()
+    client.abort("notebook n stopped running: out of memory")
+    with pytest.raises(MarimoNotRunningError, match="out of memory"):
+        await call
+    assert closed.is_set()
+    sent = len(fake.requests)
+    with pytest.raises(MarimoNotRunningError, match="out of memory"):
+        await client.execute("1", timeout=5)
+    assert len(fake.requests) == sent  # nothing more reaches that marimo
+
+
 async def test_queued_execute_times_out_without_hanging_up_on_the_running_one(
     fake: FakeMarimo, client: MarimoClient
 ) -> None:

@@ -178,7 +178,12 @@ async def test_a_server_that_never_starts_fails_its_opens_and_is_stopped() -> No
 def test_the_option_is_refused_where_a_notebook_has_its_own_container(sandbox: str) -> None:
     with pytest.raises(ValidationError, match="only with bwrap or none"):
         Settings(server_per_person=True, sandbox=sandbox)
-    assert Settings(server_per_person=True, sandbox="bwrap").server_per_person
+    assert Settings(server_per_person=True, sandbox="bwrap").shares_servers
+    # Unset: wherever it is available.
+    assert Settings(sandbox=sandbox).shares_servers is False
+    assert Settings(sandbox="auto").shares_servers
+    assert Settings(sandbox="none").shares_servers
+    assert not Settings(server_per_person=False).shares_servers
 
 
 async def test_each_limit_event_fails_one_notebook_once() -> None:
