@@ -1,14 +1,14 @@
-"""Memory per notebook for one person: Hexa against plain marimo, and against the design
-Hexa did not choose (one marimo server per person, a kernel per notebook), in one run.
+"""Memory per notebook for one person: Hexa's two layouts against plain marimo's, in one run.
 
 For N notebooks opened one after another, each with its cells run and its session (the
 editor's WebSocket) kept open, the PSS of every process is summed after each open:
   plain   N `marimo edit <file>` servers, as N people-less tabs would start them by hand
   shared  one `marimo edit <folder>` (directory mode) and N sessions in it: a kernel each
-  hexa    a real `hexa serve` (its default sandbox) where one person opens N notebooks;
-          their warm spare is counted, and each step waits until it is ready again
-  hexa-shared  the same with HEXA_SERVER_PER_PERSON: the notebooks are sessions in one
-          marimo of the person's (no spare)
+  hexa    a real `hexa serve` (its default sandbox) with HEXA_SERVER_PER_PERSON=false,
+          where one person opens N notebooks: a marimo each, their warm spare counted,
+          each step waiting until it is ready again
+  hexa-shared  the same by default (one marimo per person): the notebooks are sessions
+          in one marimo of the person's (no spare)
 PSS, not RSS: a page shared by several processes is split among them, so it counts once in
 all (the hexa row leaves out `hexa serve`, whose share of marimo's pages is reported apart).
 Reported: the total after N, per notebook (total / N), and the cost of the second and later

@@ -11,9 +11,9 @@ Arms, interleaved round by round so machine noise hits them alike:
   next    Hexa opening a person's next notebook: the same as hexa, but their warm spare
           (hexa.runtime.spares, refilled after each open) is claimed; `next, bwrap` the
           same inside the sandbox
-  shared  Hexa opening a person's next notebook with HEXA_SERVER_PER_PERSON: a session in
-          the marimo their first notebook runs in (hexa.runtime.shared); `shared, bwrap`
-          the same inside the sandbox
+  shared  Hexa opening a person's next notebook as it does by default (one marimo per
+          person): a session in the marimo their first notebook runs in
+          (hexa.runtime.shared); `shared, bwrap` the same inside the sandbox
 
 Prints medians, ratios against plain, RSS per open notebook (server + kernel, the process tree) and
 the RSS of an idle `hexa serve`. Usage: python bench/open_latency.py [--rounds N]

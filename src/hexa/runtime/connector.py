@@ -13,7 +13,7 @@ from hexa.marimo.client import MarimoClient
 from hexa.marimo.errors import MarimoError
 from hexa.marimo.protocol import NotebookClient
 from hexa.marimo.transport import MarimoHTTP
-from hexa.runtime.groups import kill_all
+from hexa.runtime.groups import kill_all, wait_gone
 from hexa.runtime.process import NotebookProcess
 from hexa.runtime.shared import SessionProcess
 
@@ -148,7 +148,7 @@ class MarimoConnector:
                 logger.warning("could not close the session of %s: %r", process.file_key, exc)
         if kernels or below:
             # marimo stops the kernel itself; what does not go within `timeout` is killed.
-            _, alive = await asyncio.to_thread(psutil.wait_procs, kernels, timeout)
+            alive = await asyncio.to_thread(wait_gone, kernels, timeout)
             if left := await asyncio.to_thread(kill_all, [*alive, *below], timeout):
                 logger.error("processes %s outlived SIGKILL", [p.pid for p in left])
 

@@ -71,6 +71,13 @@ def kill_all(procs: list[psutil.Process], timeout: float) -> list[psutil.Process
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.kill()
+    return wait_gone(procs, timeout)
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` for `procs` to end (blocking); those still running. A zombie
+    counts as gone (psutil's own wait would wait out the timeout on one that is not our
+    child: marimo reaps a kernel it killed only later)."""
     deadline = time.monotonic() + timeout
     alive = [p for p in procs if _running(p)]
     while alive and time.monotonic() < deadline:
