@@ -59,7 +59,10 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
     onSettled: (_, __, { notebook }) => settled(notebook.notebook_id),
   })
 
-  const { mutate: startClose } = useMutation({
+  // Closes under way: an open waits for them, so that a notebook just closed no longer
+  // counts against the person's limit when the server counts.
+  const closing = useRef(new Set<Promise<unknown>>())
+  const { mutateAsync: closeAsync } = useMutation({
     mutationFn: (id: string) => api.close(id),
     onError: (err) => {
       if (!(err instanceof ApiError && err.status === 404)) toast.error('Could not stop the notebook', err)
@@ -95,7 +98,9 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
       inflight.current.add(id)
       const previous = rendered.current.activeId
       dispatch({ type: 'add', notebook, activate })
-      startOpen({ notebook, activate, previous })
+      const pending = [...closing.current]
+      if (pending.length === 0) startOpen({ notebook, activate, previous })
+      else void Promise.allSettled(pending).then(() => startOpen({ notebook, activate, previous }))
     },
     [startOpen],
   )
@@ -110,9 +115,11 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
         return
       }
       dispatch({ type: 'close', id })
-      startClose(id)
+      const stopping = closeAsync(id).catch(() => undefined) // its onError tells the person
+      closing.current.add(stopping)
+      void stopping.finally(() => closing.current.delete(stopping))
     },
-    [startClose],
+    [closeAsync],
   )
 
   const restart = useCallback(
