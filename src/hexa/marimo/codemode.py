@@ -111,14 +111,16 @@ class CodeMode(OnConnection):
                 self._conn.require_alive()
                 if on_start is not None:
                     on_start()
-                response = await self._conn.send(
-                    "POST",
-                    "/api/kernel/execute",
-                    body={"code": code},
-                    headers={STABLE_HEADER: stable},
-                    # asyncio.timeout is the deadline; a cell may print nothing for long.
-                    timeout=limit + 5.0,
-                    stream=True,
+                response = await self._conn.unless_gone(
+                    self._conn.send(
+                        "POST",
+                        "/api/kernel/execute",
+                        body={"code": code},
+                        headers={STABLE_HEADER: stable},
+                        # asyncio.timeout is the deadline; a cell may print nothing for long.
+                        timeout=limit + 5.0,
+                        stream=True,
+                    )
                 )
                 try:
                     await self._conn.unless_gone(stream.read(response))

@@ -124,17 +124,24 @@ class Connection:
 
     async def unless_gone(self, work: Awaitable[T]) -> T:
         """`work`'s result, or MarimoNotRunningError the moment the notebook is gone."""
-        self.require_alive()
+        if self.gone_reason is not None:
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: not left to warn that it was never awaited
+            raise MarimoNotRunningError(self.gone_reason)
         task = asyncio.ensure_future(work)
         gone = asyncio.ensure_future(self._gone.wait())
+        finished = False
         try:
             await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finished = task.done()
         finally:
             gone.cancel()
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})  # a cancel of the caller still propagates
-        if task.cancelled():
+            if not task.cancelled():
+                task.exception()  # retrieved whichever way this ends: never logged as lost
+        if not finished:  # however the cancelled work ended (a hang-up may raise its own)
             raise MarimoNotRunningError(self.gone_reason or "the notebook is gone")
         return task.result()
 

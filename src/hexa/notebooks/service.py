@@ -112,7 +112,8 @@ class NotebookService:
         if nb.state is ProcessState.RUNNING:
             return
         cached = self._clients.get(nb.notebook_id)
-        if cached is not None:
+        # A remote's (keyed by where it runs) is another replica's to end.
+        if cached is not None and not isinstance(cached[0], tuple):
             del self._clients[nb.notebook_id]
             reason = nb.reason or f"the notebook is {nb.state.value}"
             cached[1].abort(f"notebook {nb.notebook_id} stopped running: {reason}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -145,14 +146,26 @@ class SessionProcess:
         self._notebook_id = notebook_id
         self._stopped = False
         self._part: Confinement | None = None  # its kernel's limits, once it is known
+        # The part is made in a thread that a stop does not wait for: whichever of the
+        # two comes second releases it.
+        self._part_lock = threading.Lock()
 
     def confine_kernel(self, pids: list[int]) -> None:
         """The notebook's limits, within the server's, for its kernel (blocking: the
         connector calls it in a thread once it knows the kernel)."""
-        if self._part is None and not self._stopped:
-            self._part = self.server.confine_part(f"nb.{self._notebook_id}", pids)
-            if self._part is not None:
-                logger.info("kernel %s of %s has limits of its own", pids, self._notebook_id)
+        if self._part is not None or self._stopped:
+            return
+        part = self.server.confine_part(f"nb.{self._notebook_id}", pids)
+        if part is None:
+            return
+        with self._part_lock:
+            late = self._stopped
+            if not late:
+                self._part = part
+        if late:
+            part.release()
+        else:
+            logger.info("kernel %s of %s has limits of its own", pids, self._notebook_id)
 
     @property
     def server(self) -> FolderServer:
@@ -193,15 +206,18 @@ class SessionProcess:
         person's last."""
         if self._stopped:
             return
-        self._stopped = True
+        with self._part_lock:
+            self._stopped = True
         try:
             await self._servers.close_session(self, timeout)
         except Exception:
             logger.exception("could not close the session of %s", self._file_key)
         finally:
             try:
-                if self._part is not None:  # what the kernel started goes with it
-                    await asyncio.to_thread(self._part.release)
+                with self._part_lock:
+                    part = self._part
+                if part is not None:  # what the kernel started goes with it
+                    await asyncio.to_thread(part.release)
             finally:
                 await self._servers.release(self._server)
 

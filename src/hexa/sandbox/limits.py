@@ -136,6 +136,13 @@ class CgroupConfinement(Confinement):
                         (child / "cgroup.procs").write_text(str(pid))
         except OSError as exc:
             logger.warning("no cgroup of its own for %s (%s): its server's limits hold", name, exc)
+            # Back where they were before the children go: removing a child kills its
+            # members, and the kernel must live on under the server's limits.
+            for leaf in dict.fromkeys(self._leaves.values()):
+                home = leaf / "main" if self._v2 and (leaf / "main").is_dir() else leaf
+                for pid in pids:
+                    with contextlib.suppress(OSError):
+                        (home / "cgroup.procs").write_text(str(pid))
             CgroupConfinement(children, self._limits, v2=self._v2).release()
             return None
         return CgroupConfinement(children, self._limits, v2=self._v2)
@@ -321,9 +328,10 @@ def _keep_processes_out(leaf: Path, attempts: int = 5) -> None:
     tree's processes move to a `main` child before its first part is made. A process
     forked meanwhile lands in the leaf and fails the switch (EBUSY): moved again, a few
     times."""
-    if (leaf / "main").is_dir():
-        return
-    (leaf / "main").mkdir()
+    with contextlib.suppress(OSError):
+        if "memory" in (leaf / "cgroup.subtree_control").read_text().replace("+", " ").split():
+            return  # done before (a failed earlier try left `main` and is done again)
+    (leaf / "main").mkdir(exist_ok=True)
     for attempt in range(attempts):
         for pid in _members(leaf):
             with contextlib.suppress(ProcessLookupError):

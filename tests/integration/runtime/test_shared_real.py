@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -264,3 +268,51 @@ async def test_each_kernel_has_its_own_limits_and_hits_them_alone(tmp_path: Path
         finally:
             await supervisor.shutdown()
         assert not server.exists(), "the person's cgroup goes with their server"
+
+
+@pytest.mark.skipif(not cgroups_writable(), reason="no writable cgroups here")
+def test_a_part_refused_half_way_leaves_the_kernel_alive_under_its_servers_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real cgroups and a real process, one fault injected: the kernel's move into the
+    last of its part's cgroups is refused after it moved into the first. Removing a part
+    kills its members: the kernel must be back in its server's cgroups by then."""
+    enforcer = LimitEnforcer.detect(
+        ResourceLimits(memory_bytes=256 * 1024**2, max_processes=64), name="hexa-test-part"
+    )
+    if enforcer.mechanism != "cgroup v1":
+        enforcer.close()
+        pytest.skip("a part is one cgroup in v2: it cannot be refused half-way")
+    person = enforcer.confine("person1", own_uid=False, notebooks=2)
+    # It speaks once the wrapper has put it in the person's cgroups and exec'd it.
+    code = "import time; print('up', flush=True); time.sleep(120)"
+    kernel = subprocess.Popen(
+        person.wrap([sys.executable, "-c", code]), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert kernel.stdout is not None
+        assert kernel.stdout.readline() == "up\n"
+        server = memory_cgroup(kernel.pid)
+        assert server.name == "person1"
+        write_text = Path.write_text
+        moves: list[Path] = []
+
+        def refuse_the_second_move(path: Path, data: str, *args: Any, **kwargs: Any) -> int:
+            if path.name == "cgroup.procs" and path.parent.name == "nb.a":
+                moves.append(path)
+                if len(moves) == 2:
+                    raise OSError(errno.EBUSY, "refused")
+            return write_text(path, data, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", refuse_the_second_move)
+        assert person.part("nb.a", [kernel.pid]) is None
+        monkeypatch.undo()
+        assert len(moves) == 2  # it had moved into the first
+        assert kernel.poll() is None, "the kernel was killed with its part"
+        assert memory_cgroup(kernel.pid) == server
+        assert not (server / "nb.a").exists()
+    finally:
+        kernel.kill()
+        kernel.wait(10)
+        person.release()
+        enforcer.close()

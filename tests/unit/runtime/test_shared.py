@@ -4,6 +4,7 @@ subprocess here; real marimo in tests/integration/runtime/test_shared_real.py)."
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.unit.runtime.test_supervisor import (
     FAST,
     Clock,
     FakeConnector,
+    FakePart,
     FakeProcess,
     FakeSpawner,
     Mode,
@@ -234,6 +236,34 @@ async def test_each_kernel_has_one_notebooks_limits_and_its_breach_is_its_own() 
     await kernel_dies(connector, a, "a.py")
     await wait_for_state(sup, "a", ProcessState.RUNNING)
     await sup.shutdown()
+
+
+async def test_a_part_made_after_its_notebook_stopped_is_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The part is made in a thread a stop does not wait for (an open cancelled meanwhile).
+    spawner = FakeSpawner()
+    connector = SessionConnector()
+    shared = SharedServers(spawner, connector.close_session, stop_timeout=1, notebooks_per_person=5)
+    session = await shared.spawn(in_folder("a"))
+    assert isinstance(session, SessionProcess)
+    (server,) = spawner.spares
+    making, stopped = threading.Event(), threading.Event()
+    make_part = server.confine_part
+
+    def slow_part(name: str, pids: list[int]) -> FakePart:
+        making.set()
+        assert stopped.wait(5)
+        return make_part(name, pids)
+
+    monkeypatch.setattr(server, "confine_part", slow_part)
+    confining = asyncio.ensure_future(asyncio.to_thread(session.confine_kernel, [4242]))
+    assert await asyncio.to_thread(making.wait, 5)
+    await session.stop(1)  # while the part is being made
+    stopped.set()
+    await confining
+    assert server.parts["nb.a"].released
+    await shared.close()
 
 
 async def kernel_dies(connector: SessionConnector, nb: ManagedProcess, key: str) -> None:

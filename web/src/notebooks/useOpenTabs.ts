@@ -59,9 +59,20 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
     onSettled: (_, __, { notebook }) => settled(notebook.notebook_id),
   })
 
-  // Closes under way: an open waits for them, so that a notebook just closed no longer
-  // counts against the person's limit when the server counts.
+  // Closes under way: an open or restart waits for them, so that a notebook just closed
+  // no longer counts against the person's limit when the server counts.
   const closing = useRef(new Set<Promise<unknown>>())
+  // Opens and restarts held back meanwhile; whether the notebook was running before (a
+  // restart's: its close is still sent if its tab closes while it waits).
+  const held = useRef(new Map<string, boolean>())
+  const afterCloses = useCallback((id: string, ranBefore: boolean, start: () => void) => {
+    const pending = [...closing.current]
+    if (pending.length === 0) return start()
+    held.current.set(id, ranBefore)
+    void Promise.allSettled(pending).then(() => {
+      if (held.current.delete(id)) start() // its tab was not closed meanwhile
+    })
+  }, [])
   const { mutateAsync: closeAsync } = useMutation({
     mutationFn: (id: string) => api.close(id),
     onError: (err) => {
@@ -98,20 +109,22 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
       inflight.current.add(id)
       const previous = rendered.current.activeId
       dispatch({ type: 'add', notebook, activate })
-      const pending = [...closing.current]
-      if (pending.length === 0) startOpen({ notebook, activate, previous })
-      else void Promise.allSettled(pending).then(() => startOpen({ notebook, activate, previous }))
+      afterCloses(id, false, () => startOpen({ notebook, activate, previous }))
     },
-    [startOpen],
+    [startOpen, afterCloses],
   )
 
   const close = useCallback(
     (id: string) => {
       const queued = waiting.current.findIndex((n) => n.notebook_id === id)
-      if (queued >= 0) {
-        waiting.current.splice(queued, 1) // never started: nothing to stop
+      const ranBefore = held.current.get(id)
+      held.current.delete(id)
+      if (ranBefore !== undefined) inflight.current.delete(id) // its call is never sent
+      if (queued >= 0 || ranBefore === false) {
+        if (queued >= 0) waiting.current.splice(queued, 1) // never started: nothing to stop
         inflight.current.delete(id)
         dispatch({ type: 'close', id })
+        if (queued < 0) next.current() // a held open ends here: the next waiting tab's turn
         return
       }
       dispatch({ type: 'close', id })
@@ -126,9 +139,9 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
     (id: string) => {
       dispatch({ type: 'starting', id })
       inflight.current.add(id)
-      startRestart(id)
+      afterCloses(id, true, () => startRestart(id))
     },
-    [startRestart],
+    [startRestart, afterCloses],
   )
 
   /** A notebook just made (new, imported, generated): list it, then open it. */
@@ -153,9 +166,10 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
       const at = id === undefined ? 0 : waiting.current.findIndex((n) => n.notebook_id === id)
       if (at < 0 || at >= waiting.current.length) return
       const [notebook] = waiting.current.splice(at, 1)
-      startOpen({ notebook, activate: false, previous: rendered.current.activeId })
+      const previous = rendered.current.activeId
+      afterCloses(notebook.notebook_id, false, () => startOpen({ notebook, activate: false, previous }))
     },
-    [startOpen],
+    [startOpen, afterCloses],
   )
   next.current = () => startWaiting()
 
