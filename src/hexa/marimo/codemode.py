@@ -106,26 +106,28 @@ class CodeMode(OnConnection):
         stable = self._conn.require_stable()
         limit = self._execute_timeout if timeout is None else timeout
         stream = _ExecuteStream(on_stdout)
+
+        async def call() -> None:
+            response = await self._conn.send(
+                "POST",
+                "/api/kernel/execute",
+                body={"code": code},
+                headers={STABLE_HEADER: stable},
+                # asyncio.timeout is the deadline; a cell may print nothing for long.
+                timeout=limit + 5.0,
+                stream=True,
+            )
+            try:
+                await stream.read(response)
+            finally:
+                await response.aclose()
+
         try:
             async with asyncio.timeout(limit), self._execute_lock:
                 self._conn.require_alive()
                 if on_start is not None:
                     on_start()
-                response = await self._conn.unless_gone(
-                    self._conn.send(
-                        "POST",
-                        "/api/kernel/execute",
-                        body={"code": code},
-                        headers={STABLE_HEADER: stable},
-                        # asyncio.timeout is the deadline; a cell may print nothing for long.
-                        timeout=limit + 5.0,
-                        stream=True,
-                    )
-                )
-                try:
-                    await self._conn.unless_gone(stream.read(response))
-                finally:
-                    await response.aclose()
+                await self._conn.unless_gone(call())
         except TimeoutError as exc:
             raise MarimoTimeoutError(
                 f"code mode ran past {limit:g}s; the kernel was interrupted"

@@ -119,15 +119,11 @@ export function useOpenTabs(me: Me, list: { data: NotebookSummary[] | undefined;
       const queued = waiting.current.findIndex((n) => n.notebook_id === id)
       const ranBefore = held.current.get(id)
       held.current.delete(id)
-      if (ranBefore !== undefined) inflight.current.delete(id) // its call is never sent
-      if (queued >= 0 || ranBefore === false) {
-        if (queued >= 0) waiting.current.splice(queued, 1) // never started: nothing to stop
-        inflight.current.delete(id)
-        dispatch({ type: 'close', id })
-        if (queued < 0) next.current() // a held open ends here: the next waiting tab's turn
-        return
-      }
+      if (queued >= 0) waiting.current.splice(queued, 1)
+      if (queued >= 0 || ranBefore !== undefined) inflight.current.delete(id) // never sent
       dispatch({ type: 'close', id })
+      if (queued >= 0) return // never started: nothing to stop
+      if (ranBefore === false) return next.current() // a held open ends: the next tab's turn
       const stopping = closeAsync(id).catch(() => undefined) // its onError tells the person
       closing.current.add(stopping)
       void stopping.finally(() => closing.current.delete(stopping))
