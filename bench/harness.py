@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 TOKEN = "bench-token"
 
@@ -31,6 +32,14 @@ class Upstream:
     url: str  # http://127.0.0.1:PORT/nb/<id>
     token: str
     session: str  # stable session id, for code mode
+    file_key: str | None  # the notebook's `?file=` when its marimo serves a folder
+
+    def address(self, path: str, query: str = "", *, websocket: bool = False) -> str:
+        """marimo's URL for `path` under the notebook (`/`, `/api/status`, `/ws`)."""
+        if self.file_key is not None:
+            query = "&".join(q for q in (query, f"file={quote(self.file_key)}") if q)
+        origin = self.url.replace("http", "ws", 1) if websocket else self.url
+        return f"{origin}{path}" + (f"?{query}" if query else "")
 
 
 def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:
@@ -39,6 +48,7 @@ def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:
 
     from hexa.app import create_app
     from hexa.config import Settings
+    from hexa.marimo.client import MarimoClient
     from hexa.users import Principal
 
     settings = Settings(data_dir=data_dir, port=port, token=TOKEN, model="builtin")
@@ -55,6 +65,9 @@ def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:
             "url": running.client.base_url,
             "token": running.token,
             "session": running.session_id,
+            "file_key": running.client.file_key
+            if isinstance(running.client, MarimoClient)
+            else None,
         }
         # Written whole, then renamed: the parent never reads a half-written file.
         part = info.with_suffix(".part")
@@ -76,9 +89,10 @@ def serve_from_argv(argv: list[str]) -> bool:
 @contextlib.contextmanager
 def hexa_server(
     script: str, notebook_id: str, timeout: float = 180
-) -> Iterator[tuple[str, Upstream]]:
-    """Start `script --serve ...` and yield Hexa's URL and the notebook's upstream; always
-    stops the child (SIGTERM: Hexa stops its marimo), killing its group if it hangs."""
+) -> Iterator[tuple[str, Upstream, int]]:
+    """Start `script --serve ...` and yield Hexa's URL, the notebook's upstream and the
+    serving process's pid; always stops the child (SIGTERM: Hexa stops its marimo), killing
+    its group if it hangs."""
     from hexa.runtime.ports import free_port
 
     with tempfile.TemporaryDirectory(prefix=f"hexa-{notebook_id}-") as name:
@@ -107,7 +121,7 @@ def hexa_server(
                     raise SystemExit("hexa serve did not come up")
                 time.sleep(0.1)
             record = json.loads(info.read_text())
-            yield f"http://127.0.0.1:{port}", Upstream(**record)
+            yield f"http://127.0.0.1:{port}", Upstream(**record), child.pid
         finally:
             child.send_signal(signal.SIGTERM)
             try:

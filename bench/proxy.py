@@ -28,7 +28,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import TOKEN, hexa_server, serve_from_argv
+from harness import TOKEN, Upstream, hexa_server, serve_from_argv
 from hexa.marimo.client import MarimoClient, make_http_client
 from hexa.marimo.models import RunCell
 
@@ -40,35 +40,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench(
-    hexa_url: str, upstream: str, token: str, session: str, n: int
-) -> dict[str, dict[str, list[float]]]:
+async def bench(hexa_url: str, upstream: Upstream, n: int) -> dict[str, dict[str, list[float]]]:
     times: dict[str, dict[str, list[float]]] = {
         k: {"hexa": [], "direct": []} for k in ("asset", "api", "ws")
     }
     hexa_auth = {"Authorization": f"Bearer {TOKEN}"}
-    direct_auth = {"Authorization": f"Bearer {token}"}
+    direct_auth = {"Authorization": f"Bearer {upstream.token}"}
     async with httpx2.AsyncClient() as hexa, make_http_client() as direct:
         page = (await hexa.get(f"{hexa_url}/nb/{NB}/", headers=hexa_auth)).text
         asset = re.findall(r'(?:src|href)="\./(assets/[^"]+\.js)"', page)[0]
-        paths = {"asset": f"/nb/{NB}/{asset}", "api": f"/nb/{NB}/api/status"}
-        origin = upstream.split(f"/nb/{NB}")[0]
+        # Assets are content-hashed files, the same for any notebook: no `?file=`.
+        urls = {
+            "asset": (f"{hexa_url}/nb/{NB}/{asset}", f"{upstream.url}/{asset}"),
+            "api": (f"{hexa_url}/nb/{NB}/api/status", upstream.address("/api/status")),
+        }
         for _ in range(n):
-            for kind, path in paths.items():
-                for arm, client, base, auth in (
-                    ("hexa", hexa, hexa_url, hexa_auth),
-                    ("direct", direct, origin, direct_auth),
+            for kind, (via_hexa, straight) in urls.items():
+                for arm, client, url, auth in (
+                    ("hexa", hexa, via_hexa, hexa_auth),
+                    ("direct", direct, straight, direct_auth),
                 ):
                     start = time.perf_counter()
-                    reply = await client.get(base + path, headers=auth)
+                    reply = await client.get(url, headers=auth)
                     await reply.aread()
                     times[kind][arm].append(time.perf_counter() - start)
-                    assert reply.status_code == 200, (arm, path, reply.status_code)
+                    assert reply.status_code == 200, (arm, url, reply.status_code)
 
-        marimo = MarimoClient(upstream, token, direct, stable_session_id=session)
+        marimo = MarimoClient(
+            upstream.url,
+            upstream.token,
+            direct,
+            stable_session_id=upstream.session,
+            file_key=upstream.file_key,
+        )
         cell = await marimo.create_cell("bench_value = 1\nbench_value")
         ws_hexa = hexa_url.replace("http", "ws") + f"/nb/{NB}/ws?session_id=bh&kiosk=true"
-        ws_direct = origin.replace("http", "ws") + f"/nb/{NB}/ws?session_id=bd&kiosk=true"
+        ws_direct = upstream.address("/ws", "session_id=bd&kiosk=true", websocket=True)
         async with (
             websockets.connect(ws_hexa, additional_headers=hexa_auth, max_size=None) as via,
             websockets.connect(ws_direct, additional_headers=direct_auth, max_size=None) as to,
@@ -110,10 +117,8 @@ def main() -> None:
     if serve_from_argv(sys.argv):
         return
     args = parser.parse_args()
-    with hexa_server(__file__, NB) as (hexa_url, upstream):
-        times = asyncio.run(
-            bench(hexa_url, upstream.url, upstream.token, upstream.session, args.requests)
-        )
+    with hexa_server(__file__, NB) as (hexa_url, upstream, _):
+        times = asyncio.run(bench(hexa_url, upstream, args.requests))
     print(f"{'path':6} {'arm':7} {'n':>4} {'p50 ms':>8} {'p99 ms':>8}")
     for kind, arms in times.items():
         for arm, values in arms.items():

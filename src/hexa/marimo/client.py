@@ -65,6 +65,11 @@ class MarimoClient(SessionOps, ToolReads, CodeMode):
         return self._conn.base_url
 
     @property
+    def file_key(self) -> str | None:
+        """The notebook's file when the server serves a folder (its `?file=`)."""
+        return self._conn.file_key
+
+    @property
     def stable_session_id(self) -> str | None:
         return self._conn.stable_session_id
 
