@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlsplit
+
+from hexa.proxy.upstream import Upstream as ProxyUpstream
 
 TOKEN = "bench-token"
 
@@ -34,12 +36,12 @@ class Upstream:
     session: str  # stable session id, for code mode
     file_key: str | None  # the notebook's `?file=` when its marimo serves a folder
 
-    def address(self, path: str, query: str = "", *, websocket: bool = False) -> str:
-        """marimo's URL for `path` under the notebook (`/`, `/api/status`, `/ws`)."""
-        if self.file_key is not None:
-            query = "&".join(q for q in (query, f"file={quote(self.file_key)}") if q)
-        origin = self.url.replace("http", "ws", 1) if websocket else self.url
-        return f"{origin}{path}" + (f"?{query}" if query else "")
+    def proxied(self, notebook_id: str) -> ProxyUpstream:
+        """The same marimo as Hexa's proxy maps `/nb/<id>/…` onto it (`?file=` included)."""
+        parts = urlsplit(self.url)
+        return ProxyUpstream(
+            notebook_id, f"{parts.scheme}://{parts.netloc}", parts.path, self.file_key
+        )
 
 
 def serve(data_dir: Path, port: int, info: Path, notebook_id: str) -> None:

@@ -49,10 +49,10 @@ async def bench(hexa_url: str, upstream: Upstream, n: int) -> dict[str, dict[str
     async with httpx2.AsyncClient() as hexa, make_http_client() as direct:
         page = (await hexa.get(f"{hexa_url}/nb/{NB}/", headers=hexa_auth)).text
         asset = re.findall(r'(?:src|href)="\./(assets/[^"]+\.js)"', page)[0]
-        # Assets are content-hashed files, the same for any notebook: no `?file=`.
+        marimo_at = upstream.proxied(NB)  # where the proxy sends each path
         urls = {
-            "asset": (f"{hexa_url}/nb/{NB}/{asset}", f"{upstream.url}/{asset}"),
-            "api": (f"{hexa_url}/nb/{NB}/api/status", upstream.address("/api/status")),
+            kind: (f"{hexa_url}{path}", marimo_at.url(path))
+            for kind, path in (("asset", f"/nb/{NB}/{asset}"), ("api", f"/nb/{NB}/api/status"))
         }
         for _ in range(n):
             for kind, (via_hexa, straight) in urls.items():
@@ -75,7 +75,7 @@ async def bench(hexa_url: str, upstream: Upstream, n: int) -> dict[str, dict[str
         )
         cell = await marimo.create_cell("bench_value = 1\nbench_value")
         ws_hexa = hexa_url.replace("http", "ws") + f"/nb/{NB}/ws?session_id=bh&kiosk=true"
-        ws_direct = upstream.address("/ws", "session_id=bd&kiosk=true", websocket=True)
+        ws_direct = marimo_at.url(f"/nb/{NB}/ws", "session_id=bd&kiosk=true", websocket=True)
         async with (
             websockets.connect(ws_hexa, additional_headers=hexa_auth, max_size=None) as via,
             websockets.connect(ws_direct, additional_headers=direct_auth, max_size=None) as to,

@@ -14,6 +14,7 @@ that no change to the rest of Hexa removes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import tempfile
@@ -45,8 +46,10 @@ class _NoLedger:
     def calling(self, state: TurnState) -> None:
         pass
 
-    def snapshot(self, state: TurnState, notebook_id: str) -> Any:
-        return _Nothing()
+    def snapshot(
+        self, state: TurnState, notebook_id: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     async def consume(
         self, state: TurnState, approval_id: str, tool_name: str, bound_sha256: str
@@ -54,14 +57,6 @@ class _NoLedger:
         return False
 
     async def record(self, state: TurnState, record: CallRecord) -> None:
-        pass
-
-
-class _Nothing:
-    async def __aenter__(self) -> None:
-        pass
-
-    async def __aexit__(self, *exc: object) -> None:
         pass
 
 
