@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from hexa.store import sqlite_driver
+
 # How long a SQLite writer waits for another writer's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -29,10 +31,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     first write, not at the first read, so a read-then-write session does not hold a stale
     WAL snapshot that would make its write fail with SQLITE_BUSY instead of waiting. The
     cost is that SAVEPOINTs are unreliable, so the repositories never use them.
+    Statements reach SQLite through `sqlite_driver` (one thread hand-off each).
     """
-    engine = _create_async_engine(url, echo=echo, pool_pre_ping=not is_sqlite(url))
-    if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    if not is_sqlite(url):
+        return _create_async_engine(url, echo=echo, pool_pre_ping=True)
+    engine = _create_async_engine(url, echo=echo, module=sqlite_driver.dbapi())
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
 
 
