@@ -263,10 +263,10 @@ class Turns:
             else:
                 status, data = TurnStatus.DONE, None
                 message = self._redactor.text(outcome.text or "")
-            await TurnRepository(session).update(
+            await TurnRepository(session).end(
                 turn_id,
-                status=status,
-                reply=message,
+                status,
+                message,
                 cells_before_json=snapshot,
                 cells_after_json=after,
                 messages_json=None if outcome.error else _dumped(outcome),

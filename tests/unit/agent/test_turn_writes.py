@@ -167,7 +167,7 @@ async def test_a_turn_whose_end_cannot_be_stored_keeps_its_audit_entry(
     async def refuse(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database refused the turn's end")
 
-    monkeypatch.setattr(TurnRepository, "update", refuse)
+    monkeypatch.setattr(TurnRepository, "end", refuse)
     service = world.service()
     with pytest.raises(RuntimeError, match="refused"):
         await service.chat(world.alice, "nb1", "```python\n40 + 2\n```")

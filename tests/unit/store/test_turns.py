@@ -63,6 +63,36 @@ async def test_finishing_stamps_finished_at_once(
         assert undone.finished_at == finished
 
 
+async def test_ending_a_run_sets_what_is_given_in_one_update(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed
+) -> None:
+    async with sessions.begin() as session:
+        turns = TurnRepository(session)
+        # Waiting for approval: no finished_at, the snapshot kept while there is none new.
+        assert await turns.end(
+            seed.turn_id,
+            TurnStatus.WAITING_APPROVAL,
+            "asking",
+            messages_json="[1]",
+            cells_before_json="[]",
+        )
+        assert await turns.end(seed.turn_id, TurnStatus.DONE, "done", now=T0)
+        assert await turns.end(  # a later end keeps the first finish time
+            seed.turn_id, TurnStatus.FAILED, "failed", now=T0 + timedelta(hours=1)
+        )
+        assert not await turns.end("no-such-turn", TurnStatus.DONE, "x")
+    async with sessions() as session:
+        stored = await TurnRepository(session).get(seed.turn_id)
+    assert stored is not None
+    assert (stored.status, stored.reply, stored.messages_json) == (
+        TurnStatus.FAILED,
+        "failed",
+        "[1]",
+    )
+    assert (stored.cells_before_json, stored.cells_after_json) == ("[]", None)
+    assert stored.finished_at == T0
+
+
 async def test_turns_are_listed_newest_first(
     sessions: async_sessionmaker[AsyncSession], seed: Seed
 ) -> None:
@@ -118,12 +148,10 @@ async def test_messages_added_together_keep_their_order(
     lines.append((ChatRole.ASSISTANT, "done", None))
     async with sessions.begin() as session:
         await ChatRepository(session).add(seed.notebook_id, ChatRole.USER, "go")
-        added = await ChatRepository(session).add_many(
-            seed.notebook_id, lines, turn_id=seed.turn_id
-        )
-        assert all(m.id is not None for m in added)
+        await ChatRepository(session).add_many(seed.notebook_id, lines, turn_id=seed.turn_id)
+        await ChatRepository(session).add_many(seed.notebook_id, [], turn_id=seed.turn_id)
     async with sessions() as session:
         messages = await ChatRepository(session).list_for_notebook(seed.notebook_id)
+    # list_for_notebook orders by id: the ids ascend in the order the lines were given
     assert [(m.role, m.content, m.data_json) for m in messages[1:]] == lines
-    assert [m.id for m in messages[1:]] == [m.id for m in added]
     assert {m.turn_id for m in messages[1:]} == {seed.turn_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hexa.store.models import ChatMessage, ChatRole, utcnow
 from hexa.store.repositories.base import Repository
@@ -22,10 +22,16 @@ class ChatRepository(Repository):
         data_json: str | None = None,
         now: datetime | None = None,
     ) -> ChatMessage:
-        [message] = await self.add_many(
-            notebook_id, [(role, content, data_json)], turn_id=turn_id, now=now
+        return await self._add(
+            ChatMessage(
+                notebook_id=notebook_id,
+                turn_id=turn_id,
+                role=role,
+                content=content,
+                data_json=data_json,
+                created_at=now or utcnow(),
+            )
         )
-        return message
 
     async def add_many(
         self,
@@ -34,23 +40,27 @@ class ChatRepository(Repository):
         *,
         turn_id: str | None = None,
         now: datetime | None = None,
-    ) -> list[ChatMessage]:
-        """Several messages (role, content, data_json) in order, written in one round trip."""
+    ) -> None:
+        """Several messages (role, content, data_json), in order (their ids ascend), in one
+        statement: no rows come back (the ORM would insert them one by one to read each
+        id back)."""
+        if not messages:
+            return
         at = now or utcnow()
-        rows = [
-            ChatMessage(
-                notebook_id=notebook_id,
-                turn_id=turn_id,
-                role=role,
-                content=content,
-                data_json=data_json,
-                created_at=at,
-            )
-            for role, content, data_json in messages
-        ]
-        self._session.add_all(rows)
-        await self._session.flush()
-        return rows
+        await self._session.execute(
+            insert(ChatMessage),
+            [
+                {
+                    "notebook_id": notebook_id,
+                    "turn_id": turn_id,
+                    "role": role,
+                    "content": content,
+                    "data_json": data_json,
+                    "created_at": at,
+                }
+                for role, content, data_json in messages
+            ],
+        )
 
     async def list_for_notebook(
         self, notebook_id: str, *, limit: int | None = None, after_id: int | None = None

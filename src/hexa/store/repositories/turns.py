@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 
 from hexa.store.models import Turn, TurnStatus, new_uuid, utcnow
 from hexa.store.repositories.base import Repository
@@ -89,6 +89,33 @@ class TurnRepository(Repository):
             turn.reply = reply
         await self._session.flush()
         return turn
+
+    async def end(
+        self,
+        turn_id: str,
+        status: TurnStatus,
+        reply: str,
+        *,
+        messages_json: str | None = None,
+        cells_before_json: str | None = None,
+        cells_after_json: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """How a run of the turn ended, in one UPDATE (`update` reads the row first; this
+        is on every turn's path). None leaves a field as it is; DONE and FAILED stamp
+        `finished_at` unless it is set. False if there is no such turn."""
+        values: dict[str, object] = {"status": status, "reply": reply}
+        if status in (TurnStatus.DONE, TurnStatus.FAILED):
+            values["finished_at"] = func.coalesce(Turn.finished_at, now or utcnow())
+        for name, value in (
+            ("messages_json", messages_json),
+            ("cells_before_json", cells_before_json),
+            ("cells_after_json", cells_after_json),
+        ):
+            if value is not None:
+                values[name] = value
+        stmt = update(Turn).where(Turn.id == turn_id).values(values)
+        return await self._changed(stmt.execution_options(synchronize_session=False)) == 1
 
     async def list_for_notebook(self, notebook_id: str, *, limit: int = 50) -> list[Turn]:
         """The notebook's turns, newest first."""
