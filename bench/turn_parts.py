@@ -127,10 +127,10 @@ async def store_ms(n: int) -> float:
                         outcome="added c1",
                         turn_id=turn_id,
                     )
-                    await TurnRepository(session).update(
+                    await TurnRepository(session).end(
                         turn_id,
-                        status=TurnStatus.DONE,
-                        reply="42",
+                        TurnStatus.DONE,
+                        "42",
                         cells_before_json="[]",
                         cells_after_json=json.dumps([["c1", "x = 2"]]),
                         messages_json="[]",
