@@ -10,8 +10,9 @@ reads the token and writes one audit entry.
 Here a statement is one call: it executes, fetches and closes in the connection's thread
 and comes back with its rows, description, row count and last row id. A commit or
 rollback with no transaction open (pysqlite begins one at the first write) stays on the
-loop. Everything else (connecting, closing, errors, server-side cursors) is
-SQLAlchemy's aiosqlite adapter as it is.
+loop. Everything else (connecting, closing, errors, server-side cursors: a streamed
+statement counts as having begun a transaction) is SQLAlchemy's aiosqlite adapter as it is.
+Code that uses the aiosqlite connection directly must end its own transactions.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def _finish(conn: sqlite3.Connection, commit: bool) -> None:
 class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor that holds no sqlite3 cursor: each execute is one call in the thread."""
 
-    __slots__ = ("_done",)
+    __slots__ = ("_arraysize", "_done")
 
     def __init__(self, adapt_connection: OneCallConnection) -> None:
         self._adapt_connection = adapt_connection
@@ -76,6 +77,15 @@ class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
         self._soft_closed_memoized = immutabledict()
         self._rows = collections.deque()
         self._done: _Done | None = None
+        self._arraysize = 1  # sqlite3's default: fetchmany() without a size takes one row
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     @property
     def description(self) -> Any:
@@ -125,6 +135,13 @@ class OneCallConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._open = False  # a transaction is open (as of the last statement)
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            # A streamed statement goes through aiosqlite's own cursor, which does not report
+            # whether it began a transaction: assume it did, so the end is not skipped.
+            self._open = True
+        return super().cursor(server_side)
 
     def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         """`fn(sqlite3_connection, *args)` in the connection's thread: aiosqlite's own

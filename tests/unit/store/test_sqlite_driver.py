@@ -92,3 +92,32 @@ async def test_a_rolled_back_transaction_leaves_nothing(
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
         # A read opens no transaction: there is nothing to end, and the session is reusable.
         assert (await session.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_a_streamed_write_is_committed_and_frees_the_database(
+    engine: AsyncEngine, seed: Seed, db_path: Path
+) -> None:
+    # A server-side cursor is aiosqlite's own: it cannot say that it began a
+    # transaction, so the adapter must not skip the commit after it.
+    async with engine.connect() as connection:
+        streamed = await connection.stream(
+            update(Turn).where(Turn.id == seed.turn_id).values(reply="streamed").returning(Turn.id)
+        )
+        assert [row[0] async for row in streamed] == [seed.turn_id]
+        await connection.commit()
+    outside = sqlite3.connect(db_path, timeout=0)
+    try:
+        outside.execute("BEGIN IMMEDIATE")  # "database is locked" if the commit was skipped
+        assert outside.execute("SELECT reply FROM turns").fetchall() == [("streamed",)]
+        outside.rollback()
+    finally:
+        outside.close()
+
+
+async def test_fetchmany_without_a_size_takes_one_row_as_sqlite3_does(
+    sessions: async_sessionmaker[AsyncSession], seed: Seed
+) -> None:
+    async with sessions() as session:
+        result = await session.execute(text("SELECT 1 UNION ALL SELECT 2 ORDER BY 1"))
+        assert result.fetchmany() == [(1,)]
+        assert result.fetchmany() == [(2,)]
