@@ -9,6 +9,7 @@ Each replica beats every 0.5 s and counts as gone after 3 s without a beat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import psutil
 import pytest
 import websockets
@@ -245,6 +247,52 @@ def test_twenty_concurrent_approvals_split_across_replicas_apply_once(pair: Pair
     with pair.a.client() as api:
         cells = api.get("/api/notebooks/race/state").json()["cells"]
     assert all("doomed" not in c["preview"] for c in cells)
+
+
+def kernel_of(proc: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return "multiprocessing.spawn" in " ".join(proc.cmdline())
+    return False
+
+
+def test_a_call_through_b_ends_when_the_kernel_on_a_dies(pair: Pair) -> None:
+    """B's call waits on A's marimo, in a cell that sleeps, and the kernel dies on A inside
+    the person's marimo server, which lives on. A notices, and closing the dead session
+    for its restart ends marimo's stream to B: B answers 503 now, not at its timeout."""
+    open_on(pair.a, "sleepy")
+    assert pair.a.proc is not None
+    [kernel] = [p for p in psutil.Process(pair.a.proc.pid).children(recursive=True) if kernel_of(p)]
+    replies: list[httpx2.Response | BaseException] = []
+
+    def execute_through_b() -> None:
+        try:
+            with pair.b.client() as api:
+                replies.append(
+                    api.post(
+                        "/api/notebooks/sleepy/cells/execute",
+                        json={"cell_ids": ["sleeper"], "codes": ["import time\ntime.sleep(300)"]},
+                    )
+                )
+        except BaseException as exc:  # the assertion below shows it
+            replies.append(exc)
+
+    caller = threading.Thread(target=execute_through_b, daemon=True)
+    caller.start()
+
+    def sleeping() -> bool:
+        with pair.a.client() as api:
+            cells = api.get("/api/notebooks/sleepy/state").json()["cells"]
+        return any("sleep(300)" in c["preview"] and c["runtime_state"] == "running" for c in cells)
+
+    wait_for("the cell running on A", sleeping, 60)
+    kernel.kill()
+    # B's HTTP client gives up at 60 s, code mode at 120 s: the call must end before.
+    caller.join(45)
+    assert not caller.is_alive(), "B's call still waits on the dead kernel"
+    [reply] = replies
+    assert isinstance(reply, httpx2.Response), reply
+    assert reply.status_code == 503, reply.text
+    assert "notebook sleepy is not running" in reply.json()["detail"], reply.text
 
 
 def test_when_a_dies_b_serves_its_notebooks_from_their_files(pair: Pair) -> None:
