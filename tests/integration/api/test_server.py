@@ -160,11 +160,10 @@ def test_an_editor_save_built_before_a_change_does_not_take_it_back(
     assert reply.status_code == 200, reply.text
     # The editor: a browser's session of the notebook, as marimo's page opens it.
     session = {"Marimo-Session-Id": "editor-like"}
-    editor_ws = sync_connect(
+    with sync_connect(
         server.url.replace("http", "ws") + "/nb/saves/ws?session_id=editor-like",
         additional_headers={"Authorization": f"Bearer {server.token}"},
-    )
-    try:
+    ) as editor_ws:
         ops = [json.loads(editor_ws.recv(20))["op"] for _ in range(2)]
         assert "kernel-ready" in ops, ops  # after marimo's "reconnected" when resumed
         reply = alice.post(
@@ -230,8 +229,6 @@ def test_an_editor_save_built_before_a_change_does_not_take_it_back(
         text = notebook_file(server, "default", "saves.py").read_text()
         assert "added_meanwhile = 1" not in text
         assert "sb = 1" in text
-    finally:
-        editor_ws.close()
         alice.post("/api/notebooks/saves/close")
 
 
