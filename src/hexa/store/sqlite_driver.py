@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, cast
 
 import aiosqlite
@@ -115,16 +115,11 @@ class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
         adapt = self._adapt_connection
         assert isinstance(adapt, OneCallConnection)
         try:
-            done = await_(adapt.call(_execute, operation, parameters, many))
+            done = await_(adapt.run(operation, parameters, many))
         except Exception as error:
             adapt._handle_exception(error)
         self._done = done
         self._rows = collections.deque(done.rows)
-
-    def fetchall(self) -> Sequence[Any]:
-        rows = list(self._rows)
-        self._rows.clear()
-        return rows
 
 
 class OneCallConnection(AsyncAdapt_aiosqlite_connection):
@@ -150,10 +145,11 @@ class OneCallConnection(AsyncAdapt_aiosqlite_connection):
         queue = cast(Callable[..., Awaitable[Any]], connection._execute)
         return queue(fn, connection._conn, *args)
 
-    async def call(self, fn: Callable[..., _Done], *args: Any) -> _Done:
+    async def run(self, operation: str, parameters: Any, many: bool) -> _Done:
+        """One statement, executed, fetched and closed in the connection's thread."""
         async with self._execute_mutex:
             try:
-                done: _Done = await self._in_thread(fn, *args)
+                done: _Done = await self._in_thread(_execute, operation, parameters, many)
             except BaseException:
                 self._open = True  # a failed statement may have begun one: roll back
                 raise

@@ -7,7 +7,9 @@ what a statement must still report, and that a transaction ends exactly when it 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,19 @@ from hexa.store.models import Turn
 from .conftest import Seed
 
 pytestmark = pytest.mark.sqlite_only
+
+
+@contextlib.contextmanager
+def outside_writer(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A writer of its own that does not wait: its BEGIN IMMEDIATE fails with "database
+    is locked" while any connection holds SQLite's write lock."""
+    outside = sqlite3.connect(db_path, timeout=0)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        yield outside
+        outside.rollback()
+    finally:
+        outside.close()
 
 
 async def test_the_engine_uses_the_one_call_adapter(engine: AsyncEngine) -> None:
@@ -73,12 +88,8 @@ async def test_a_failed_first_write_is_rolled_back_and_frees_the_database(
     with pytest.raises(IntegrityError):
         async with sessions.begin() as session:
             await ChatRepository(session).add("no-such-notebook", ChatRole.USER, "hi")
-    outside = sqlite3.connect(db_path, timeout=0)  # a writer that does not wait
-    try:
-        outside.execute("BEGIN IMMEDIATE")  # "database is locked" if the lock leaked
-        outside.rollback()
-    finally:
-        outside.close()
+    with outside_writer(db_path):  # "database is locked" if the lock leaked
+        pass
 
 
 async def test_a_rolled_back_transaction_leaves_nothing(
@@ -105,13 +116,8 @@ async def test_a_streamed_write_is_committed_and_frees_the_database(
         )
         assert [row[0] async for row in streamed] == [seed.turn_id]
         await connection.commit()
-    outside = sqlite3.connect(db_path, timeout=0)
-    try:
-        outside.execute("BEGIN IMMEDIATE")  # "database is locked" if the commit was skipped
+    with outside_writer(db_path) as outside:  # "database is locked" if the commit was skipped
         assert outside.execute("SELECT reply FROM turns").fetchall() == [("streamed",)]
-        outside.rollback()
-    finally:
-        outside.close()
 
 
 async def test_fetchmany_without_a_size_takes_one_row_as_sqlite3_does(
